@@ -1,0 +1,673 @@
+"""HTTP/1.1 message syntax (RFC 9110, RFC 9112): parse requests, serialize responses.
+
+This module does no I/O of its own. A connection (see `main.py`) owns a `bytearray`
+receive buffer and appends whatever `recv()` returns to it; this module reads from the
+front of that buffer and removes exactly the bytes of the message it parsed, so the bytes
+of a pipelined next request stay where they are.
+
+How one request flows through it:
+
+1. `parse_request(source, limits)` looks for a complete header section at the front of
+   `source.buffer`. It returns `None` ("need more data") until there is one, then
+   validates the request line and every field line, decides how the body is framed
+   (RFC 9112 §6.3) and returns a `Request`. Anything malformed raises `ProtocolError`,
+   which carries the status to answer and a one-line reason.
+2. The handler reads `request.body` (a `RequestBody`) if it wants the body. The body
+   decoder (`ContentLengthDecoder` or `ChunkedDecoder`) takes body bytes off the buffer
+   step by step; when the buffer runs dry, `RequestBody` asks the connection for more
+   through `source.receive_more()`. `Expect: 100-continue` is answered on the first read.
+3. The connection serializes the handler's `Response` with `serialize_response_head()`.
+
+The grammar is written as compiled byte regexes and `bytes` operations, with the ABNF
+they implement quoted above each.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+import time
+from email.utils import formatdate
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from app.settings import Limits
+
+# ---------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------
+
+
+class ProtocolError(Exception):
+    """A request we must refuse. The connection answers `status` with `reason` as a
+    one-line text body and closes, because after a framing error the position of the
+    next request in the byte stream can no longer be trusted."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status} {reason}")
+        self.status = status
+        self.reason = reason
+
+
+class ClientDisconnected(Exception):
+    """The client closed or reset the connection before the request was complete."""
+
+
+# ---------------------------------------------------------------------------------------
+# Grammar
+# ---------------------------------------------------------------------------------------
+
+# RFC 9110 §5.6.2:
+#   token = 1*tchar
+#   tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." /
+#           "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
+TOKEN = rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
+TOKEN_RE = re.compile(TOKEN)
+
+# RFC 9112 §3.2: request-target, in its four forms. We accept printable ASCII only:
+# no control characters, no space (it separates the request line), no bytes >= 0x80
+# (a URI is ASCII; clients percent-encode everything else, RFC 3986 §2.1).
+REQUEST_TARGET_RE = re.compile(rb"[\x21-\x7e]+")
+
+# RFC 9112 §2.3:  HTTP-version = HTTP-name "/" DIGIT "." DIGIT ;  HTTP-name = %s"HTTP"
+HTTP_VERSION_RE = re.compile(rb"HTTP/([0-9])\.([0-9])")
+
+# RFC 9110 §5.5:
+#   field-value   = *field-content
+#   field-content = field-vchar [ 1*( SP / HTAB / field-vchar ) field-vchar ]
+#   field-vchar   = VCHAR / obs-text          ; obs-text = %x80-FF
+# Once leading and trailing whitespace are stripped, a value is valid exactly when it
+# holds no control character other than HTAB (so no NUL, CR, LF or DEL).
+FIELD_VALUE_RE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
+
+# RFC 9110 §7.2:  Host = uri-host [ ":" port ]  (uri-host from RFC 3986 §3.2.2:
+# IP-literal / IPv4address / reg-name). This accepts their union of characters.
+HOST_RE = re.compile(rb"(?:[A-Za-z0-9\-._~!$&'()*+,;=%]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?")
+
+# RFC 9112 §7.1:
+#   chunk      = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+#   chunk-size = 1*HEXDIG
+# RFC 9112 §7.1.1:
+#   chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+#   chunk-ext-name = token
+#   chunk-ext-val  = token / quoted-string
+# RFC 9110 §5.6.4:
+#   quoted-string  = DQUOTE *( qdtext / quoted-pair ) DQUOTE
+#   qdtext         = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+#   quoted-pair    = "\" ( HTAB / SP / VCHAR / obs-text )
+# At most 16 hex digits: a size that does not fit in 64 bits is an attack, not a body.
+QUOTED_STRING = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+CHUNK_EXT = rb"(?:[ \t]*;[ \t]*%s(?:[ \t]*=[ \t]*(?:%s|%s))?)*" % (TOKEN, TOKEN, QUOTED_STRING)
+CHUNK_SIZE_LINE_RE = re.compile(rb"([0-9A-Fa-f]{1,16})(%s)" % CHUNK_EXT)
+
+# RFC 9112 §6.1 (Content-Length = 1*DIGIT). 18 digits keeps the value below 2**63.
+CONTENT_LENGTH_RE = re.compile(rb"[0-9]{1,18}")
+
+CRLF = b"\r\n"
+
+# ---------------------------------------------------------------------------------------
+# Requests
+# ---------------------------------------------------------------------------------------
+
+
+class Headers:
+    """The header fields of a message, in the order received.
+
+    Names are compared case-insensitively (RFC 9110 §5.1), so they are stored lowercased;
+    values are kept as received, decoded as ISO-8859-1 so that obs-text survives.
+    """
+
+    def __init__(self, fields: list[tuple[str, str]] | None = None) -> None:
+        self.fields: list[tuple[str, str]] = fields if fields is not None else []
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of a field, or `default` when it is absent."""
+        name = name.lower()
+        for field_name, value in self.fields:
+            if field_name == name:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        name = name.lower()
+        return [value for field_name, value in self.fields if field_name == name]
+
+    def get_list(self, name: str) -> list[str]:
+        """The elements of a list-valued field (RFC 9110 §5.6.1: `#element`), across all
+        its lines, stripped, with empty elements dropped."""
+        elements = []
+        for value in self.get_all(name):
+            elements.extend(item.strip() for item in value.split(","))
+        return [element for element in elements if element]
+
+    def __contains__(self, name: str) -> bool:
+        return self.get(name) is not None
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def __repr__(self) -> str:
+        return f"Headers({self.fields!r})"
+
+
+class ByteSource(Protocol):
+    """What a request body needs from its connection."""
+
+    buffer: bytearray
+
+    def receive_more(self) -> None:
+        """Append at least one byte to `buffer`, or raise `ClientDisconnected`."""
+
+    def send_continue(self) -> None:
+        """Send the interim `100 Continue` response (RFC 9110 §15.2.1)."""
+
+
+@dataclass
+class Request:
+    method: str
+    target: str  # the request-target as sent, e.g. "/echo/abc?x=1"
+    path: str  # the target's path, still percent-encoded, e.g. "/echo/abc"
+    query: str  # after "?", without it; "" when absent
+    version: str  # "HTTP/1.1" or "HTTP/1.0"
+    headers: Headers
+    raw_head: bytes  # the request line and header section exactly as received
+    body: RequestBody
+    keep_alive: bool  # what the client asked for (RFC 9112 §9.3)
+
+
+class Step(enum.Enum):
+    """What a body decoder answers when it has no body bytes to return."""
+
+    NEED_DATA = "need data"
+    END_OF_BODY = "end of body"
+
+
+class ContentLengthDecoder:
+    """A body of exactly `length` bytes (RFC 9112 §6.2)."""
+
+    def __init__(self, length: int) -> None:
+        self.remaining = length
+
+    def next_piece(self, buffer: bytearray) -> bytes | Step:
+        if self.remaining == 0:
+            return Step.END_OF_BODY
+        if not buffer:
+            return Step.NEED_DATA
+        piece = bytes(buffer[: self.remaining])
+        # Deleting from the front of a bytearray is cheap in CPython: it moves a start
+        # offset rather than the bytes.
+        del buffer[: len(piece)]
+        self.remaining -= len(piece)
+        return piece
+
+
+class ChunkedDecoder:
+    """A `Transfer-Encoding: chunked` body (RFC 9112 §7.1), trailers included."""
+
+    _SIZE_LINE, _DATA, _DATA_END, _TRAILERS, _DONE = range(5)
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.state = self._SIZE_LINE
+        self.chunk_remaining = 0
+        self.trailers = Headers()
+        self.trailer_bytes = 0
+
+    def next_piece(self, buffer: bytearray) -> bytes | Step:
+        while True:
+            if self.state == self._SIZE_LINE:
+                line = take_line(buffer, self.limits.max_chunk_line, "chunk size line")
+                if line is None:
+                    return Step.NEED_DATA
+                match = CHUNK_SIZE_LINE_RE.fullmatch(line)
+                if match is None:
+                    raise ProtocolError(400, "invalid chunk size line in chunked body")
+                self.chunk_remaining = int(match.group(1), 16)
+                self.state = self._DATA if self.chunk_remaining else self._TRAILERS
+            elif self.state == self._DATA:
+                if not buffer:
+                    return Step.NEED_DATA
+                piece = bytes(buffer[: self.chunk_remaining])
+                del buffer[: len(piece)]
+                self.chunk_remaining -= len(piece)
+                if self.chunk_remaining == 0:
+                    self.state = self._DATA_END
+                return piece
+            elif self.state == self._DATA_END:
+                if len(buffer) < 2:
+                    if buffer[:1] not in (b"", b"\r"):
+                        raise ProtocolError(400, "chunk data not followed by CRLF")
+                    return Step.NEED_DATA
+                if buffer[:2] != CRLF:
+                    raise ProtocolError(400, "chunk data not followed by CRLF")
+                del buffer[:2]
+                self.state = self._SIZE_LINE
+            elif self.state == self._TRAILERS:
+                # RFC 9112 §7.1.2: trailer-section = *( field-line CRLF ), then CRLF.
+                line = take_line(buffer, self.limits.max_header_bytes, "trailer field")
+                if line is None:
+                    return Step.NEED_DATA
+                if not line:
+                    self.state = self._DONE
+                    continue
+                self.trailer_bytes += len(line) + 2
+                if (
+                    self.trailer_bytes > self.limits.max_header_bytes
+                    or len(self.trailers) >= self.limits.max_header_fields
+                ):
+                    raise ProtocolError(431, "trailer section too large")
+                self.trailers.fields.append(parse_field_line(line))
+            else:
+                return Step.END_OF_BODY
+
+
+BodyDecoder = ContentLengthDecoder | ChunkedDecoder
+
+
+class RequestBody:
+    """The body of one request, decoded as the handler reads it.
+
+    Iterate over it for pieces of bytes (an upload streams to disk this way) or call
+    `read_all()` for the whole of a small body. The connection checks `finished`
+    after the handler returns, to know whether the next request starts in the buffer.
+    """
+
+    def __init__(
+        self, decoder: BodyDecoder, source: ByteSource, expect_continue: bool, limit: int
+    ) -> None:
+        self.decoder = decoder
+        self.source = source
+        # RFC 9110 §10.1.1: with `Expect: 100-continue` the client waits for our interim
+        # answer before sending the body; we send it only if the handler asks for it, so
+        # a handler can refuse (413, 404) without the body ever being sent.
+        self.awaiting_continue = expect_continue
+        self.limit = limit
+        self.received = 0
+        self.finished = isinstance(decoder, ContentLengthDecoder) and decoder.remaining == 0
+
+    @property
+    def trailers(self) -> Headers:
+        return self.decoder.trailers if isinstance(self.decoder, ChunkedDecoder) else Headers()
+
+    def __iter__(self) -> Iterator[bytes]:
+        while not self.finished:
+            piece = self.decoder.next_piece(self.source.buffer)
+            if piece is Step.NEED_DATA:
+                if self.awaiting_continue:
+                    self.awaiting_continue = False
+                    self.source.send_continue()
+                self.source.receive_more()
+            elif piece is Step.END_OF_BODY:
+                self.finished = True
+            else:
+                self.received += len(piece)
+                if self.received > self.limit:
+                    raise ProtocolError(413, f"request body larger than {self.limit} bytes")
+                yield piece
+
+    def discard(self, max_bytes: int) -> bool:
+        """Read and drop the rest of the body; False if more than `max_bytes` remain."""
+        dropped = 0
+        for piece in self:
+            dropped += len(piece)
+            if dropped > max_bytes:
+                return False
+        return True
+
+    def read_all(self, limit: int) -> bytes:
+        """The whole body, refusing with 413 one larger than `limit` bytes."""
+        self.limit = min(self.limit, limit)
+        if isinstance(self.decoder, ContentLengthDecoder) and self.decoder.remaining > limit:
+            raise ProtocolError(413, f"request body larger than {limit} bytes")
+        return b"".join(self)
+
+
+def take_line(buffer: bytearray, max_length: int, what: str) -> bytes | None:
+    """Remove one CRLF-terminated line from the front of `buffer` and return it without
+    its CRLF; `None` if the line is not complete yet.
+
+    RFC 9112 §2.2 lets a recipient accept a bare LF as a line end; we do not: a bare
+    LF or CR is read differently by different servers, which is what request smuggling
+    feeds on, so it is a 400 here."""
+    end = buffer.find(b"\n", 0, max_length + 2)
+    if end < 0:
+        if len(buffer) > max_length + 1:
+            raise ProtocolError(400, f"{what} too long")
+        if b"\r" in buffer[: max(len(buffer) - 1, 0)]:
+            raise ProtocolError(400, f"bare CR in {what}")
+        return None
+    if end == 0 or buffer[end - 1] != 0x0D:
+        raise ProtocolError(400, f"bare LF in {what}; lines must end with CRLF")
+    line = bytes(buffer[: end - 1])
+    if b"\r" in line:
+        raise ProtocolError(400, f"bare CR in {what}")
+    del buffer[: end + 1]
+    return line
+
+
+def parse_field_line(line: bytes) -> tuple[str, str]:
+    """RFC 9112 §5:  field-line = field-name ":" OWS field-value OWS"""
+    if line[:1] in (b" ", b"\t"):
+        # RFC 9112 §5.2: obs-fold. A server MUST reject it or unfold it; we reject.
+        raise ProtocolError(400, "obsolete line folding (obs-fold) in header section")
+    name, colon, value = line.partition(b":")
+    if not colon:
+        raise ProtocolError(400, "header field line without a colon")
+    if not TOKEN_RE.fullmatch(name):
+        if name.rstrip(b" \t") != name:
+            # RFC 9112 §5.1: no whitespace is allowed between the field name and colon;
+            # a server MUST reject such a message with 400.
+            raise ProtocolError(400, "whitespace between header field name and colon")
+        raise ProtocolError(400, "invalid character in header field name")
+    value = value.strip(b" \t")
+    if not FIELD_VALUE_RE.fullmatch(value):
+        raise ProtocolError(400, f"invalid character in value of header field {name.decode()}")
+    return name.decode("ascii").lower(), value.decode("latin-1")
+
+
+def parse_request(source: ByteSource, limits: Limits) -> Request | None:
+    """Parse one request head from the front of `source.buffer`.
+
+    Returns `None` when the header section is not complete yet (the buffer is left as it
+    is), or a `Request` whose head bytes have been removed from the buffer. Raises
+    `ProtocolError` for a request that must be refused.
+    """
+    buffer = source.buffer
+    # RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before the
+    # request line (some clients send an extra CRLF after a POST body).
+    while buffer[:2] == CRLF:
+        del buffer[:2]
+
+    head_end = buffer.find(b"\r\n\r\n", 0, limits.max_header_bytes)
+    if head_end < 0:
+        check_incomplete_head(buffer, limits)
+        return None
+    raw_head = bytes(buffer[: head_end + 4])
+    lines = raw_head[:head_end].split(CRLF)
+    for line in lines:
+        if b"\n" in line or b"\r" in line:
+            raise ProtocolError(400, "bare CR or LF in header section; lines must end with CRLF")
+    if len(lines[0]) > limits.max_request_line:
+        raise ProtocolError(414, f"request line longer than {limits.max_request_line} bytes")
+    if len(lines) - 1 > limits.max_header_fields:
+        raise ProtocolError(431, f"more than {limits.max_header_fields} header fields")
+
+    method, target, version = parse_request_line(lines[0])
+    headers = Headers([parse_field_line(line) for line in lines[1:]])
+    path, query = split_target(method, target)
+    check_host(version, headers)
+    decoder = body_decoder_for(version, headers, limits)
+
+    del buffer[: head_end + 4]
+    expect_continue = version == "HTTP/1.1" and has_token(headers, "expect", "100-continue")
+    return Request(
+        method=method,
+        target=target,
+        path=path,
+        query=query,
+        version=version,
+        headers=headers,
+        raw_head=raw_head,
+        body=RequestBody(decoder, source, expect_continue, limits.max_upload),
+        keep_alive=wants_keep_alive(version, headers),
+    )
+
+
+def check_incomplete_head(buffer: bytearray, limits: Limits) -> None:
+    """Refuse early what can already be refused before the head is complete: an oversized
+    request line or header section, and bare-LF line ends (which would otherwise make us
+    wait for a CRLF CRLF that never comes)."""
+    line_end = buffer.find(b"\n", 0, limits.max_request_line + 2)
+    if line_end < 0 and len(buffer) > limits.max_request_line + 1:
+        raise ProtocolError(414, f"request line longer than {limits.max_request_line} bytes")
+    if len(buffer) >= limits.max_header_bytes:
+        raise ProtocolError(431, f"header section larger than {limits.max_header_bytes} bytes")
+    if b"\n\n" in buffer or b"\r\n\n" in buffer:
+        raise ProtocolError(400, "bare LF in header section; lines must end with CRLF")
+
+
+def parse_request_line(line: bytes) -> tuple[str, str, str]:
+    """RFC 9112 §3:  request-line = method SP request-target SP HTTP-version"""
+    parts = line.split(b" ")
+    if len(parts) != 3:
+        raise ProtocolError(400, "malformed request line; expected: METHOD SP TARGET SP HTTP/1.1")
+    method, target, version = parts
+    if not TOKEN_RE.fullmatch(method):
+        raise ProtocolError(400, "invalid character in method")
+    if not REQUEST_TARGET_RE.fullmatch(target):
+        raise ProtocolError(400, "invalid character in request target")
+    match = HTTP_VERSION_RE.fullmatch(version)
+    if match is None:
+        raise ProtocolError(400, "malformed HTTP version")
+    if match.group(1) != b"1" or match.group(2) not in (b"0", b"1"):
+        raise ProtocolError(505, f"HTTP version {version.decode()} is not supported")
+    return method.decode("ascii"), target.decode("ascii"), version.decode("ascii")
+
+
+def split_target(method: str, target: str) -> tuple[str, str]:
+    """The path and query of a request-target (RFC 9112 §3.2)."""
+    if target.startswith("/"):  # origin-form
+        path, _, query = target.partition("?")
+        return path, query
+    if target.lower().startswith(("http://", "https://")):  # absolute-form, §3.2.2
+        rest = target.split("://", 1)[1]
+        slash = rest.find("/")
+        path_and_query = rest[slash:] if slash >= 0 else "/"
+        path, _, query = path_and_query.partition("?")
+        return path, query
+    if target == "*" and method == "OPTIONS":  # asterisk-form, §3.2.4
+        return "*", ""
+    if method == "CONNECT":  # authority-form, §3.2.3 (answered 501 by the handlers)
+        return target, ""
+    raise ProtocolError(400, "request target must start with '/'")
+
+
+def check_host(version: str, headers: Headers) -> None:
+    """RFC 9112 §3.2: a server MUST respond 400 to an HTTP/1.1 request without a Host
+    field or with more than one, and to one with an invalid Host value."""
+    hosts = headers.get_all("host")
+    if version == "HTTP/1.1" and not hosts:
+        raise ProtocolError(400, "missing Host header (required in HTTP/1.1)")
+    if len(hosts) > 1:
+        raise ProtocolError(400, "more than one Host header")
+    if hosts and not HOST_RE.fullmatch(hosts[0].encode("latin-1")):
+        raise ProtocolError(400, "invalid Host header")
+
+
+def body_decoder_for(version: str, headers: Headers, limits: Limits) -> BodyDecoder:
+    """How the request body is framed (RFC 9112 §6.3), refusing every ambiguous case."""
+    transfer_encodings = headers.get_all("transfer-encoding")
+    content_lengths = headers.get_all("content-length")
+    if transfer_encodings:
+        if content_lengths:
+            # §6.1: a request with both "ought to be handled as an error"; the classic
+            # request-smuggling vector, so always 400.
+            raise ProtocolError(400, "both Content-Length and Transfer-Encoding present")
+        if version == "HTTP/1.0":
+            # §6.1: Transfer-Encoding in HTTP/1.0 MUST be treated as faulty framing.
+            raise ProtocolError(400, "Transfer-Encoding is not allowed in HTTP/1.0")
+        codings = [coding.lower() for coding in headers.get_list("transfer-encoding")]
+        if not codings or codings[-1] != "chunked":
+            # §6.3 point 4: if chunked is not the final coding, the length of a request
+            # body cannot be determined: 400 and close.
+            raise ProtocolError(400, "Transfer-Encoding must end with chunked")
+        if codings.count("chunked") > 1:
+            # §6.1: a sender MUST NOT apply chunked more than once.
+            raise ProtocolError(400, "chunked applied more than once")
+        if len(codings) > 1:
+            # §6.1: a transfer coding we do not understand: 501.
+            raise ProtocolError(501, f"transfer coding {codings[0]} is not implemented")
+        return ChunkedDecoder(limits)
+    if content_lengths:
+        if len(content_lengths) > 1:
+            # §6.3 point 5 allows identical duplicates to be merged; we refuse them all,
+            # as waitress does: a client has no reason to send two.
+            raise ProtocolError(400, "more than one Content-Length header")
+        value = content_lengths[0].encode("latin-1")
+        if not CONTENT_LENGTH_RE.fullmatch(value):
+            raise ProtocolError(400, "Content-Length must be plain digits")
+        return ContentLengthDecoder(int(value))
+    # §6.3 point 7: a request with neither has an empty body.
+    return ContentLengthDecoder(0)
+
+
+def has_token(headers: Headers, name: str, token: str) -> bool:
+    """Whether a comma-separated list field holds `token`, compared case-insensitively."""
+    return any(element.lower() == token for element in headers.get_list(name))
+
+
+def wants_keep_alive(version: str, headers: Headers) -> bool:
+    """RFC 9112 §9.3: HTTP/1.1 persists unless `close` is among the Connection options;
+    HTTP/1.0 persists only if the client sent `Connection: keep-alive`."""
+    if has_token(headers, "connection", "close"):
+        return False
+    if version == "HTTP/1.0":
+        return has_token(headers, "connection", "keep-alive")
+    return True
+
+
+# ---------------------------------------------------------------------------------------
+# Content negotiation
+# ---------------------------------------------------------------------------------------
+
+# RFC 9110 §12.4.2:  weight = OWS ";" OWS "q=" qvalue
+#                    qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+QVALUE_RE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
+
+
+def accepted_codings(headers: Headers) -> dict[str, float]:
+    """Accept-Encoding (RFC 9110 §12.5.3) as {coding: q}, names lowercased. An element
+    with a malformed weight is ignored rather than guessed at."""
+    codings: dict[str, float] = {}
+    for element in headers.get_list("accept-encoding"):
+        name, *parameters = (part.strip() for part in element.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            key, _, value = parameter.partition("=")
+            if key.strip().lower() == "q":
+                value = value.strip()
+                weight = float(value) if QVALUE_RE.fullmatch(value) else -1.0
+        if weight >= 0:
+            codings[name.lower()] = weight
+    return codings
+
+
+def accepts_gzip(headers: Headers) -> bool:
+    """Whether gzip is an acceptable content coding: named with q > 0, or not named but
+    covered by `*` with q > 0."""
+    codings = accepted_codings(headers)
+    if "gzip" in codings:
+        return codings["gzip"] > 0
+    if "x-gzip" in codings:  # RFC 9110 §8.4.1.3: x-gzip is an alias of gzip
+        return codings["x-gzip"] > 0
+    return codings.get("*", 0) > 0
+
+
+# ---------------------------------------------------------------------------------------
+# Responses
+# ---------------------------------------------------------------------------------------
+
+# RFC 9110 §15: the reason phrases, exactly as the RFC spells them (Python 3.11's
+# http.HTTPStatus still has older names for 413, 416 and 422).
+REASON_PHRASES: dict[int, str] = {
+    100: "Continue",
+    200: "OK",
+    201: "Created",
+    204: "No Content",
+    206: "Partial Content",
+    301: "Moved Permanently",
+    302: "Found",
+    304: "Not Modified",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+    400: "Bad Request",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    409: "Conflict",
+    411: "Length Required",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    414: "URI Too Long",
+    415: "Unsupported Media Type",
+    416: "Range Not Satisfiable",
+    417: "Expectation Failed",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    505: "HTTP Version Not Supported",
+    507: "Insufficient Storage",
+}
+
+# Built once: the first line of every response we can send.
+STATUS_LINES: dict[int, bytes] = {
+    status: f"HTTP/1.1 {status} {phrase}\r\n".encode("ascii")
+    for status, phrase in REASON_PHRASES.items()
+}
+
+CONTINUE_RESPONSE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+def text_response(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Response:
+    """A response whose body is one line of text, e.g. the reason for an error."""
+    return Response(
+        status,
+        [("Content-Type", "text/plain; charset=utf-8"), *(headers or [])],
+        message.encode("utf-8") + b"\n",
+    )
+
+
+def body_allowed(status: int) -> bool:
+    """RFC 9110 §6.4.1: 1xx, 204 and 304 responses never carry content."""
+    return status >= 200 and status not in (204, 304)
+
+
+def serialize_response_head(status: int, headers: list[tuple[str, str]]) -> bytes:
+    """The status line and header section. Refuses CR, LF and NUL in names and values:
+    a header value built from request data must never split the response."""
+    parts = [STATUS_LINES[status]]
+    for name, value in headers:
+        if not TOKEN_RE.fullmatch(name.encode("ascii")) or any(c in value for c in "\r\n\0"):
+            raise ValueError(f"unsafe response header {name!r}: {value!r}")
+        parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+    parts.append(CRLF)
+    return b"".join(parts)
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def http_date() -> str:
+    """The current time as an IMF-fixdate (RFC 9110 §5.6.7), computed once a second."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, formatdate(now, usegmt=True))
+    return _date_cache[1]
+
+
+# ---------------------------------------------------------------------------------------
+# Logging
+# ---------------------------------------------------------------------------------------
+
+_LOG_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
+_LOG_ESCAPES[ord('"')] = '\\"'
+_LOG_ESCAPES[ord("\\")] = "\\\\"
+
+
+def escape_for_log(text: str) -> str:
+    """Escape control characters, quotes and backslashes, so a request can neither forge
+    log lines nor hide in them."""
+    return text.translate(_LOG_ESCAPES)

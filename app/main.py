@@ -1,0 +1,425 @@
+"""The command line, the accept loop, one thread per connection, and graceful shutdown.
+
+The life of a request, from `accept()` to the last byte sent:
+
+1. `main()` reads the command line into `Settings`, and `Server.serve_forever()` accepts
+   connections on a socket from `socket.create_server`, starting one thread per client
+   that runs `serve_connection()`.
+2. `serve_connection()` is the keep-alive loop. `Connection.receive_request()` calls
+   `recv()` into the connection's buffer until `http.parse_request()` finds a complete
+   request head, with the idle and read-header timeouts running.
+3. `respond()` calls `handlers.dispatch()`, which picks the handler for the path and
+   method; the handler reads the body (if it wants it) and returns a `Response`.
+4. `Connection.finish_body()` makes sure the body is consumed, so the next request starts
+   at the front of the buffer, and `Connection.send_response()` adds the framing headers
+   and sends head and body with one `sendall()`.
+5. The loop goes on while both sides want to keep the connection; then
+   `Connection.close()` closes the socket.
+
+A request the parser refuses (`ProtocolError`) is answered with its status and a one-line
+reason, and the connection closes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from app import handlers
+from app.http import (
+    CONTINUE_RESPONSE,
+    ClientDisconnected,
+    ProtocolError,
+    Request,
+    Response,
+    body_allowed,
+    escape_for_log,
+    http_date,
+    parse_request,
+    serialize_response_head,
+    text_response,
+)
+from app.settings import Settings
+
+log = logging.getLogger("app")
+access_log = logging.getLogger("app.access")
+
+RECV_SIZE = 64 * 1024
+
+
+class Connection:
+    """One client socket and its receive buffer. Implements `http.ByteSource`, through
+    which a request body pulls more bytes."""
+
+    def __init__(self, sock: socket.socket, client: str, settings: Settings, stopping: threading.Event) -> None:
+        self.sock = sock
+        self.client = client
+        self.settings = settings
+        self.stopping = stopping
+        self.buffer = bytearray()
+        # True while waiting for the first byte of a request: the only moment at which
+        # shutdown may close the connection without cutting a request off.
+        self.idle = False
+        self._timeout: float | None = None
+
+    def _recv(self, timeout: float) -> bytes:
+        if timeout != self._timeout:  # settimeout costs a system call; skip it if we can
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
+        return self.sock.recv(RECV_SIZE)
+
+    def receive_request(self) -> Request | None:
+        """The next request, or None when the client closed the connection (or left it
+        idle too long) between requests."""
+        timeouts = self.settings.timeouts
+        header_deadline: float | None = None
+        while True:
+            request = parse_request(self, self.settings.limits)
+            if request is not None:
+                return request
+            if self.buffer:  # a request has begun: it must be complete in time
+                if header_deadline is None:
+                    header_deadline = time.monotonic() + timeouts.read_header
+                timeout = header_deadline - time.monotonic()
+                if timeout <= 0:
+                    raise ProtocolError(408, "request headers not received in time")
+            else:
+                timeout = timeouts.idle
+                self.idle = True
+                if self.stopping.is_set():
+                    return None
+            try:
+                data = self._recv(timeout)
+            except TimeoutError:
+                if not self.buffer:
+                    return None  # an idle keep-alive connection: close quietly
+                raise ProtocolError(408, "request headers not received in time") from None
+            except OSError as error:
+                raise ClientDisconnected(f"while waiting for a request: {error}") from None
+            finally:
+                self.idle = False
+            if not data:
+                if self.buffer:
+                    raise ClientDisconnected("closed in the middle of the request headers")
+                return None
+            self.buffer += data
+
+    # http.ByteSource -------------------------------------------------------------------
+
+    def receive_more(self) -> None:
+        try:
+            data = self._recv(self.settings.timeouts.body_stall)
+        except TimeoutError:
+            raise ProtocolError(408, "request body stalled") from None
+        except OSError as error:
+            raise ClientDisconnected(f"while reading the body: {error}") from None
+        if not data:
+            raise ClientDisconnected("closed in the middle of the request body")
+        self.buffer += data
+
+    def send_continue(self) -> None:
+        self.sock.sendall(CONTINUE_RESPONSE)
+
+    # -----------------------------------------------------------------------------------
+
+    def finish_body(self, request: Request) -> bool:
+        """Consume what the handler left of the request body, so that the next request
+        starts at the front of the buffer. Returns False when the connection cannot go
+        on: the body was never sent (100-continue not given), too large to be worth
+        reading just to drop, or malformed."""
+        body = request.body
+        if body.finished:
+            return True
+        if body.awaiting_continue:
+            return False
+        try:
+            return body.discard(self.settings.limits.max_discarded_body)
+        except ProtocolError:
+            return False
+
+    def send_response(self, request: Request | None, response: Response, keep_alive: bool) -> int:
+        """Send the response, head and body in one `sendall`; returns the body size."""
+        headers = response.headers
+        if self.settings.send_date:
+            headers = [*headers, ("Date", http_date())]
+        body = response.body
+        if body_allowed(response.status):
+            headers = [*headers, ("Content-Length", str(len(body)))]
+        if not keep_alive:
+            headers = [*headers, ("Connection", "close")]
+        elif request is not None and request.version == "HTTP/1.0":
+            headers = [*headers, ("Connection", "keep-alive")]
+        if not body_allowed(response.status) or (request is not None and request.method == "HEAD"):
+            body = b""
+        self._set_write_timeout()
+        self.sock.sendall(serialize_response_head(response.status, headers) + body)
+        return len(body)
+
+    def _set_write_timeout(self) -> None:
+        if self._timeout != self.settings.timeouts.write:
+            self.sock.settimeout(self.settings.timeouts.write)
+            self._timeout = self.settings.timeouts.write
+
+    def close(self, client_may_be_sending: bool) -> None:
+        """Close the connection. If the client may still be sending (an unread body, or
+        a request refused half-way), first half-close and read what comes for a moment:
+        closing a socket with unread data makes the kernel send RST, which can destroy
+        our response before the client has read it (RFC 9112 §9.6)."""
+        try:
+            if client_may_be_sending:
+                self.sock.shutdown(socket.SHUT_WR)
+                deadline = time.monotonic() + self.settings.timeouts.lingering_close
+                while (remaining := deadline - time.monotonic()) > 0:
+                    self.sock.settimeout(remaining)
+                    if not self.sock.recv(RECV_SIZE):
+                        break
+        except OSError:
+            pass  # the client is gone already; nothing left to protect
+        finally:
+            self.sock.close()
+
+
+def serve_connection(connection: Connection) -> None:
+    """The keep-alive loop of one connection; runs in the connection's own thread."""
+    settings = connection.settings
+    log.debug("connection opened from %s", connection.client)
+    client_may_be_sending = False
+    try:
+        while True:
+            request: Request | None = None
+            try:
+                request = connection.receive_request()
+                if request is None:
+                    break
+                started = time.perf_counter()
+                response = respond(request, settings)
+                keep_alive = (
+                    request.keep_alive
+                    and not connection.stopping.is_set()
+                    and connection.finish_body(request)
+                )
+                size = connection.send_response(request, response, keep_alive)
+                log_access(connection.client, request.raw_head, response.status, size, started)
+                if not keep_alive:
+                    client_may_be_sending = not request.body.finished or bool(connection.buffer)
+                    break
+            except ProtocolError as error:
+                # Refused: answer why, then close, since after a framing error we cannot
+                # know where the next request would start.
+                started = time.perf_counter()
+                head = request.raw_head if request is not None else bytes(connection.buffer)
+                response = text_response(error.status, error.reason)
+                size = connection.send_response(request, response, keep_alive=False)
+                log_access(connection.client, head, error.status, size, started)
+                client_may_be_sending = True
+                break
+    except ClientDisconnected as error:
+        log.debug("client %s disconnected %s", connection.client, error)
+    except OSError as error:  # a send failed: reset, broken pipe, write timeout
+        log.debug("connection to %s lost: %s", connection.client, error)
+    except Exception:
+        log.exception("unexpected error on the connection to %s", connection.client)
+    finally:
+        connection.close(client_may_be_sending)
+        log.debug("connection closed to %s", connection.client)
+
+
+def respond(request: Request, settings: Settings) -> Response:
+    """The handler's response; a 500 if the handler failed."""
+    try:
+        return handlers.dispatch(request, settings)
+    except (ProtocolError, ClientDisconnected):
+        raise  # about the request or the client, not a bug: the connection handles them
+    except Exception:
+        log.exception("handler failed for %s", request_line_for_log(request.raw_head))
+        return text_response(500, "internal server error (the server log has the details)")
+
+
+def request_line_for_log(raw_head: bytes) -> str:
+    return escape_for_log(raw_head.split(b"\r\n", 1)[0][:1024].decode("latin-1"))
+
+
+def log_access(client: str, raw_head: bytes, status: int, size: int, started: float) -> None:
+    """One line per request in Common Log Format, plus how long it took."""
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    request_line = request_line_for_log(raw_head)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    timestamp = time.strftime("%d/%b/%Y:%H:%M:%S %z")
+    access_log.info('%s - - [%s] "%s" %d %d %.1fms', client, timestamp, request_line, status, size, elapsed_ms)
+
+
+class Server:
+    """The listening socket and the connections it has open."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        host = settings.host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.listener = socket.create_server(
+            (host, settings.port),
+            family=family,
+            backlog=settings.listen_backlog,
+            dualstack_ipv6=host == "::" and socket.has_dualstack_ipv6(),
+        )
+        self.port: int = self.listener.getsockname()[1]
+        self.stopping = threading.Event()
+        self.connections: dict[Connection, threading.Thread] = {}
+        self.connections_lock = threading.Lock()
+
+    def serve_forever(self) -> None:
+        """Accept connections until `shutdown()` is called (or Ctrl+C reaches the main
+        thread), one thread each."""
+        while not self.stopping.is_set():
+            try:
+                sock, address = self.listener.accept()
+            except OSError as error:
+                if self.stopping.is_set():
+                    break  # shutdown() closed the listener
+                # Out of file descriptors or memory, say: wait for connections to close
+                # rather than spin.
+                log.warning("accept failed: %s", error)
+                time.sleep(0.1)
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection = Connection(sock, address[0], self.settings, self.stopping)
+            thread = threading.Thread(target=self._run, args=(connection,), daemon=True)
+            with self.connections_lock:
+                self.connections[connection] = thread
+            thread.start()
+
+    def _run(self, connection: Connection) -> None:
+        try:
+            serve_connection(connection)
+        finally:
+            with self.connections_lock:
+                del self.connections[connection]
+
+    def shutdown(self) -> str:
+        """Go net/http style: stop accepting, close idle connections, give requests in
+        flight a grace period to finish, then cut what is left. Returns a summary line."""
+        self.stopping.set()
+        try:
+            # shutdown() (not just close()) is what wakes a thread blocked in accept().
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        with self.connections_lock:
+            connections = list(self.connections)
+        idle = [connection for connection in connections if connection.idle]
+        for connection in idle:
+            shut_down_socket(connection.sock)
+        busy = len(connections) - len(idle)
+        deadline = time.monotonic() + self.settings.timeouts.shutdown_grace
+        try:
+            while self.connections and time.monotonic() < deadline:
+                time.sleep(0.02)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl+C: stop waiting
+        with self.connections_lock:
+            cut = list(self.connections)
+        for connection in cut:
+            shut_down_socket(connection.sock)
+        summary = f"Stopped: closed {len(idle)} idle connection(s), {busy - len(cut)} finished in flight"
+        if cut:
+            summary += f", {len(cut)} cut off after the {self.settings.timeouts.shutdown_grace:g}s grace period"
+        return summary + "."
+
+
+def shut_down_socket(sock: socket.socket) -> None:
+    """Wake the thread blocked on this socket: its recv() returns b"" at once."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------
+
+
+def existing_directory(value: str) -> Path:
+    path = Path(value)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is not a directory")
+    return path
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="your_program.sh",
+        description="An HTTP/1.1 server: echo, user-agent, and files from a directory.",
+    )
+    defaults = Settings()
+    parser.add_argument(
+        "--directory",
+        type=existing_directory,
+        help="serve GET /files/NAME from this directory and store POST /files/NAME uploads in it "
+        "(without it, the file routes answer 404 and 403)",
+    )
+    parser.add_argument("--host", default=defaults.host, help="address to listen on (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=defaults.port, help="port to listen on; 0 picks a free one (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--date", action="store_true", help="send a Date header on every response (RFC 9110 section 6.6.1)"
+    )
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", help="also log connections opening and closing"
+    )
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="no access log; warnings and errors only")
+    return parser.parse_args(argv)
+
+
+def configure_logging(verbose: bool, quiet: bool) -> None:
+    """Logs go to stderr with a timestamp; access lines carry their own (Common Log Format)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+
+    access_handler = logging.StreamHandler(sys.stderr)
+    access_handler.setFormatter(logging.Formatter("%(message)s"))
+    access_log.addHandler(access_handler)
+    access_log.setLevel(logging.WARNING if quiet else logging.INFO)
+    access_log.propagate = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    configure_logging(arguments.verbose, arguments.quiet)
+    settings = Settings(
+        host=arguments.host,
+        port=arguments.port,
+        directory=arguments.directory,
+        send_date=arguments.date,
+    )
+    try:
+        server = Server(settings)
+    except OSError as error:
+        print(f"cannot listen on {settings.host} port {settings.port}: {error.strerror}", file=sys.stderr)
+        return 1
+    # SIGTERM (from kill, systemd, docker) stops the server like Ctrl+C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(f"Serving HTTP on {settings.host} port {server.port} (http://{url_host}:{server.port}/) ...", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    print(server.shutdown(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
