@@ -1,0 +1,236 @@
+"""Shared test tools: the real server started on an ephemeral port, and raw-socket helpers.
+
+- `server` (one per test session): `./your_program.sh`-equivalent subprocess with
+  `--directory` set to a fresh temporary folder, on `--port 0`.
+- `start_server(*options)`: a separate subprocess for tests that need other options or
+  that stop the server; stopped at the end of the test.
+- `RawClient`: a socket that sends exact bytes and reads exact responses.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BANNER_RE = re.compile(r"Serving HTTP on \S+ port (\d+) ")
+
+
+class ServerProcess:
+    """The server in a subprocess, started as a user would, on a free port."""
+
+    def __init__(self, *options: str, cwd: Path = ROOT) -> None:
+        self.options = options
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "app.main", "--port", "0", *options],
+            cwd=cwd,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        banner = self.process.stdout.readline()
+        match = BANNER_RE.search(banner)
+        if match is None:
+            self.process.kill()
+            raise RuntimeError(f"server did not start: {banner!r} {self.process.stderr.read()!r}")
+        self.banner = banner
+        self.port = int(match.group(1))
+        self.url = f"http://localhost:{self.port}"
+        # Drain stderr in the background so a chatty access log never blocks the server.
+        self.stderr_lines: list[str] = []
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr_reader.start()
+
+    def _read_stderr(self) -> None:
+        for line in self.process.stderr:
+            self.stderr_lines.append(line)
+
+    @property
+    def log(self) -> str:
+        return "".join(self.stderr_lines)
+
+    def connect(self, timeout: float = 5.0) -> RawClient:
+        return RawClient(self.port, timeout)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> tuple[int, str]:
+        """Signal the server and wait; returns (exit code, what it printed on stdout)."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        try:
+            stdout, _ = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            stdout, _ = self.process.communicate()
+        self._stderr_reader.join(timeout=2)
+        return self.process.returncode, stdout
+
+
+@dataclass
+class RawResponse:
+    status_line: bytes
+    headers: list[tuple[str, str]]
+    body: bytes
+    raw: bytes = field(repr=False)
+
+    @property
+    def status(self) -> int:
+        return int(self.status_line.split(b" ")[1])
+
+    def header(self, name: str) -> str | None:
+        values = [value for key, value in self.headers if key.lower() == name.lower()]
+        assert len(values) <= 1, f"{name} appears {len(values)} times"
+        return values[0] if values else None
+
+
+class RawClient:
+    """A plain TCP socket to the server: exact bytes out, responses parsed by hand."""
+
+    def __init__(self, port: int, timeout: float = 5.0) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buffer = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _fill(self) -> bool:
+        data = self.sock.recv(65536)
+        self.buffer += data
+        return bool(data)
+
+    def read_response(self, head_request: bool = False) -> RawResponse:
+        """One response, framed by Content-Length (absent: no body), 1xx included."""
+        while b"\r\n\r\n" not in self.buffer:
+            if not self._fill():
+                raise ConnectionError(f"closed before a full response head: {self.buffer!r}")
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        status_line, *lines = head.split(b"\r\n")
+        headers = []
+        for line in lines:
+            name, _, value = line.decode("latin-1").partition(":")
+            headers.append((name, value.strip()))
+        length = 0
+        for name, value in headers:
+            if name.lower() == "content-length":
+                length = int(value)
+        status = int(status_line.split(b" ")[1])
+        if head_request or status < 200 or status in (204, 304):
+            length = 0
+        while len(self.buffer) < length:
+            if not self._fill():
+                raise ConnectionError("closed in the middle of a response body")
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return RawResponse(status_line, headers, body, head + b"\r\n\r\n" + body)
+
+    def exchange(self, data: bytes, head_request: bool = False) -> RawResponse:
+        self.send(data)
+        return self.read_response(head_request)
+
+    def read_until_closed(self) -> bytes:
+        """Everything the server sends until it closes the connection."""
+        while self._fill():
+            pass
+        data, self.buffer = self.buffer, b""
+        return data
+
+    def is_closed_by_server(self, within: float = 1.0) -> bool:
+        """Whether the server closes the connection (EOF, or a reset) within `within`
+        seconds, with nothing more sent."""
+        self.sock.settimeout(within)
+        try:
+            return self.sock.recv(1) == b""
+        except ConnectionResetError:
+            return True
+        except TimeoutError:
+            return False
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> RawClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def raw_request(port: int, data: bytes, timeout: float = 5.0) -> bytes:
+    """Send `data` on a new connection and return every byte until the server closes."""
+    with RawClient(port, timeout) as client:
+        client.send(data)
+        return client.read_until_closed()
+
+
+@pytest.fixture(scope="session")
+def server_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("served")
+
+
+@pytest.fixture(scope="session")
+def server(server_directory: Path) -> Iterator[ServerProcess]:
+    """The shared server: `--directory` points at `server_directory`."""
+    process = ServerProcess("--directory", str(server_directory))
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., ServerProcess]]:
+    """Start a server of the test's own (with options), stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(*options: str, cwd: Path = ROOT) -> ServerProcess:
+        process = ServerProcess(*options, cwd=cwd)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.01)
+    return condition()
+
+
+class FeedSource:
+    """An `http.ByteSource` for parser tests: `receive_more()` appends the next piece of
+    a list of byte strings, and `send_continue()` records that it was called."""
+
+    def __init__(self, pieces: list[bytes]) -> None:
+        self.buffer = bytearray()
+        self.pieces = list(pieces)
+        self.continues_sent = 0
+
+    @classmethod
+    def split(cls, data: bytes, how: str) -> FeedSource:
+        """`whole`: one piece; `bytewise`: one byte per piece."""
+        if how == "whole":
+            return cls([data])
+        return cls([data[i : i + 1] for i in range(len(data))])
+
+    def receive_more(self) -> None:
+        from app.http import ClientDisconnected
+
+        if not self.pieces:
+            raise ClientDisconnected("test input exhausted")
+        self.buffer += self.pieces.pop(0)
+
+    def send_continue(self) -> None:
+        self.continues_sent += 1
