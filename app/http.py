@@ -386,8 +386,10 @@ def parse_request(source: ByteSource, limits: Limits) -> Request | None:
     raw_head = bytes(buffer[: head_end + 4])
     lines = raw_head[:head_end].split(CRLF)
     for line in lines:
-        if b"\n" in line or b"\r" in line:
-            raise ProtocolError(400, "bare CR or LF in header section; lines must end with CRLF")
+        if b"\n" in line:
+            raise ProtocolError(400, "bare LF in header section; lines must end with CRLF")
+        if b"\r" in line:
+            raise ProtocolError(400, "bare CR in header section; lines must end with CRLF")
     if len(lines[0]) > limits.max_request_line:
         raise ProtocolError(414, f"request line longer than {limits.max_request_line} bytes")
     if len(lines) - 1 > limits.max_header_fields:

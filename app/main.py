@@ -270,6 +270,7 @@ class Server:
         )
         self.port: int = self.listener.getsockname()[1]
         self.stopping = threading.Event()
+        self.hurry = threading.Event()  # a second Ctrl+C: skip the grace period
         self.connections: dict[Connection, threading.Thread] = {}
         self.connections_lock = threading.Lock()
 
@@ -318,15 +319,17 @@ class Server:
             shut_down_socket(connection.sock)
         busy = len(connections) - len(idle)
         deadline = time.monotonic() + self.settings.timeouts.shutdown_grace
-        try:
-            while self.connections and time.monotonic() < deadline:
-                time.sleep(0.02)
-        except KeyboardInterrupt:
-            pass  # a second Ctrl+C: stop waiting
+        while self.connections and time.monotonic() < deadline and not self.hurry.is_set():
+            time.sleep(0.02)
         with self.connections_lock:
             cut = list(self.connections)
         for connection in cut:
             shut_down_socket(connection.sock)
+        # Let the cut-off threads clean up (an upload removes its temporary file) before
+        # the process exits and takes its daemon threads with it.
+        cleanup_deadline = time.monotonic() + 1.0
+        while self.connections and time.monotonic() < cleanup_deadline:
+            time.sleep(0.01)
         summary = f"Stopped: closed {len(idle)} idle connection(s), {busy - len(cut)} finished in flight"
         if cut:
             summary += f", {len(cut)} cut off after the {self.settings.timeouts.shutdown_grace:g}s grace period"
@@ -417,6 +420,10 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+    # From here on a stop signal only cuts the grace period short: an exception raised
+    # in the middle of the shutdown would leave it half done.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, lambda *_: server.hurry.set())
     print(server.shutdown(), flush=True)
     return 0
 

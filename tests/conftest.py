@@ -30,10 +30,12 @@ BANNER_RE = re.compile(r"Serving HTTP on \S+ port (\d+) ")
 class ServerProcess:
     """The server in a subprocess, started as a user would, on a free port."""
 
-    def __init__(self, *options: str, cwd: Path = ROOT) -> None:
+    def __init__(self, *options: str, cwd: Path = ROOT, launcher: bool = False) -> None:
+        """`launcher=True` starts it through `your_program.sh`, exactly as users do."""
         self.options = options
+        command = [str(ROOT / "your_program.sh")] if launcher else [sys.executable, "-m", "app.main"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.main", "--port", "0", *options],
+            [*command, "--port", "0", *options],
             cwd=cwd,
             env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
             stdout=subprocess.PIPE,
@@ -64,9 +66,10 @@ class ServerProcess:
     def connect(self, timeout: float = 5.0) -> RawClient:
         return RawClient(self.port, timeout)
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> tuple[int, str]:
-        """Signal the server and wait; returns (exit code, what it printed on stdout)."""
-        if self.process.poll() is None:
+    def stop(self, sig: int | None = signal.SIGTERM, timeout: float = 10.0) -> tuple[int, str]:
+        """Signal the server (unless `sig` is None: it is stopping already) and wait;
+        returns (exit code, what it printed on stdout)."""
+        if sig is not None and self.process.poll() is None:
             self.process.send_signal(sig)
         try:
             stdout, _ = self.process.communicate(timeout=timeout)

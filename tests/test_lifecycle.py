@@ -1,0 +1,142 @@
+"""Starting, logging and stopping: what a user sees on the terminal."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ROOT, ServerProcess, wait_until
+
+ACCESS_LINE_RE = re.compile(
+    r'^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "(?P<line>.*)" '
+    r"(?P<status>\d{3}) (?P<size>\d+) \d+\.\dms$"
+)
+
+
+def test_banner_names_the_address(start_server) -> None:
+    server = start_server()
+    assert server.banner == f"Serving HTTP on localhost port {server.port} (http://localhost:{server.port}/) ...\n"
+
+
+def test_help_explains_every_option() -> None:
+    result = subprocess.run([str(ROOT / "your_program.sh"), "--help"], capture_output=True, text=True, timeout=10)
+    assert result.returncode == 0
+    for option in ["--directory", "--host", "--port", "--date", "--verbose", "--quiet"]:
+        assert option in result.stdout
+
+
+def test_a_missing_directory_is_a_clear_error() -> None:
+    result = subprocess.run(
+        [str(ROOT / "your_program.sh"), "--directory", "/no/such/dir"], capture_output=True, text=True, timeout=10
+    )
+    assert result.returncode == 2
+    assert "/no/such/dir is not a directory" in result.stderr
+
+
+def test_a_busy_port_is_a_clear_error(server: ServerProcess) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.main", "--port", str(server.port)], cwd=ROOT, capture_output=True, text=True, timeout=10
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"cannot listen on localhost port {server.port}: ")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_stop_signal_closes_idle_connections_and_exits_0(start_server, sig: int) -> None:
+    server = start_server()
+    idle = server.connect()
+    assert idle.exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200
+    time.sleep(0.2)  # let the connection's thread go back to waiting for a request
+    started = time.monotonic()
+    code, stdout = server.stop(sig)
+    assert time.monotonic() - started < 3  # idle connections do not hold up the exit
+    assert code == 0
+    assert stdout.splitlines()[-1] == "Stopped: closed 1 idle connection(s), 0 finished in flight."
+    assert "Traceback" not in server.log
+    assert idle.is_closed_by_server()
+
+
+def test_a_request_in_flight_finishes_during_shutdown(start_server, tmp_path: Path) -> None:
+    server = start_server("--directory", str(tmp_path))
+    uploader = server.connect()
+    uploader.send(b"POST /files/late.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf ")
+    assert wait_until(lambda: any(p.name.endswith(".part") for p in tmp_path.iterdir()))
+    server.process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)  # the server is now shutting down, waiting for this request
+    response = uploader.exchange(b"done!")
+    assert response.status == 201
+    assert response.header("Connection") == "close"  # no further requests on it
+    code, stdout = server.stop(sig=None)
+    assert code == 0
+    assert "1 finished in flight" in stdout
+    assert (tmp_path / "late.txt").read_bytes() == b"half done!"
+
+
+def test_shutdown_cuts_off_what_outlives_the_grace_period(start_server, tmp_path: Path) -> None:
+    server = start_server("--directory", str(tmp_path))
+    stalled = server.connect()
+    stalled.send(b"POST /files/never.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf ")
+    assert wait_until(lambda: any(p.name.endswith(".part") for p in tmp_path.iterdir()))
+    code, stdout = server.stop(timeout=15)
+    assert code == 0
+    assert "1 cut off after the 5s grace period" in stdout
+    assert list(tmp_path.iterdir()) == []  # the cut-off upload left nothing behind
+
+
+def test_access_log_line(start_server) -> None:
+    server = start_server()
+    requests.get(server.url + "/echo/abc", headers={"Accept-Encoding": "identity"})
+    requests.get(server.url + "/nope")
+    assert wait_until(lambda: server.log.count("\n") >= 2)
+    first, second = (ACCESS_LINE_RE.match(line) for line in server.log.splitlines()[:2])
+    assert first and (first["line"], first["status"], first["size"]) == ("GET /echo/abc HTTP/1.1", "200", "3")
+    assert second and (second["line"], second["status"]) == ("GET /nope HTTP/1.1", "404")
+
+
+def test_access_log_escapes_control_characters(start_server) -> None:
+    server = start_server()
+    with server.connect() as client:
+        client.send(b'GET /\x1b[2J"x" HTTP/1.1\r\nHost: x\r\n\r\n')
+        assert client.read_response().status == 400
+    assert wait_until(lambda: "\n" in server.log)
+    line = server.log.splitlines()[0]
+    assert '"GET /\\x1b[2J\\"x\\" HTTP/1.1" 400' in line
+    assert "\x1b" not in server.log
+
+
+def test_quiet_silences_the_access_log(start_server) -> None:
+    server = start_server("-q")
+    assert requests.get(server.url + "/echo/abc").status_code == 200
+    server.stop()
+    assert server.log == ""
+
+
+def test_verbose_logs_connections(start_server) -> None:
+    server = start_server("-v")
+    requests.get(server.url + "/", headers={"Connection": "close"})
+    server.stop()
+    assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} DEBUG connection opened from 127\.0\.0\.1$", server.log, re.M)
+    assert re.search(r"DEBUG connection closed to 127\.0\.0\.1$", server.log, re.M)
+
+
+def test_a_second_stop_signal_skips_the_grace_period(start_server, tmp_path: Path) -> None:
+    server = start_server("--directory", str(tmp_path))
+    stalled = server.connect()
+    stalled.send(b"POST /files/never.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf ")
+    assert wait_until(lambda: any(p.name.endswith(".part") for p in tmp_path.iterdir()))
+    server.process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    started = time.monotonic()
+    code, stdout = server.stop(signal.SIGINT)
+    assert time.monotonic() - started < 2.5  # well inside the 5 s grace period
+    assert code == 0
+    assert "1 cut off" in stdout
+    assert "Traceback" not in server.log
