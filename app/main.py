@@ -412,8 +412,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"cannot listen on {settings.host} port {settings.port}: {error.strerror}", file=sys.stderr)
         return 1
-    # SIGTERM (from kill, systemd, docker) stops the server like Ctrl+C does.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Ctrl+C (SIGINT) and SIGTERM (kill, systemd, docker) both stop the server. SIGINT is
+    # installed explicitly: a shell starts background jobs with SIGINT ignored, and Python
+    # then leaves it ignored.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, signal.default_int_handler)
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"Serving HTTP on {settings.host} port {server.port} (http://{url_host}:{server.port}/) ...", flush=True)
     try:

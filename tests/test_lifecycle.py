@@ -140,3 +140,20 @@ def test_a_second_stop_signal_skips_the_grace_period(start_server, tmp_path: Pat
     assert code == 0
     assert "1 cut off" in stdout
     assert "Traceback" not in server.log
+
+
+def test_sigint_stops_a_server_started_with_sigint_ignored(tmp_path: Path) -> None:
+    """As `./your_program.sh &` from a script does: background jobs start with SIGINT ignored."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.main", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert process.stdout.readline().startswith("Serving HTTP on localhost port ")
+    process.send_signal(signal.SIGINT)
+    stdout, _ = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert stdout.startswith("Stopped:")
