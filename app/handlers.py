@@ -15,14 +15,17 @@ handler; the connection leaves the body out.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, unquote_to_bytes
+from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
 
+from app.files import content_type_for, etag_for, file_response, listing_response, precondition_status
 from app.http import Request, Response, accepts_gzip, text_response
 from app.settings import Settings
 
@@ -38,7 +41,10 @@ GZIP_LEVEL = 6
 
 
 def root(request: Request, settings: Settings, rest: str) -> Response:
-    return Response(200)
+    """`/`: the static site's index.html, or an empty 200 when there is no site."""
+    if settings.www is None:
+        return Response(200)
+    return static_site(request, settings, "")
 
 
 def echo_text(request: Request, settings: Settings, rest: str) -> Response:
@@ -73,26 +79,24 @@ def user_agent(request: Request, settings: Settings, rest: str) -> Response:
 
 
 def get_file(request: Request, settings: Settings, rest: str) -> Response:
-    """`GET /files/{name}`: the file's bytes from `--directory`."""
+    """`GET /files/{name}`: the file's bytes from `--directory`, always as
+    `application/octet-stream`, with validators and ranges. `GET /files/` (or a
+    subfolder, `/files/sub/`) lists the folder, as JSON for `Accept: application/json`."""
     if settings.directory is None:
         return text_response(404, "file serving is off: start the server with --directory DIR")
+    if rest == "" or rest.endswith("/"):
+        return folder_listing(request, settings, settings.directory, rest, "/files/", offer_json=True)
     try:
         path = resolve_under(settings.directory, rest)
     except ValueError as error:
         return text_response(400, str(error))
-    try:
-        content = path.read_bytes()
-    except FileNotFoundError:
-        return text_response(404, f"no file named {unquote(rest)}")
-    except IsADirectoryError:
-        return text_response(404, f"{unquote(rest)} is a directory, not a file")
-    except PermissionError:
-        return text_response(403, f"permission denied reading {unquote(rest)}")
-    return Response(200, [("Content-Type", "application/octet-stream")], content)
+    return serve_file(request, settings, path, "application/octet-stream", unquote(rest))
 
 
-def post_file(request: Request, settings: Settings, rest: str) -> Response:
-    """`POST /files/{name}`: store the body as the file, atomically."""
+def put_file(request: Request, settings: Settings, rest: str) -> Response:
+    """`POST` or `PUT /files/{name}`: create or replace the file with the body, streamed
+    to disk and renamed into place (`write_atomically`). 201 with Location when new, 204
+    when replaced; folders in the name are created."""
     if settings.directory is None:
         return text_response(
             403, "uploads are off: start the server with --directory DIR to enable them"
@@ -101,15 +105,118 @@ def post_file(request: Request, settings: Settings, rest: str) -> Response:
         path = resolve_under(settings.directory, rest)
     except ValueError as error:
         return text_response(400, str(error))
-    if path.is_dir():
-        return text_response(409, f"{unquote(rest)} is a directory")
-    if not path.parent.is_dir():
-        return text_response(404, f"no folder for {unquote(rest)} in the upload directory")
+    name = unquote(rest)
+    # Everything that can refuse the upload is checked before the body is read: with
+    # `Expect: 100-continue` the client then never sends it (RFC 9110 §10.1.1).
+    declared = request.body.declared_length
+    limit = settings.limits.max_upload
+    if declared is not None and declared > limit:
+        return text_response(413, f"upload of {declared} bytes is larger than the limit of {limit} bytes")
     try:
+        current = path.stat()
+    except FileNotFoundError:
+        current = None
+    except NotADirectoryError:
+        return text_response(409, f"a file is in the way of the folders of {name}")
+    if current is not None and not os.path.isfile(path):
+        return text_response(409, f"{name} is a folder")
+    etag = etag_for(current) if current is not None else None
+    modified = current.st_mtime if current is not None else None
+    if precondition_status(request.headers, request.method, etag, modified) == 412:
+        return text_response(412, f"precondition failed for {name}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, request.body)
+    except (FileExistsError, NotADirectoryError):
+        return text_response(409, f"a file is in the way of the folders of {name}")
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            return text_response(507, f"not enough storage to save {name}")
+        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return text_response(403, f"permission denied writing {name}")
+        raise
+    if current is not None:
+        return Response(204)
+    return Response(201, [("Location", "/files/" + quote(name))])
+
+
+def delete_file(request: Request, settings: Settings, rest: str) -> Response:
+    """`DELETE /files/{name}`: remove the file; 204."""
+    if settings.directory is None:
+        return text_response(403, "file routes are off: start the server with --directory DIR")
+    try:
+        path = resolve_under(settings.directory, rest)
+    except ValueError as error:
+        return text_response(400, str(error))
+    name = unquote(rest)
+    try:
+        current = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return text_response(404, f"no file named {name}")
+    if not os.path.isfile(path):
+        return text_response(409, f"{name} is a folder; only files can be deleted")
+    if precondition_status(request.headers, request.method, etag_for(current), current.st_mtime) == 412:
+        return text_response(412, f"precondition failed for {name}")
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return text_response(404, f"no file named {name}")
     except PermissionError:
-        return text_response(403, f"permission denied writing {unquote(rest)}")
-    return Response(201)
+        return text_response(403, f"permission denied deleting {name}")
+    return Response(204)
+
+
+def static_site(request: Request, settings: Settings, rest: str) -> Response:
+    """Any path no API route claims: a file of the static site under `--www`. A folder
+    answers its index.html, else a listing (unless `--no-listing`)."""
+    if settings.www is None:
+        return text_response(404, f"nothing at {request.path}")
+    name = rest.removesuffix("/")
+    try:
+        path = resolve_under(settings.www, name) if name else settings.www.resolve()
+    except ValueError as error:
+        return text_response(400, str(error))
+    if path.is_dir():
+        if not request.path.endswith("/"):
+            # Relative links in the folder's page resolve against its URL, which must
+            # end with "/" for them to land inside the folder.
+            return Response(301, [("Location", request.path + "/")])
+        try:
+            index = resolve_under(settings.www, f"{name}/index.html" if name else "index.html")
+        except ValueError as error:
+            return text_response(400, str(error))
+        if not index.is_file():
+            return folder_listing(request, settings, settings.www, rest, "/", offer_json=False)
+        path = index
+    elif rest.endswith("/"):
+        return text_response(404, f"nothing at {request.path}")
+    return serve_file(request, settings, path, content_type_for(path), unquote(rest))
+
+
+def serve_file(request: Request, settings: Settings, path: Path, content_type: str, name: str) -> Response:
+    try:
+        return file_response(request, settings, path, content_type)
+    except (FileNotFoundError, NotADirectoryError):
+        return text_response(404, f"no file named {name}")
+    except IsADirectoryError:
+        return text_response(404, f"{name} is a directory, not a file")
+    except PermissionError:
+        return text_response(403, f"permission denied reading {name}")
+
+
+def folder_listing(
+    request: Request, settings: Settings, root: Path, rest: str, url_prefix: str, offer_json: bool
+) -> Response:
+    """The listing of folder `rest` (percent-encoded, "" or ending in "/") under `root`."""
+    if not settings.listing:
+        return text_response(404, "folder listings are off (--no-listing)")
+    try:
+        folder = resolve_under(root, rest.removesuffix("/")) if rest else root.resolve()
+    except ValueError as error:
+        return text_response(400, str(error))
+    if not folder.is_dir():
+        return text_response(404, f"no folder at {request.path}")
+    return listing_response(request, folder, url_prefix + unquote(rest), bool(rest), offer_json)
 
 
 # ---------------------------------------------------------------------------------------
@@ -117,11 +224,24 @@ def post_file(request: Request, settings: Settings, rest: str) -> Response:
 # ---------------------------------------------------------------------------------------
 
 
+# A percent-encoded "/" or "\\" would become a separator only after decoding: the client
+# meant it as part of one name, and a filter that looks at the raw path misses it.
+ENCODED_SEPARATOR_RE = re.compile(r"%(2f|5c)", re.IGNORECASE)
+# A percent-escape left after decoding once means the name was encoded twice
+# (`%252e%252e` → `%2e%2e`): a second decoder further on would make it `..`.
+PERCENT_ESCAPE_RE = re.compile(r"%[0-9a-fA-F]{2}")
+
+
 def resolve_under(root: Path, encoded_name: str) -> Path:
-    """The file a percent-encoded name refers to under `root`, or `ValueError` saying why
-    the name is refused. Decodes exactly once, then refuses anything that could step out:
-    empty, `.` or `..` segments, backslashes, NUL, and (after resolving symlinks) any path
-    that does not end up under `root`."""
+    """The path a percent-encoded, relative name refers to under `root`, or `ValueError`
+    saying why the name is refused. Every path that touches the disk goes through here.
+
+    Decodes exactly once, then refuses anything that could step out: encoded separators
+    (`%2F`, `%5C`), names encoded twice (`%252e`), absolute names, empty, `.` or `..`
+    segments, backslashes, NUL; and, after resolving symlinks, any path that does not
+    end up under `root` (a symlink pointing out of the folder)."""
+    if ENCODED_SEPARATOR_RE.search(encoded_name):
+        raise ValueError("file name must not contain an encoded '/' or '\\' (%2F, %5C)")
     try:
         name = unquote(encoded_name, errors="strict")
     except UnicodeDecodeError:
@@ -130,6 +250,10 @@ def resolve_under(root: Path, encoded_name: str) -> Path:
         raise ValueError("missing file name")
     if "\0" in name or "\\" in name:
         raise ValueError("file name must not contain NUL or backslash")
+    if PERCENT_ESCAPE_RE.search(name):
+        raise ValueError("file name is percent-encoded twice")
+    if name.startswith("/"):
+        raise ValueError("file name must be relative, not absolute")
     segments = name.split("/")
     if any(segment in ("", ".", "..") for segment in segments):
         raise ValueError("file name must not contain empty, '.' or '..' segments")
@@ -142,9 +266,11 @@ def resolve_under(root: Path, encoded_name: str) -> Path:
 
 def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
     """Write `chunks` to `path` so that readers see the old file or the whole new one,
-    never part of it: write a temporary file beside it, flush it to disk, then rename it
-    over the target (rename is atomic within a file system). If anything fails, including
-    the client going away mid-body, the temporary file is removed and `path` is untouched.
+    never part of it: stream them into a temporary file beside it (never holding the
+    whole body in memory), flush it to disk, then rename it over the target (rename is
+    atomic within a file system) and flush the folder, so the rename survives a crash too.
+    If anything fails (a full disk, the client going away mid-body, a body over the
+    limit), the temporary file is removed and `path` is untouched.
     """
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
@@ -158,6 +284,11 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
     except BaseException:
         os.unlink(temporary)
         raise
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 # ---------------------------------------------------------------------------------------
@@ -188,8 +319,11 @@ ROUTES: tuple[Route, ...] = (
     Route("/echo", {"GET": echo_request}),
     Route("/echo/", {"GET": echo_text}),
     Route("/user-agent", {"GET": user_agent}),
-    Route("/files/", {"GET": get_file, "POST": post_file}),
+    Route("/files/", {"GET": get_file, "POST": put_file, "PUT": put_file, "DELETE": delete_file}),
 )
+
+# Paths no route above claims are files of the static site (`--www`), GET and HEAD only.
+STATIC_SITE = Route("/", {"GET": static_site})
 
 # Every method some route answers, plus HEAD and OPTIONS which `dispatch` answers for all.
 IMPLEMENTED_METHODS = frozenset({"HEAD", "OPTIONS"}.union(*(route.handlers for route in ROUTES)))
@@ -206,7 +340,9 @@ def dispatch(request: Request, settings: Settings) -> Response:
         if rest is not None:
             break
     else:
-        return text_response(404, f"nothing at {request.path}")
+        if settings.www is None:
+            return text_response(404, f"nothing at {request.path}")
+        route, rest = STATIC_SITE, request.path[1:]
     allow = [("Allow", ", ".join(route.allowed_methods()))]
     if request.method == "OPTIONS":
         return Response(204, allow)

@@ -23,6 +23,7 @@ reason, and the connection closes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import socket
@@ -35,6 +36,7 @@ from app import handlers
 from app.http import (
     CONTINUE_RESPONSE,
     ClientDisconnected,
+    FileBody,
     ProtocolError,
     Request,
     Response,
@@ -45,7 +47,7 @@ from app.http import (
     serialize_response_head,
     text_response,
 )
-from app.settings import Settings
+from app.settings import Limits, Settings
 
 log = logging.getLogger("app")
 access_log = logging.getLogger("app.access")
@@ -144,22 +146,38 @@ class Connection:
             return False
 
     def send_response(self, request: Request | None, response: Response, keep_alive: bool) -> int:
-        """Send the response, head and body in one `sendall`; returns the body size."""
-        headers = response.headers
-        if self.settings.send_date:
-            headers = [*headers, ("Date", http_date())]
-        body = response.body
-        if body_allowed(response.status):
-            headers = [*headers, ("Content-Length", str(len(body)))]
-        if not keep_alive:
-            headers = [*headers, ("Connection", "close")]
-        elif request is not None and request.version == "HTTP/1.0":
-            headers = [*headers, ("Connection", "keep-alive")]
-        if not body_allowed(response.status) or (request is not None and request.method == "HEAD"):
-            body = b""
-        self._set_write_timeout()
-        self.sock.sendall(serialize_response_head(response.status, headers) + body)
-        return len(body)
+        """Send the response and return the number of body bytes sent. A bytes body goes
+        out with the head in one `sendall`; a file body (`FileBody`) goes out after the
+        head with `socket.sendfile`, zero copy."""
+        try:
+            headers = response.headers
+            if self.settings.send_date:
+                headers = [*headers, ("Date", http_date())]
+            if body_allowed(response.status):
+                headers = [*headers, ("Content-Length", str(response.content_length))]
+            if not keep_alive:
+                headers = [*headers, ("Connection", "close")]
+            elif request is not None and request.version == "HTTP/1.0":
+                headers = [*headers, ("Connection", "keep-alive")]
+            send_body = body_allowed(response.status) and not (request is not None and request.method == "HEAD")
+            head = serialize_response_head(response.status, headers)
+            self._set_write_timeout()
+            body = response.body
+            if not send_body:
+                self.sock.sendall(head)
+                return 0
+            if isinstance(body, FileBody):
+                self.sock.sendall(head)
+                sent = self.sock.sendfile(body.file, body.offset, body.length)
+                if sent != body.length:
+                    # The file shrank while we sent it: the Content-Length we promised
+                    # is now a lie, so the connection cannot go on (RFC 9112 §6.3).
+                    raise ConnectionAbortedError(f"file ended after {sent} of {body.length} bytes")
+                return sent
+            self.sock.sendall(head + body)
+            return len(body)
+        finally:
+            response.close()
 
     def _set_write_timeout(self) -> None:
         if self._timeout != self.settings.timeouts.write:
@@ -356,10 +374,25 @@ def existing_directory(value: str) -> Path:
     return path
 
 
+# The shipped site (www/index.html), served when --www is not given.
+DEFAULT_WWW = Path(__file__).resolve().parent.parent / "www"
+
+
+def site_directory(value: str) -> Path | None:
+    """`--www DIR`; an empty value means no site at all."""
+    return existing_directory(value) if value else None
+
+
+def byte_count(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value} is not a number of bytes")
+    return int(value)
+
+
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="your_program.sh",
-        description="An HTTP/1.1 server: echo, user-agent, and files from a directory.",
+        description="An HTTP/1.1 server: echo, user-agent, files from a directory, and a static site.",
     )
     defaults = Settings()
     parser.add_argument(
@@ -367,6 +400,26 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         type=existing_directory,
         help="serve GET /files/NAME from this directory and store POST /files/NAME uploads in it "
         "(without it, the file routes answer 404 and 403)",
+    )
+    parser.add_argument(
+        "--www",
+        type=site_directory,
+        default=DEFAULT_WWW if DEFAULT_WWW.is_dir() else None,
+        help="serve a static site from this directory: GET / answers its index.html, other paths "
+        "its files (default: the www/ folder beside the program; --www '' for none, then GET / "
+        "answers an empty 200)",
+    )
+    parser.add_argument(
+        "--no-listing",
+        action="store_true",
+        help="answer 404 for folders without index.html and for GET /files/, instead of a listing",
+    )
+    parser.add_argument(
+        "--max-upload",
+        type=byte_count,
+        default=defaults.limits.max_upload,
+        metavar="BYTES",
+        help="refuse uploads larger than this with 413 (default: %(default)s)",
     )
     parser.add_argument("--host", default=defaults.host, help="address to listen on (default: %(default)s)")
     parser.add_argument(
@@ -405,7 +458,10 @@ def main(argv: list[str] | None = None) -> int:
         host=arguments.host,
         port=arguments.port,
         directory=arguments.directory,
+        www=arguments.www,
+        listing=not arguments.no_listing,
         send_date=arguments.date,
+        limits=dataclasses.replace(Limits(), max_upload=arguments.max_upload),
     )
     try:
         server = Server(settings)

@@ -33,7 +33,12 @@ class Limits:
     # connection; a larger remainder closes the connection instead.
     max_discarded_body: int = 64 * KiB
     # Bodies streamed to disk (uploads); 413 beyond, checked before any byte is stored.
+    # `--max-upload BYTES` sets it.
     max_upload: int = 10 * GiB
+    # Files of a compressible type (text, JSON, SVG, ...) up to this size are gzipped for
+    # clients that accept it; larger ones are streamed with sendfile, uncompressed, since
+    # compressing means reading the whole file through Python.
+    max_gzip_file: int = 1 * MiB
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,12 @@ class Settings:
     port: int = 4221
     # Where `/files/{name}` reads and writes; None disables the file routes.
     directory: Path | None = None
+    # The static site (`--www DIR`, default `www/` beside the program when it exists);
+    # None: no site, and `GET /` answers an empty 200.
+    www: Path | None = None
+    # HTML (and JSON) listings of folders without an index.html; `--no-listing` turns
+    # them off (then 404).
+    listing: bool = True
     # RFC 9110 §6.6.1: a Date header on every response. Off by default because the
     # challenge's anti-cheat check rejects a Date header on `GET /`.
     send_date: bool = False
