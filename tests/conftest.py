@@ -30,17 +30,27 @@ BANNER_RE = re.compile(r"Serving HTTP on \S+ port (\d+) ")
 class ServerProcess:
     """The server in a subprocess, started as a user would, on a free port."""
 
-    def __init__(self, *options: str, cwd: Path = ROOT, launcher: bool = False) -> None:
-        """`launcher=True` starts it through `your_program.sh`, exactly as users do."""
+    def __init__(
+        self,
+        *options: str,
+        cwd: Path = ROOT,
+        launcher: bool = False,
+        wrapper: tuple[str, ...] = (),
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
+        """`launcher=True` starts it through `your_program.sh`, exactly as users do;
+        `wrapper` is a command that runs the server (e.g. `setpriv ...`), and
+        `preexec_fn` runs in the child before it starts (e.g. to set a resource limit)."""
         self.options = options
         command = [str(ROOT / "your_program.sh")] if launcher else [sys.executable, "-m", "app.main"]
         self.process = subprocess.Popen(
-            [*command, "--port", "0", *options],
+            [*wrapper, *command, "--port", "0", *options],
             cwd=cwd,
             env={**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=preexec_fn,
         )
         banner = self.process.stdout.readline()
         match = BANNER_RE.search(banner)
@@ -193,8 +203,8 @@ def start_server() -> Iterator[Callable[..., ServerProcess]]:
     """Start a server of the test's own (with options), stopped after the test."""
     started: list[ServerProcess] = []
 
-    def start(*options: str, cwd: Path = ROOT) -> ServerProcess:
-        process = ServerProcess(*options, cwd=cwd)
+    def start(*options: str, cwd: Path = ROOT, **kwargs: object) -> ServerProcess:
+        process = ServerProcess(*options, cwd=cwd, **kwargs)
         started.append(process)
         return process
 
