@@ -227,9 +227,10 @@ def folder_listing(
 # A percent-encoded "/" or "\\" would become a separator only after decoding: the client
 # meant it as part of one name, and a filter that looks at the raw path misses it.
 ENCODED_SEPARATOR_RE = re.compile(r"%(2f|5c)", re.IGNORECASE)
-# A percent-escape left after decoding once means the name was encoded twice
-# (`%252e%252e` → `%2e%2e`): a second decoder further on would make it `..`.
-PERCENT_ESCAPE_RE = re.compile(r"%[0-9a-fA-F]{2}")
+# An escape of ".", "/", "\\" or NUL left after decoding once means the name was encoded
+# twice (`%252e%252e` → `%2e%2e`): a second decoder further on would make it `..`. Other
+# escapes are left alone, so a file may be called `100%cool.txt`.
+DOUBLE_ENCODED_RE = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
 
 
 def resolve_under(root: Path, encoded_name: str) -> Path:
@@ -250,7 +251,7 @@ def resolve_under(root: Path, encoded_name: str) -> Path:
         raise ValueError("missing file name")
     if "\0" in name or "\\" in name:
         raise ValueError("file name must not contain NUL or backslash")
-    if PERCENT_ESCAPE_RE.search(name):
+    if DOUBLE_ENCODED_RE.search(name):
         raise ValueError("file name is percent-encoded twice")
     if name.startswith("/"):
         raise ValueError("file name must be relative, not absolute")
