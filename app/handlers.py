@@ -11,6 +11,11 @@ where `rest` is the part of the path after the route's prefix, still percent-enc
 Handlers never touch the socket: they read the body through `request.body` and return a
 `Response`, which the connection serializes and sends. HEAD is answered by the GET
 handler; the connection leaves the body out.
+
+A path no route claims belongs to the static site (`--www`), served by `static_site`.
+Every name that reaches the disk, on either side, goes through `resolve_under()`; the
+HTTP side of serving a file (validators, conditional requests, ranges, gzip, listings)
+lives in `files.py`.
 """
 
 from __future__ import annotations
