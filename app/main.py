@@ -12,7 +12,8 @@ The life of a request, from `accept()` to the last byte sent:
    method; the handler reads the body (if it wants it) and returns a `Response`.
 4. `Connection.finish_body()` makes sure the body is consumed, so the next request starts
    at the front of the buffer, and `Connection.send_response()` adds the framing headers
-   and sends head and body with one `sendall()`.
+   and sends head and body with one `sendall()` (a file body: the head, then the file
+   with `socket.sendfile()`, zero copy).
 5. The loop goes on while both sides want to keep the connection; then
    `Connection.close()` closes the socket.
 
@@ -398,12 +399,14 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--directory",
         type=existing_directory,
-        help="serve GET /files/NAME from this directory and store POST /files/NAME uploads in it "
-        "(without it, the file routes answer 404 and 403)",
+        help="serve GET /files/NAME from this directory, list it at GET /files/, store POST and "
+        "PUT /files/NAME uploads in it and remove files on DELETE (without it, the file routes "
+        "answer 404 and 403)",
     )
     parser.add_argument(
         "--www",
         type=site_directory,
+        metavar="DIR",
         default=DEFAULT_WWW if DEFAULT_WWW.is_dir() else None,
         help="serve a static site from this directory: GET / answers its index.html, other paths "
         "its files (default: the www/ folder beside the program; --www '' for none, then GET / "
