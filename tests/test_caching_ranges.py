@@ -258,3 +258,12 @@ def test_range_of_a_compressible_file_is_of_the_identity_bytes(files):
     assert response.status_code == 206
     assert "Content-Encoding" not in response.headers
     assert response.content == b"body"
+
+
+def test_files_route_keeps_octet_stream_and_no_gzip_whatever_the_extension(files):
+    process, base = files
+    (base / "files" / "notes.txt").write_text("plain text " * 100)
+    response = requests.get(process.url + "/files/notes.txt", headers={"Accept-Encoding": "gzip"})
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    assert "Content-Encoding" not in response.headers
+    assert response.content == (base / "files" / "notes.txt").read_bytes()
