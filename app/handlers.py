@@ -195,14 +195,18 @@ def static_site(request: Request, settings: Settings, rest: str) -> Response:
         path = index
     elif rest.endswith("/"):
         return text_response(404, f"nothing at {request.path}")
-    return serve_file(request, settings, path, content_type_for(path), unquote(rest))
+    return serve_file(request, settings, path, content_type_for(path), unquote(rest), f"nothing at {request.path}")
 
 
-def serve_file(request: Request, settings: Settings, path: Path, content_type: str, name: str) -> Response:
+def serve_file(
+    request: Request, settings: Settings, path: Path, content_type: str, name: str, missing: str = ""
+) -> Response:
+    """`file_response()`, with the file system's errors as statuses; `missing` is the
+    text of the 404."""
     try:
         return file_response(request, settings, path, content_type)
     except (FileNotFoundError, NotADirectoryError):
-        return text_response(404, f"no file named {name}")
+        return text_response(404, missing or f"no file named {name}")
     except IsADirectoryError:
         return text_response(404, f"{name} is a directory, not a file")
     except PermissionError:

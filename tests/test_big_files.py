@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import RawClient
+from tests.conftest import RawClient
 
 GiB = 1024**3
 

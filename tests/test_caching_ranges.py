@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ServerProcess
+from tests.conftest import ServerProcess
 
 CONTENT = bytes(range(256)) * 40  # 10240 bytes
 MTIME = 1_700_000_000  # Tue, 14 Nov 2023 22:13:20 GMT

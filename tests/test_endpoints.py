@@ -14,10 +14,6 @@ from tests.conftest import ServerProcess, raw_request, wait_until
 # (bytes in, exact bytes out) on a keep-alive connection
 EXACT_EXCHANGES = [
     (
-        b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
-    ),
-    (
         b"GET /echo/abc HTTP/1.1\r\nHost: localhost\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: 3\r\n\r\nabc",
     ),
@@ -59,7 +55,7 @@ EXACT_EXCHANGES = [
     ),
     (
         b"OPTIONS /files/x HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        b"HTTP/1.1 204 No Content\r\nAllow: GET, HEAD, OPTIONS, POST\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\nAllow: DELETE, GET, HEAD, OPTIONS, POST, PUT\r\n\r\n",
     ),
 ]
 
@@ -230,17 +226,18 @@ def test_file_names_that_leave_the_directory_are_refused(server: ServerProcess, 
     assert not (server_directory.parent / "escaped.txt").exists()
 
 
-def test_post_into_a_missing_folder_is_404(server: ServerProcess) -> None:
+def test_post_into_a_missing_folder_creates_it(server: ServerProcess, server_directory: Path) -> None:
+    # Issue 3: nested names create their folders under --directory.
     response = requests.post(server.url + "/files/no-such-folder/x.txt", data=b"x")
-    assert response.status_code == 404
-    assert response.text == "no folder for no-such-folder/x.txt in the upload directory\n"
+    assert response.status_code == 201
+    assert (server_directory / "no-such-folder" / "x.txt").read_bytes() == b"x"
 
 
 def test_options_asterisk_lists_every_method(server: ServerProcess) -> None:
     with server.connect() as client:
         response = client.exchange(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
     assert response.status == 204
-    assert response.header("Allow") == "GET, HEAD, OPTIONS, POST"
+    assert response.header("Allow") == "DELETE, GET, HEAD, OPTIONS, POST, PUT"
 
 
 def test_absolute_form_target_is_routed_by_its_path(server: ServerProcess) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RawClient, ServerProcess
+from tests.conftest import RawClient, ServerProcess
 
 SECRET = b"TOP SECRET"
 

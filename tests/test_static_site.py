@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ROOT, ServerProcess
+from tests.conftest import ROOT, ServerProcess
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +141,17 @@ def test_no_listing_turns_folder_listings_into_404(start_server, tmp_path):
     assert requests.get(process.url + "/folder/").status_code == 404
     assert requests.get(process.url + "/").status_code == 404
     assert requests.get(process.url + "/files/").status_code == 404
+
+
+def test_without_a_site_root_is_exactly_an_empty_200(start_server):
+    process = start_server("--www", "")
+    with process.connect() as client:
+        response = client.exchange(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert response.raw == b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+
+def test_unknown_path_on_the_plain_launch_is_404(server):
+    with server.connect() as client:
+        response = client.exchange(b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    assert response.status_line == b"HTTP/1.1 404 Not Found"
+    assert response.body == b"nothing at /nowhere\n"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import RawClient
+from tests.conftest import RawClient
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -57,8 +57,8 @@ def test_a_file_in_the_way_of_a_folder_is_409(server, server_directory):
 
 
 def test_put_on_a_folder_is_409(server, server_directory):
-    (server_directory / "a-folder").mkdir()
-    assert requests.put(server.url + "/files/a-folder", data=b"x").status_code == 409
+    (server_directory / "put-on-folder").mkdir()
+    assert requests.put(server.url + "/files/put-on-folder", data=b"x").status_code == 409
 
 
 def test_chunked_upload_streams_to_disk(server, server_directory):
