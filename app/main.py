@@ -147,38 +147,39 @@ class Connection:
             return False
 
     def send_response(self, request: Request | None, response: Response, keep_alive: bool) -> int:
-        """Send the response and return the number of body bytes sent. A bytes body goes
-        out with the head in one `sendall`; a file body (`FileBody`) goes out after the
-        head with `socket.sendfile`, zero copy."""
-        try:
-            headers = response.headers
-            if self.settings.send_date:
-                headers = [*headers, ("Date", http_date())]
-            if body_allowed(response.status):
-                headers = [*headers, ("Content-Length", str(response.content_length))]
-            if not keep_alive:
-                headers = [*headers, ("Connection", "close")]
-            elif request is not None and request.version == "HTTP/1.0":
-                headers = [*headers, ("Connection", "keep-alive")]
-            send_body = body_allowed(response.status) and not (request is not None and request.method == "HEAD")
-            head = serialize_response_head(response.status, headers)
-            self._set_write_timeout()
-            body = response.body
-            if not send_body:
-                self.sock.sendall(head)
-                return 0
-            if isinstance(body, FileBody):
-                self.sock.sendall(head)
-                sent = self.sock.sendfile(body.file, body.offset, body.length)
-                if sent != body.length:
-                    # The file shrank while we sent it: the Content-Length we promised
-                    # is now a lie, so the connection cannot go on (RFC 9112 §6.3).
-                    raise ConnectionAbortedError(f"file ended after {sent} of {body.length} bytes")
-                return sent
-            self.sock.sendall(head + body)
-            return len(body)
-        finally:
+        """Send the response, head and body in one `sendall` (a file body: the head, then
+        the file with `send_file`); returns the body size."""
+        headers = response.headers
+        if self.settings.send_date:
+            headers = [*headers, ("Date", http_date())]
+        body = response.body
+        if body_allowed(response.status):
+            headers = [*headers, ("Content-Length", str(response.content_length))]
+        if not keep_alive:
+            headers = [*headers, ("Connection", "close")]
+        elif request is not None and request.version == "HTTP/1.0":
+            headers = [*headers, ("Connection", "keep-alive")]
+        if not body_allowed(response.status) or (request is not None and request.method == "HEAD"):
             response.close()
+            body = b""
+        self._set_write_timeout()
+        head = serialize_response_head(response.status, headers)
+        if isinstance(body, FileBody):
+            with body.file:
+                self.sock.sendall(head)
+                return self.send_file(body)
+        self.sock.sendall(head + body)
+        return len(body)
+
+    def send_file(self, body: FileBody) -> int:
+        """Send a stretch of a file with `socket.sendfile`: the kernel copies it from the
+        page cache to the socket (zero copy), so memory stays flat whatever its size."""
+        sent = self.sock.sendfile(body.file, body.offset, body.length)
+        if sent != body.length:
+            # The file shrank while we sent it: the Content-Length we promised cannot be
+            # kept, so the connection must end here (RFC 9112 §6.3).
+            raise ConnectionAbortedError(f"file ended after {sent} of {body.length} bytes")
+        return sent
 
     def _set_write_timeout(self) -> None:
         if self._timeout != self.settings.timeouts.write:
