@@ -478,8 +478,10 @@ def main(argv: list[str] | None = None) -> int:
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, signal.default_int_handler)
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    print(f"Serving HTTP on {settings.host} port {server.port} (http://{url_host}:{server.port}/) ...", flush=True)
     try:
+        # Inside the try: a signal may arrive as soon as the banner is out (a script
+        # waits for it, then stops us), before serve_forever() has begun.
+        print(f"Serving HTTP on {settings.host} port {server.port} (http://{url_host}:{server.port}/) ...", flush=True)
         server.serve_forever()
     except KeyboardInterrupt:
         pass
