@@ -219,6 +219,9 @@ def file_response(request: Request, settings: Settings, path: Path, content_type
     """GET/HEAD of one regular file, with validators, preconditions, ranges and gzip.
     Raises OSError (FileNotFoundError, IsADirectoryError, PermissionError) for the
     caller to turn into a status."""
+    if not stat.S_ISREG(path.stat().st_mode):
+        # Checked before open(): opening a FIFO would block the thread until a writer came.
+        raise IsADirectoryError(f"{path.name} is not a regular file")
     file = open(path, "rb")
     try:
         status = os.fstat(file.fileno())

@@ -155,3 +155,12 @@ def test_unknown_path_on_the_plain_launch_is_404(server):
         response = client.exchange(b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n")
     assert response.status_line == b"HTTP/1.1 404 Not Found"
     assert response.body == b"nothing at /nowhere\n"
+
+
+def test_a_fifo_is_not_served(start_server, tmp_path):
+    # Opening a FIFO blocks until a writer comes: the server must not even try.
+    os.mkfifo(tmp_path / "pipe")
+    process = start_server("--www", str(tmp_path), "--directory", str(tmp_path))
+    for path in ("/pipe", "/files/pipe"):
+        response = requests.get(process.url + path, timeout=5)
+        assert response.status_code == 404, path
