@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
 from app.http import FileBody, Headers, Request, Response, accepts_gzip, text_response
@@ -237,7 +238,7 @@ def file_response(request: Request, settings: Settings, path: Path, content_type
 
 
 def _file_response(
-    request: Request, settings: Settings, file, status: os.stat_result, content_type: str
+    request: Request, settings: Settings, file: BinaryIO, status: os.stat_result, content_type: str
 ) -> Response:
     size, modified = status.st_size, status.st_mtime
     compressible = is_textual(content_type) and size <= settings.limits.max_gzip_file

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
