@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ServerProcess
+from tests.conftest import RawClient, ServerProcess
 
 CONTENT = bytes(range(256)) * 40  # 10240 bytes
 MTIME = 1_700_000_000  # Tue, 14 Nov 2023 22:13:20 GMT
@@ -267,3 +267,25 @@ def test_files_route_keeps_octet_stream_and_no_gzip_whatever_the_extension(files
     assert response.headers["Content-Type"] == "application/octet-stream"
     assert "Content-Encoding" not in response.headers
     assert response.content == (base / "files" / "notes.txt").read_bytes()
+
+
+def test_streamed_file_responses_keep_the_connection_in_step(files):
+    # Exact bytes: a 206 streamed with sendfile, then another request on the same connection.
+    process, _ = files
+    with RawClient(process.port) as client:
+        response = client.exchange(b"GET /files/data.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=256-259\r\n\r\n")
+        etag = response.header("ETag")
+        assert response.raw == (
+            b"HTTP/1.1 206 Partial Content\r\n"
+            b"Content-Type: application/octet-stream\r\n"
+            b"Last-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\n"
+            b"ETag: " + etag.encode() + b"\r\n"
+            b"Cache-Control: no-cache\r\n"
+            b"Accept-Ranges: bytes\r\n"
+            b"Content-Range: bytes 256-259/10240\r\n"
+            b"Content-Length: 4\r\n"
+            b"\r\n"
+            b"\x00\x01\x02\x03"
+        )
+        assert client.exchange(b"GET /files/data.bin HTTP/1.1\r\nHost: x\r\n\r\n").body == CONTENT
+        assert client.exchange(b"GET /echo/next HTTP/1.1\r\nHost: x\r\n\r\n").body == b"next"
