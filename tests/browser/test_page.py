@@ -76,6 +76,28 @@ def test_upload_from_the_page_lands_on_disk(browser, site, tmp_path):
     WebDriverWait(browser, WAIT).until(lambda driver: "to upload.bin" in file_row_names(driver))
 
 
+# Runs in the page: drop a file on the drop zone, as a drag from the desktop does.
+DROP_A_FILE = """
+const transfer = new DataTransfer();
+transfer.items.add(new File(["dropped bytes"], "dropped file.txt", { type: "text/plain" }));
+const zone = document.getElementById("drop");
+zone.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+zone.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+"""
+
+
+def test_a_file_dropped_on_the_page_lands_on_disk(browser, site):
+    process, folder = site
+    browser.get(process.url + "/")
+    WebDriverWait(browser, WAIT).until(lambda driver: file_row_names(driver) == ["hello world.txt"])
+    browser.execute_script(DROP_A_FILE)
+    WebDriverWait(browser, WAIT).until(
+        lambda driver: driver.find_element(By.CSS_SELECTOR, "#uploads .state").text == "uploaded"
+    )
+    assert (folder / "dropped file.txt").read_bytes() == b"dropped bytes"
+    WebDriverWait(browser, WAIT).until(lambda driver: "dropped file.txt" in file_row_names(driver))
+
+
 def test_a_listed_file_downloads(browser, site, downloads):
     process, _ = site
     browser.get(process.url + "/")
