@@ -30,14 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
 
-from app.files import content_type_for, etag_for, file_response, listing_response, precondition_status
+from app.files import GZIP_LEVEL, content_type_for, etag_for, file_response, listing_response, precondition_status
 from app.http import Request, Response, accepts_gzip, text_response
 from app.settings import Settings
 
 Handler = Callable[[Request, Settings, str], Response]
-
-# gzip level 6 is zlib's default: most of level 9's size for a fraction of its time.
-GZIP_LEVEL = 6
 
 
 # ---------------------------------------------------------------------------------------
