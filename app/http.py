@@ -96,7 +96,8 @@ HOST_RE = re.compile(rb"(?:[A-Za-z0-9\-._~!$&'()*+,;=%]*|\[[0-9A-Fa-f:.]+\])(?::
 #   quoted-string  = DQUOTE *( qdtext / quoted-pair ) DQUOTE
 #   qdtext         = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
 #   quoted-pair    = "\" ( HTAB / SP / VCHAR / obs-text )
-# At most 16 hex digits: a size that does not fit in 64 bits is an attack, not a body.
+# At most 16 hex digits: a size that does not fit in 64 bits is an attack, not a body
+# (§7.1: recipients MUST anticipate large numerals and prevent integer overflow).
 QUOTED_STRING = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
 CHUNK_EXT = rb"(?:[ \t]*;[ \t]*%s(?:[ \t]*=[ \t]*(?:%s|%s))?)*" % (TOKEN, TOKEN, QUOTED_STRING)
 CHUNK_SIZE_LINE_RE = re.compile(rb"([0-9A-Fa-f]{1,16})(%s)" % CHUNK_EXT)
@@ -105,6 +106,8 @@ CHUNK_SIZE_LINE_RE = re.compile(rb"([0-9A-Fa-f]{1,16})(%s)" % CHUNK_EXT)
 CONTENT_LENGTH_RE = re.compile(rb"[0-9]{1,18}")
 
 CRLF = b"\r\n"
+BARE_LF_RE = re.compile(rb"(?<!\r)\n")
+BARE_CR_RE = re.compile(rb"\r(?!\n)(?=.)", re.DOTALL)
 
 # ---------------------------------------------------------------------------------------
 # Requests
@@ -299,6 +302,10 @@ class RequestBody:
         return None
 
     def __iter__(self) -> Iterator[bytes]:
+        if isinstance(self.decoder, ContentLengthDecoder) and self.decoder.remaining > self.limit:
+            # Refuse before a single byte is read or stored, and before 100 Continue
+            # invites the client to send it (RFC 9110 §15.5.14).
+            raise ProtocolError(413, f"request body larger than {self.limit} bytes")
         while not self.finished:
             piece = self.decoder.next_piece(self.source.buffer)
             if piece is Step.NEED_DATA:
@@ -357,7 +364,8 @@ def take_line(buffer: bytearray, max_length: int, what: str) -> bytes | None:
 def parse_field_line(line: bytes) -> tuple[str, str]:
     """RFC 9112 §5:  field-line = field-name ":" OWS field-value OWS"""
     if line[:1] in (b" ", b"\t"):
-        # RFC 9112 §5.2: obs-fold. A server MUST reject it or unfold it; we reject.
+        # RFC 9112 §5.2: obs-fold. A server MUST reject it or unfold it; we reject. (On the
+        # first field line this is whitespace after the start-line, §2.2: reject too.)
         raise ProtocolError(400, "obsolete line folding (obs-fold) in header section")
     name, colon, value = line.partition(b":")
     if not colon:
@@ -369,6 +377,8 @@ def parse_field_line(line: bytes) -> tuple[str, str]:
             raise ProtocolError(400, "whitespace between header field name and colon")
         raise ProtocolError(400, "invalid character in header field name")
     value = value.strip(b" \t")
+    # RFC 9110 §5.5: CR, LF and NUL in a field value are "invalid and dangerous"; a
+    # recipient MUST reject the message or replace them. We reject every control byte.
     if not FIELD_VALUE_RE.fullmatch(value):
         raise ProtocolError(400, f"invalid character in value of header field {name.decode()}")
     return name.decode("ascii").lower(), value.decode("latin-1")
@@ -433,8 +443,13 @@ def check_incomplete_head(buffer: bytearray, limits: Limits) -> None:
         raise ProtocolError(414, f"request line longer than {limits.max_request_line} bytes")
     if len(buffer) >= limits.max_header_bytes:
         raise ProtocolError(431, f"header section larger than {limits.max_header_bytes} bytes")
-    if b"\n\n" in buffer or b"\r\n\n" in buffer:
+    # RFC 9112 §2.2: a bare CR MUST be rejected (or replaced by SP); a bare LF MAY be
+    # taken as a line end, but we refuse it (see `take_line`). A CR as the very last byte
+    # may still be followed by its LF.
+    if BARE_LF_RE.search(buffer):
         raise ProtocolError(400, "bare LF in header section; lines must end with CRLF")
+    if BARE_CR_RE.search(buffer):
+        raise ProtocolError(400, "bare CR in header section; lines must end with CRLF")
 
 
 def parse_request_line(line: bytes) -> tuple[str, str, str]:
@@ -491,8 +506,9 @@ def body_decoder_for(version: str, headers: Headers, limits: Limits) -> BodyDeco
     content_lengths = headers.get_all("content-length")
     if transfer_encodings:
         if content_lengths:
-            # §6.1: a request with both "ought to be handled as an error"; the classic
-            # request-smuggling vector, so always 400.
+            # §6.3 point 3: a message with both "might indicate an attempt to perform
+            # request smuggling ... and ought to be handled as an error"; §6.1 lets a
+            # server reject it and requires closing the connection after answering.
             raise ProtocolError(400, "both Content-Length and Transfer-Encoding present")
         if version == "HTTP/1.0":
             # §6.1: Transfer-Encoding in HTTP/1.0 MUST be treated as faulty framing.
@@ -511,10 +527,14 @@ def body_decoder_for(version: str, headers: Headers, limits: Limits) -> BodyDeco
         return ChunkedDecoder(limits)
     if content_lengths:
         if len(content_lengths) > 1:
-            # §6.3 point 5 allows identical duplicates to be merged; we refuse them all,
-            # as waitress does: a client has no reason to send two.
+            # RFC 9110 §8.6 allows identical duplicates to be merged; we refuse them all,
+            # as waitress does: a client has no reason to send two, and two servers that
+            # merge differently are how bodies get smuggled.
             raise ProtocolError(400, "more than one Content-Length header")
         value = content_lengths[0].encode("latin-1")
+        # §6.3 point 5: an invalid Content-Length is an unrecoverable framing error; the
+        # server MUST answer 400 and close. A sign, inner spaces, a comma list, hex or more
+        # than 18 digits (which could overflow a reader's integer) are all invalid.
         if not CONTENT_LENGTH_RE.fullmatch(value):
             raise ProtocolError(400, "Content-Length must be plain digits")
         return ContentLengthDecoder(int(value))

@@ -48,7 +48,7 @@ from app.http import (
     serialize_response_head,
     text_response,
 )
-from app.settings import Limits, Settings
+from app.settings import Settings
 
 log = logging.getLogger("app")
 access_log = logging.getLogger("app.access")
@@ -280,6 +280,8 @@ class Server:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # Applies to threads started from now on: every connection thread.
+        threading.stack_size(settings.thread_stack_size)
         host = settings.host
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.listener = socket.create_server(
@@ -293,6 +295,7 @@ class Server:
         self.hurry = threading.Event()  # a second Ctrl+C: skip the grace period
         self.connections: dict[Connection, threading.Thread] = {}
         self.connections_lock = threading.Lock()
+        self.refusing = False  # at --max-connections: new connections get 503
 
     def serve_forever(self) -> None:
         """Accept connections until `shutdown()` is called (or Ctrl+C reaches the main
@@ -312,7 +315,16 @@ class Server:
             connection = Connection(sock, address[0], self.settings, self.stopping)
             thread = threading.Thread(target=self._run, args=(connection,), daemon=True)
             with self.connections_lock:
-                self.connections[connection] = thread
+                full = len(self.connections) >= self.settings.max_connections
+                if not full:
+                    self.connections[connection] = thread
+            if full:
+                if not self.refusing:  # one warning per burst, not one per connection
+                    log.warning("%d connections open: refusing new ones with 503", len(self.connections))
+                self.refusing = True
+                refuse_connection(sock, self.settings)
+                continue
+            self.refusing = False
             thread.start()
 
     def _run(self, connection: Connection) -> None:
@@ -354,6 +366,35 @@ class Server:
         if cut:
             summary += f", {len(cut)} cut off after the {self.settings.timeouts.shutdown_grace:g}s grace period"
         return summary + "."
+
+
+def refuse_connection(sock: socket.socket, settings: Settings) -> None:
+    """Answer a connection beyond `--max-connections` with 503 and close it, from the
+    accept loop itself (no thread: running out of threads is what the limit prevents).
+    Nothing here may block: the socket is non-blocking, and the answer is small enough to
+    fit in the socket's send buffer."""
+    response = text_response(
+        503,
+        f"too many connections (at most {settings.max_connections}); try again later",
+        [("Retry-After", str(settings.retry_after)), ("Connection", "close")],
+    )
+    try:
+        sock.setblocking(False)
+        try:
+            # Read what the client has already sent: closing a socket with unread data
+            # sends RST, which could destroy the 503 before the client reads it.
+            sock.recv(RECV_SIZE)
+        except BlockingIOError:
+            pass
+        sock.send(
+            serialize_response_head(503, [*response.headers, ("Content-Length", str(len(response.body)))])
+            + response.body
+        )
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass  # the client is gone already
+    finally:
+        sock.close()
 
 
 def shut_down_socket(sock: socket.socket) -> None:
@@ -432,12 +473,81 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--date", action="store_true", help="send a Date header on every response (RFC 9110 section 6.6.1)"
     )
+    add_limit_options(parser, defaults)
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument(
         "-v", "--verbose", action="store_true", help="also log connections opening and closing"
     )
     verbosity.add_argument("-q", "--quiet", action="store_true", help="no access log; warnings and errors only")
     return parser.parse_args(argv)
+
+
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
+    return number
+
+
+def positive_seconds(value: str) -> float:
+    seconds = float(value)
+    if not seconds > 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number of seconds")
+    return seconds
+
+
+def add_limit_options(parser: argparse.ArgumentParser, defaults: Settings) -> None:
+    """One option per limit and timeout of `settings.py`, defaults shown in --help."""
+    limits, timeouts = defaults.limits, defaults.timeouts
+    group = parser.add_argument_group("limits and timeouts (see README: Limits and hardening)")
+    for option, default, unit, help_text in [
+        ("--max-connections", defaults.max_connections, "", "connections served at once; more get 503"),
+        ("--backlog", defaults.listen_backlog, "", "connections the kernel queues before accept()"),
+        ("--max-request-line", limits.max_request_line, "bytes", "longest request line; 414 beyond"),
+        ("--max-header-bytes", limits.max_header_bytes, "bytes", "largest header section; 431 beyond"),
+        ("--max-header-fields", limits.max_header_fields, "", "most header fields; 431 beyond"),
+        ("--max-body", limits.max_in_memory_body, "bytes", "largest body held in memory (/echo); 413 beyond"),
+    ]:
+        parser_help = f"{help_text} (default: {default}{' ' + unit if unit else ''})"
+        group.add_argument(option, type=positive_int, default=default, metavar="N", help=parser_help)
+    for option, default, help_text in [
+        ("--header-timeout", timeouts.read_header, "seconds to send a whole request head; 408 after"),
+        ("--idle-timeout", timeouts.idle, "seconds a keep-alive connection may wait for its next request"),
+        ("--body-timeout", timeouts.body_stall, "seconds a request body may stall before it is dropped"),
+        ("--write-timeout", timeouts.write, "seconds a client may take to accept response bytes"),
+    ]:
+        group.add_argument(
+            option, type=positive_seconds, default=default, metavar="SECONDS", help=f"{help_text} (default: {default:g})"
+        )
+
+
+def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
+    defaults = Settings()
+    return Settings(
+        host=arguments.host,
+        port=arguments.port,
+        directory=arguments.directory,
+        www=arguments.www,
+        listing=not arguments.no_listing,
+        send_date=arguments.date,
+        listen_backlog=arguments.backlog,
+        max_connections=arguments.max_connections,
+        limits=dataclasses.replace(
+            defaults.limits,
+            max_request_line=arguments.max_request_line,
+            max_header_bytes=arguments.max_header_bytes,
+            max_header_fields=arguments.max_header_fields,
+            max_in_memory_body=arguments.max_body,
+            max_upload=arguments.max_upload,
+        ),
+        timeouts=dataclasses.replace(
+            defaults.timeouts,
+            read_header=arguments.header_timeout,
+            idle=arguments.idle_timeout,
+            body_stall=arguments.body_timeout,
+            write=arguments.write_timeout,
+        ),
+    )
 
 
 def configure_logging(verbose: bool, quiet: bool) -> None:
@@ -458,15 +568,7 @@ def configure_logging(verbose: bool, quiet: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
     configure_logging(arguments.verbose, arguments.quiet)
-    settings = Settings(
-        host=arguments.host,
-        port=arguments.port,
-        directory=arguments.directory,
-        www=arguments.www,
-        listing=not arguments.no_listing,
-        send_date=arguments.date,
-        limits=dataclasses.replace(Limits(), max_upload=arguments.max_upload),
-    )
+    settings = settings_from_arguments(arguments)
     try:
         server = Server(settings)
     except OSError as error:
