@@ -192,6 +192,10 @@ class ContentLengthDecoder:
     def __init__(self, length: int) -> None:
         self.remaining = length
 
+    def announced(self) -> int:
+        """Body bytes announced but not yet taken off the buffer."""
+        return self.remaining
+
     def next_piece(self, buffer: bytearray) -> bytes | Step:
         if self.remaining == 0:
             return Step.END_OF_BODY
@@ -216,6 +220,10 @@ class ChunkedDecoder:
         self.chunk_remaining = 0
         self.trailers = Headers()
         self.trailer_bytes = 0
+
+    def announced(self) -> int:
+        """Bytes of the current chunk not yet taken off the buffer."""
+        return self.chunk_remaining if self.state == self._DATA else 0
 
     def next_piece(self, buffer: bytearray) -> bytes | Step:
         while True:
@@ -302,13 +310,11 @@ class RequestBody:
         return None
 
     def __iter__(self) -> Iterator[bytes]:
-        if isinstance(self.decoder, ContentLengthDecoder) and self.decoder.remaining > self.limit:
-            # Refuse before a single byte is read or stored, and before 100 Continue
-            # invites the client to send it (RFC 9110 §15.5.14).
-            raise ProtocolError(413, f"request body larger than {self.limit} bytes")
         while not self.finished:
+            self._check_limit()
             piece = self.decoder.next_piece(self.source.buffer)
             if piece is Step.NEED_DATA:
+                self._check_limit()  # a chunk size line may just have announced more
                 if self.awaiting_continue:
                     self.awaiting_continue = False
                     self.source.send_continue()
@@ -317,9 +323,15 @@ class RequestBody:
                 self.finished = True
             else:
                 self.received += len(piece)
-                if self.received > self.limit:
-                    raise ProtocolError(413, f"request body larger than {self.limit} bytes")
+                self._check_limit()
                 yield piece
+
+    def _check_limit(self) -> None:
+        """413 as soon as the body is known to exceed the limit: from Content-Length or a
+        chunk size, before those bytes are read or stored, and before 100 Continue
+        invites the client to send them (RFC 9110 §15.5.14)."""
+        if self.received + self.decoder.announced() > self.limit:
+            raise ProtocolError(413, f"request body larger than {self.limit} bytes")
 
     def discard(self, max_bytes: int) -> bool:
         """Read and drop the rest of the body; False if more than `max_bytes` remain."""

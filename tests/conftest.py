@@ -73,6 +73,24 @@ class ServerProcess:
     def log(self) -> str:
         return "".join(self.stderr_lines)
 
+    def status(self, field: str) -> str:
+        """A line of /proc/PID/status, e.g. `Threads` or `VmRSS`, without its label."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return line.split(":", 1)[1].strip()
+        raise KeyError(field)
+
+    @property
+    def thread_count(self) -> int:
+        return int(self.status("Threads"))
+
+    def assert_answers(self) -> None:
+        """The server is alive and serves a plain request on a new connection."""
+        assert self.process.poll() is None, "the server process exited"
+        with self.connect() as client:
+            response = client.exchange(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        assert response.status == 200
+
     def connect(self, timeout: float = 5.0) -> RawClient:
         return RawClient(self.port, timeout)
 
