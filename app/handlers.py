@@ -264,11 +264,21 @@ def resolve_under(root: Path, encoded_name: str) -> Path:
     segments = name.split("/")
     if any(segment in ("", ".", "..") for segment in segments):
         raise ValueError("file name must not contain empty, '.' or '..' segments")
+    # NAME_MAX on Linux, macOS and Windows: longer names make every file call fail.
+    if any(len(segment.encode("utf-8")) > MAX_NAME_BYTES for segment in segments):
+        raise ValueError(f"file name longer than {MAX_NAME_BYTES} bytes")
     root = root.resolve()
     path = root.joinpath(*segments)
-    if not path.resolve().is_relative_to(root):
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+        raise ValueError("file name cannot be resolved (symlink loop?)") from None
+    if not resolved.is_relative_to(root):
         raise ValueError("file name leads outside the served directory")
     return path
+
+
+MAX_NAME_BYTES = 255
 
 
 def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
@@ -279,7 +289,8 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
     If anything fails (a full disk, the client going away mid-body, a body over the
     limit), the temporary file is removed and `path` is untouched.
     """
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    # The name is cut short so that the temporary name stays within NAME_MAX too.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=".part")
     try:
         with os.fdopen(descriptor, "wb") as file:
             for chunk in chunks:
