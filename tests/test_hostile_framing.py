@@ -106,12 +106,33 @@ REFUSED: list[tuple[str, bytes, int]] = [
 ]
 
 
-@pytest.mark.parametrize("sent, status", [case[1:] for case in REFUSED], ids=[case[0] for case in REFUSED])
-def test_refused_and_closed(server, sent: bytes, status: int) -> None:
+# Where another rule would refuse the bytes too, the reason shows which rule did.
+REASONS: dict[str, bytes] = {
+    "obs-fold": b"obs-fold",
+    "obs-fold-tab": b"obs-fold",
+    "space-before-first-field": b"obs-fold",
+    "trailer-obs-fold": b"obs-fold",
+    "space-before-colon": b"whitespace between header field name and colon",
+    "tab-before-colon": b"whitespace between header field name and colon",
+    "te-space-before-colon": b"whitespace between header field name and colon",
+    "chunk-data-too-long": b"chunk data not followed by CRLF",
+    "chunk-data-bare-lf": b"chunk data not followed by CRLF",
+    "chunk-data-no-crlf": b"chunk data not followed by CRLF",
+    "bare-cr-everywhere": b"bare CR",
+    "bare-lf-everywhere": b"bare LF",
+    "cl-and-te-identity": b"both Content-Length and Transfer-Encoding",
+    "cl-twice-same": b"more than one Content-Length",
+    "te-chunked-two-lines": b"chunked applied more than once",
+}
+
+
+@pytest.mark.parametrize("case, sent, status", REFUSED, ids=[case[0] for case in REFUSED])
+def test_refused_and_closed(server, case: str, sent: bytes, status: int) -> None:
     with server.connect() as client:
         client.send(sent)
         response = client.read_response()
         assert response.status == status, response.raw
+        assert REASONS.get(case, b"") in response.body
         assert response.header("Connection") == "close"
         assert response.header("Content-Type") == "text/plain; charset=utf-8"
         assert response.body.endswith(b"\n") and response.body.count(b"\n") == 1
