@@ -311,10 +311,9 @@ class RequestBody:
 
     def __iter__(self) -> Iterator[bytes]:
         while not self.finished:
-            self._check_limit()
             piece = self.decoder.next_piece(self.source.buffer)
             if piece is Step.NEED_DATA:
-                self._check_limit()  # a chunk size line may just have announced more
+                self._check_limit()  # Content-Length, or a chunk size just read
                 if self.awaiting_continue:
                     self.awaiting_continue = False
                     self.source.send_continue()

@@ -112,6 +112,28 @@ def test_limits_from_launch_options(small_limits, tmp_path, sent: bytes, status:
     small_limits.assert_answers()
 
 
+@pytest.mark.parametrize("request_line", [b"POST /files/f HTTP/1.1", b"GET /echo HTTP/1.1"])
+def test_413_reaches_a_client_still_sending_its_body(small_limits, tmp_path, request_line: bytes) -> None:
+    """The client sends a large body without waiting; the server answers 413 at once and,
+    before closing, reads on for a moment: closing with unread bytes would send RST,
+    which can destroy the 413 before the client reads it (RFC 9112 §9.6)."""
+    body = b"b" * (4 * 1024 * 1024)
+    with small_limits.connect(timeout=10) as client:
+        def send_everything() -> None:
+            try:
+                client.send(request_line + b"\r\n" + H + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            except OSError:
+                pass  # the server closed after answering: expected
+
+        sender = threading.Thread(target=send_everything)
+        sender.start()
+        response = client.read_response()
+        sender.join(timeout=10)
+    assert response.status == 413
+    assert not (tmp_path / "f").exists()
+    small_limits.assert_answers()
+
+
 @pytest.mark.parametrize(
     "option", ["--max-connections", "--backlog", "--max-request-line", "--max-header-bytes",
                "--max-header-fields", "--max-body", "--max-upload", "--header-timeout",
