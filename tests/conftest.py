@@ -24,9 +24,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# Parser and in-process tests import the `app` package itself.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 BANNER_RE = re.compile(r"Serving HTTP on \S+ port (\d+) ")
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from app import handlers, main
 from app.settings import Settings
-from conftest import RawClient, wait_until
+from tests.conftest import RawClient, wait_until
 
 H = b"Host: localhost\r\n"
 BIG = 16 * 1024 * 1024

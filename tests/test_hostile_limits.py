@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, RawClient, wait_until
+from tests.conftest import ROOT, RawClient, wait_until
 
 H = b"Host: localhost\r\n"
 

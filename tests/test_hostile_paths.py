@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import ServerProcess
+from tests.conftest import ServerProcess
 
 H = b"Host: localhost\r\n"
 SECRET = b"the secret outside the served directory\n"

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from conftest import RawClient, wait_until
+from tests.conftest import RawClient, wait_until
 
 H = b"Host: localhost\r\n"
 OLD = b"the old content\n"

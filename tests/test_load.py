@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 
-from conftest import RawClient, wait_until
+from tests.conftest import RawClient, wait_until
 
 H = b"Host: localhost\r\n"
 

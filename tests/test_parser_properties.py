@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from app.http import REASON_PHRASES, ClientDisconnected, ProtocolError, parse_request
 from app.settings import Limits
-from conftest import FeedSource
+from tests.conftest import FeedSource
 
 # Small limits, so that generated inputs reach them too.
 LIMITS = Limits(max_request_line=200, max_header_bytes=1000, max_header_fields=10, max_in_memory_body=1000, max_upload=1000)
