@@ -154,7 +154,7 @@ def test_limit_options_refuse_nonsense(option: str, value: str) -> None:
 @pytest.fixture
 def short_timeouts(start_server, tmp_path):
     return start_server(
-        "--directory", str(tmp_path), "--header-timeout", "2", "--idle-timeout", "1", "--body-timeout", "1"
+        "--directory", str(tmp_path), "--header-timeout", "3", "--idle-timeout", "1", "--body-timeout", "1"
     )
 
 
@@ -197,7 +197,7 @@ def test_trickling_slowloris_gets_408(short_timeouts) -> None:
                 client.send(bytes([byte]))
             except OSError:
                 break  # the server gave up on us: what we want
-            time.sleep(0.05)  # 200 bytes: 10 s, far beyond the 2 s header timeout
+            time.sleep(0.05)  # 200 bytes: 10 s, far beyond the 3 s header timeout
             if not nothing_received_yet(client):
                 break
         response = client.read_response()
