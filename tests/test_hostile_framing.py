@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from app.http import ProtocolError, parse_request
+from app.settings import Limits
+from tests.conftest import FeedSource
+
 H = b"Host: localhost\r\n"
 
 # (id, bytes sent, status expected). The RFC rule each case attacks is in app/http.py.
@@ -194,3 +198,21 @@ def test_pipelined_requests_after_a_refusal_are_not_answered(server) -> None:
         assert response.status == 400
         assert client.read_until_closed() == b""
     server.assert_answers()
+
+
+# --- The same cases at the parser, fed whole, byte by byte, and with a request behind ------
+
+NEXT_REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
+
+
+@pytest.mark.parametrize("how", ["whole", "bytewise", "with-next-request"])
+@pytest.mark.parametrize("case, sent, status", REFUSED, ids=[case[0] for case in REFUSED])
+def test_refused_by_the_parser(case: str, sent: bytes, status: int, how: str) -> None:
+    data = sent + NEXT_REQUEST if how == "with-next-request" else sent
+    source = FeedSource.split(data, "bytewise" if how == "bytewise" else "whole")
+    with pytest.raises(ProtocolError) as refusal:
+        while (request := parse_request(source, Limits())) is None:
+            source.receive_more()
+        b"".join(request.body)  # the body's framing is checked as it is read
+    assert refusal.value.status == status
+    assert REASONS.get(case, b"").decode() in refusal.value.reason
