@@ -62,7 +62,7 @@ REFUSED = [
     ("stalled", b"POST /files/f HTTP/1.1\r\n" + H + b"Content-Length: 10\r\n\r\nnew", 408),
     ("name-too-long", b"POST /files/" + b"n" * 300 + b" HTTP/1.1\r\n" + H + b"Content-Length: 3\r\n\r\nnew", 400),
     ("traversal", b"POST /files/..%2ff HTTP/1.1\r\n" + H + b"Content-Length: 3\r\n\r\nnew", 400),
-    ("into-missing-folder", b"POST /files/missing/f HTTP/1.1\r\n" + H + b"Content-Length: 3\r\n\r\nnew", 404),
+    ("file-in-the-way", b"POST /files/f/g HTTP/1.1\r\n" + H + b"Content-Length: 3\r\n\r\nnew", 409),
 ]
 
 
@@ -103,7 +103,7 @@ def test_storage_full_answers_507_and_leaves_no_temporary_file(start_server, tmp
     with server.connect() as client:
         response = client.exchange(b"POST /files/f HTTP/1.1\r\n" + H + b"Content-Length: 200000\r\n\r\n" + b"n" * 200000)
     assert response.status_line == b"HTTP/1.1 507 Insufficient Storage"
-    assert response.body.startswith(b"not enough storage for f")
+    assert response.body.startswith(b"not enough storage")
     assert_only_the_old_file(tmp_path)
     with server.connect() as client:  # a file that fits is still stored
         assert client.exchange(b"POST /files/g HTTP/1.1\r\n" + H + b"Content-Length: 3\r\n\r\nnew").status == 201
@@ -131,7 +131,7 @@ def test_readers_never_see_a_half_written_file(upload_server, tmp_path) -> None:
         for number in range(20):
             body = versions[number % 2]
             request = b"POST /files/f HTTP/1.1\r\n" + H + b"Content-Length: %d\r\n\r\n" % len(body)
-            assert writer.exchange(request + body).status == 201
+            assert writer.exchange(request + body).status in (201, 204)  # created, replaced
     stop.set()
     thread.join(timeout=30)
     assert reads and all(read in versions for read in reads)
