@@ -134,3 +134,22 @@ def test_handler_exception_answers_500_and_the_server_goes_on(in_process_server,
     assert len(tracebacks) == 1
     assert "GET /broken HTTP/1.1" in tracebacks[0].getMessage()
     assert "the handler broke" in caplog.text
+
+
+def test_client_that_stops_reading_is_dropped_after_the_write_timeout(start_server, tmp_path) -> None:
+    (tmp_path / "big").write_bytes(b"b" * BIG)
+    server = start_server("-v", "--directory", str(tmp_path), "--write-timeout", "1")
+    assert wait_until(lambda: server.thread_count == 1)
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(b"GET /files/big HTTP/1.1\r\n" + H + b"\r\n")  # and never read the answer
+    try:
+        assert wait_until(lambda: "connection opened" in server.log)
+        # The send blocks on a full socket buffer until the write timeout gives up on it.
+        assert wait_until(lambda: "connection closed" in server.log, timeout=15)
+        assert wait_until(lambda: server.thread_count == 1)
+        assert "Traceback" not in server.log
+        with server.connect() as other:  # served all along
+            assert other.exchange(b"GET /echo/ok HTTP/1.1\r\n" + H + b"\r\n").body == b"ok"
+    finally:
+        sock.close()
