@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
 
-from app.http import FileBody, Headers, Request, Response, accepts_gzip, text_response
+from app.http import FileBody, Headers, Request, Response, accepts_gzip, text_response, weighted_elements
 from app.settings import Settings
 
 # gzip level 6 is zlib's default: most of level 9's size for a fraction of its time.
@@ -390,18 +390,7 @@ def listing_json(entries: list[Entry]) -> bytes:
 
 def wants_json(headers: Headers) -> bool:
     """Whether Accept (RFC 9110 §12.5.1) prefers application/json to text/html."""
-    weights: dict[str, float] = {}
-    for element in headers.get_list("accept"):
-        media_range, *parameters = (part.strip() for part in element.split(";"))
-        weight = 1.0
-        for parameter in parameters:
-            key, _, value = parameter.partition("=")
-            if key.strip().lower() == "q":
-                try:
-                    weight = float(value)
-                except ValueError:
-                    weight = 0.0
-        weights[media_range.lower()] = weight
+    weights = weighted_elements(headers, "accept")
     json_weight = weights.get("application/json", 0.0)
     return json_weight > 0 and json_weight >= weights.get("text/html", 0.0)
 

@@ -577,27 +577,28 @@ def wants_keep_alive(version: str, headers: Headers) -> bool:
 QVALUE_RE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
 
 
-def accepted_codings(headers: Headers) -> dict[str, float]:
-    """Accept-Encoding (RFC 9110 §12.5.3) as {coding: q}, names lowercased. An element
-    with a malformed weight is ignored rather than guessed at."""
-    codings: dict[str, float] = {}
-    for element in headers.get_list("accept-encoding"):
-        name, *parameters = (part.strip() for part in element.split(";"))
+def weighted_elements(headers: Headers, name: str) -> dict[str, float]:
+    """A list field whose elements carry weights, such as Accept or Accept-Encoding, as
+    {element: q} with the elements lowercased (RFC 9110 §12.4.2). An element with a
+    malformed weight is ignored rather than guessed at."""
+    weights: dict[str, float] = {}
+    for element in headers.get_list(name):
+        value, *parameters = (part.strip() for part in element.split(";"))
         weight = 1.0
         for parameter in parameters:
-            key, _, value = parameter.partition("=")
+            key, _, q = parameter.partition("=")
             if key.strip().lower() == "q":
-                value = value.strip()
-                weight = float(value) if QVALUE_RE.fullmatch(value) else -1.0
+                q = q.strip()
+                weight = float(q) if QVALUE_RE.fullmatch(q) else -1.0
         if weight >= 0:
-            codings[name.lower()] = weight
-    return codings
+            weights[value.lower()] = weight
+    return weights
 
 
 def accepts_gzip(headers: Headers) -> bool:
     """Whether gzip is an acceptable content coding: named with q > 0, or not named but
-    covered by `*` with q > 0."""
-    codings = accepted_codings(headers)
+    covered by `*` with q > 0 (Accept-Encoding, RFC 9110 §12.5.3)."""
+    codings = weighted_elements(headers, "accept-encoding")
     if "gzip" in codings:
         return codings["gzip"] > 0
     if "x-gzip" in codings:  # RFC 9110 §8.4.1.3: x-gzip is an alias of gzip
