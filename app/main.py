@@ -19,6 +19,11 @@ The life of a request, from `accept()` to the last byte sent:
 
 A request the parser refuses (`ProtocolError`) is answered with its status and a one-line
 reason, and the connection closes.
+
+With `--workers N` (N > 1), `Supervisor` forks N worker processes that each run all of the
+above on their own listening socket bound to the same port (`SO_REUSEPORT`: the kernel
+spreads new connections over the workers); the parent only restarts workers that die and
+forwards Ctrl+C / SIGTERM to them.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import signal
 import socket
 import sys
@@ -275,21 +281,27 @@ def log_access(client: str, raw_head: bytes, status: int, size: int, started: fl
     access_log.info('%s - - [%s] "%s" %d %d %.1fms', client, timestamp, request_line, status, size, elapsed_ms)
 
 
+def open_listener(settings: Settings, reuse_port: bool = False) -> socket.socket:
+    """A listening socket on `settings.host` and `settings.port`. With `reuse_port`, other
+    sockets may listen on the same port (SO_REUSEPORT), as the workers of --workers do."""
+    host = settings.host
+    return socket.create_server(
+        (host, settings.port),
+        family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+        backlog=settings.listen_backlog,
+        reuse_port=reuse_port,
+        dualstack_ipv6=host == "::" and socket.has_dualstack_ipv6(),
+    )
+
+
 class Server:
     """The listening socket and the connections it has open."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, listener: socket.socket | None = None) -> None:
         self.settings = settings
         # Applies to threads started from now on: every connection thread.
         threading.stack_size(settings.thread_stack_size)
-        host = settings.host
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self.listener = socket.create_server(
-            (host, settings.port),
-            family=family,
-            backlog=settings.listen_backlog,
-            dualstack_ipv6=host == "::" and socket.has_dualstack_ipv6(),
-        )
+        self.listener = listener if listener is not None else open_listener(settings)
         self.port: int = self.listener.getsockname()[1]
         self.stopping = threading.Event()
         self.hurry = threading.Event()  # a second Ctrl+C: skip the grace period
@@ -406,6 +418,132 @@ def shut_down_socket(sock: socket.socket) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# Worker processes (--workers N)
+# ---------------------------------------------------------------------------------------
+
+
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+class Supervisor:
+    """The parent of `--workers N`: forks N workers, each a whole `Server` with its own
+    listening socket on the shared port (SO_REUSEPORT: the kernel balances new connections
+    between the sockets, so no lock guards accept()). The parent opens each worker's
+    socket before forking it, so the port is listening by the time the banner is printed.
+    It serves nothing itself: it replaces a worker that dies and, on Ctrl+C or SIGTERM,
+    asks every worker to stop gracefully (SIGTERM) and waits for them."""
+
+    def __init__(self, settings: Settings) -> None:
+        first = open_listener(settings, reuse_port=True)
+        self.port: int = first.getsockname()[1]  # the free port --port 0 found, if so
+        self.settings = dataclasses.replace(settings, port=self.port)
+        self.spare_listeners = [first]
+        self.workers: dict[int, tuple[socket.socket, float]] = {}  # pid -> (listener, start)
+
+    def run(self) -> str:
+        """Keep the workers running until Ctrl+C or SIGTERM; returns a summary line."""
+        try:
+            for _ in range(self.settings.workers - 1):
+                self.spare_listeners.append(open_listener(self.settings, reuse_port=True))
+            while self.spare_listeners:
+                self.start_worker(self.spare_listeners.pop())
+            while True:
+                pid, status = os.wait()
+                if pid not in self.workers:
+                    continue
+                listener, started = self.workers.pop(pid)
+                # Close the dead worker's socket at once, so that the kernel stops queuing
+                # connections nobody accepts; the new worker gets a socket of its own.
+                listener.close()
+                log.warning("worker %d %s; starting a new one", pid, describe_exit(status))
+                if time.monotonic() - started < self.settings.worker_restart_delay:
+                    time.sleep(self.settings.worker_restart_delay)
+                self.start_worker(open_listener(self.settings, reuse_port=True))
+        except KeyboardInterrupt:
+            pass
+        return self.stop_workers()
+
+    def start_worker(self, listener: socket.socket) -> None:
+        # Signals wait until the child has its own handlers: a Ctrl+C landing between
+        # fork() and those must not run the parent's handler inside the child.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        pid = os.fork()
+        if pid == 0:
+            others = [other for other, _ in self.workers.values()] + self.spare_listeners
+            run_worker(self.settings, listener, others)  # never returns
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        self.workers[pid] = (listener, time.monotonic())
+        log.debug("worker %d started", pid)
+
+    def stop_workers(self) -> str:
+        stopping = len(self.workers)
+        for pid in self.workers:
+            signal_quietly(pid, signal.SIGTERM)
+        # Each worker has its own grace period for requests in flight; one still running
+        # well after that is killed outright.
+        deadline = time.monotonic() + self.settings.timeouts.shutdown_grace + 5
+        while self.workers:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            except KeyboardInterrupt:  # a second Ctrl+C: workers stop waiting for requests
+                for pid in self.workers:
+                    signal_quietly(pid, signal.SIGTERM)
+                continue
+            if pid in self.workers:
+                self.workers.pop(pid)[0].close()
+            elif pid == 0:
+                if time.monotonic() > deadline:
+                    for pid in self.workers:
+                        signal_quietly(pid, signal.SIGKILL)
+                time.sleep(0.02)
+        for listener in self.spare_listeners:
+            listener.close()
+        return f"Stopped {stopping} workers."
+
+
+def run_worker(settings: Settings, listener: socket.socket, others: list[socket.socket]) -> None:
+    """The body of a forked worker: one `Server` on its listening socket, until SIGTERM
+    from the parent. Never returns: the worker must not fall back into the parent's code."""
+    exit_code = 1
+    try:
+        for other in others:
+            other.close()  # the other workers' sockets: this process's copies only
+        # Ctrl+C in a terminal reaches the whole process group; the parent forwards it
+        # as SIGTERM, so the worker ignores the direct copy and stops once, gracefully.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        server = Server(settings, listener)
+        log.debug("worker %d listening on port %d", os.getpid(), server.port)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        log.debug("worker %d: %s", os.getpid(), server.shutdown())
+        exit_code = 0
+    except BaseException:
+        log.exception("worker %d failed", os.getpid())
+    finally:
+        logging.shutdown()
+        os._exit(exit_code)
+
+
+def signal_quietly(pid: int, signal_number: int) -> None:
+    try:
+        os.kill(pid, signal_number)
+    except ProcessLookupError:
+        pass  # already gone
+
+
+def describe_exit(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"was killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exited with status {os.waitstatus_to_exitcode(status)}"
+
+
+# ---------------------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------------------
 
@@ -474,6 +612,14 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "--date", action="store_true", help="send a Date header on every response (RFC 9110 section 6.6.1)"
     )
     add_limit_options(parser, defaults)
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=defaults.workers,
+        help="worker processes sharing the port, one per CPU core to use all of them; each is a "
+        "whole thread-per-connection server, a worker that dies is replaced (default: %(default)s: "
+        "no worker processes, the server runs in this one)",
+    )
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument(
         "-v", "--verbose", action="store_true", help="also log connections opening and closing"
@@ -547,13 +693,16 @@ def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
             body_stall=arguments.body_timeout,
             write=arguments.write_timeout,
         ),
+        workers=arguments.workers,
     )
 
 
-def configure_logging(verbose: bool, quiet: bool) -> None:
-    """Logs go to stderr with a timestamp; access lines carry their own (Common Log Format)."""
+def configure_logging(verbose: bool, quiet: bool, workers: int = 1) -> None:
+    """Logs go to stderr with a timestamp; access lines carry their own (Common Log Format).
+    With worker processes, each line also names the process that wrote it."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    process = "[pid %(process)d] " if workers > 1 else ""
+    handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s {process}%(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
     log.propagate = False
@@ -567,8 +716,10 @@ def configure_logging(verbose: bool, quiet: bool) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parse_arguments(argv)
-    configure_logging(arguments.verbose, arguments.quiet)
+    configure_logging(arguments.verbose, arguments.quiet, arguments.workers)
     settings = settings_from_arguments(arguments)
+    if settings.workers > 1:
+        return supervise(settings)
     try:
         server = Server(settings)
     except OSError as error:
@@ -592,6 +743,24 @@ def main(argv: list[str] | None = None) -> int:
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, lambda *_: server.hurry.set())
     print(server.shutdown(), flush=True)
+    return 0
+
+
+def supervise(settings: Settings) -> int:
+    """`main()` for --workers N > 1: the parent process of the workers."""
+    try:
+        supervisor = Supervisor(settings)
+    except OSError as error:
+        print(f"cannot listen on {settings.host} port {settings.port}: {error.strerror}", file=sys.stderr)
+        return 1
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(
+        f"Serving HTTP on {settings.host} port {supervisor.port} (http://{url_host}:{supervisor.port}/) "
+        f"with {settings.workers} worker processes ...",
+        flush=True,
+    )
+    print(supervisor.run(), flush=True)
     return 0
 
 

@@ -89,5 +89,11 @@ class Settings:
     # a connection needs little C stack; 256 KiB instead of the usual 8 MiB keeps 1,000
     # idle connections at 250 MiB of address space instead of 8 GiB.
     thread_stack_size: int = 256 * KiB
+    # Worker processes sharing the port (SO_REUSEPORT), each a whole thread-per-connection
+    # server; 1 means no worker processes at all: the server runs in the launched process.
+    workers: int = 1
+    # A worker that dies is replaced; one that dies sooner than this after its start is
+    # replaced only after this delay, so a worker that cannot start does not spin.
+    worker_restart_delay: float = 1.0
     limits: Limits = Limits()
     timeouts: Timeouts = Timeouts()
