@@ -34,6 +34,7 @@ import logging
 import os
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -75,13 +76,20 @@ class Connection:
         # True while waiting for the first byte of a request: the only moment at which
         # shutdown may close the connection without cutting a request off.
         self.idle = False
-        self._timeout: float | None = None
+        # The socket stays in blocking mode and the kernel enforces our timeouts
+        # (SO_RCVTIMEO, SO_SNDTIMEO): Python's settimeout() would turn every recv() and
+        # sendall() into a poll() plus the call, and every change of value into an ioctl().
+        set_kernel_timeout(sock, socket.SO_SNDTIMEO, settings.timeouts.write)
+        self._receive_timeout: float | None = None
 
     def _recv(self, timeout: float) -> bytes:
-        if timeout != self._timeout:  # settimeout costs a system call; skip it if we can
-            self.sock.settimeout(timeout)
-            self._timeout = timeout
-        return self.sock.recv(RECV_SIZE)
+        if timeout != self._receive_timeout:  # a system call: skip it when we can
+            set_kernel_timeout(self.sock, socket.SO_RCVTIMEO, timeout)
+            self._receive_timeout = timeout
+        try:
+            return self.sock.recv(RECV_SIZE)
+        except BlockingIOError:  # what a blocking socket raises when SO_RCVTIMEO expires
+            raise TimeoutError("receive timed out") from None
 
     def receive_request(self) -> Request | None:
         """The next request, or None when the client closed the connection (or left it
@@ -168,7 +176,6 @@ class Connection:
         if not body_allowed(response.status) or (request is not None and request.method == "HEAD"):
             response.close()
             body = b""
-        self._set_write_timeout()
         head = serialize_response_head(response.status, headers)
         if isinstance(body, FileBody):
             with body.file:
@@ -178,19 +185,21 @@ class Connection:
         return len(body)
 
     def send_file(self, body: FileBody) -> int:
-        """Send a stretch of a file with `socket.sendfile`: the kernel copies it from the
-        page cache to the socket (zero copy), so memory stays flat whatever its size."""
-        sent = self.sock.sendfile(body.file, body.offset, body.length)
-        if sent != body.length:
-            # The file shrank while we sent it: the Content-Length we promised cannot be
-            # kept, so the connection must end here (RFC 9112 §6.3).
-            raise ConnectionAbortedError(f"file ended after {sent} of {body.length} bytes")
-        return sent
-
-    def _set_write_timeout(self) -> None:
-        if self._timeout != self.settings.timeouts.write:
-            self.sock.settimeout(self.settings.timeouts.write)
-            self._timeout = self.settings.timeouts.write
+        """Send a stretch of a file with `os.sendfile`: the kernel copies it from the
+        page cache to the socket (zero copy), so memory stays flat whatever its size.
+        (Not `socket.sendfile()`: on a blocking socket, when the kernel's send timeout
+        expires it waits for the client with no limit, and the write timeout is lost.)"""
+        offset, end = body.offset, body.offset + body.length
+        while offset < end:
+            # Waits at most the write timeout (SO_SNDTIMEO) with no byte accepted, then
+            # raises BlockingIOError, which ends the connection like any failed send.
+            sent = os.sendfile(self.sock.fileno(), body.file.fileno(), offset, end - offset)
+            if sent == 0:
+                # The file shrank while we sent it: the Content-Length we promised cannot
+                # be kept, so the connection must end here (RFC 9112 §6.3).
+                raise ConnectionAbortedError(f"file ended after {offset - body.offset} of {body.length} bytes")
+            offset += sent
+        return body.length
 
     def close(self, client_may_be_sending: bool) -> None:
         """Close the connection. If the client may still be sending (an unread body, or
@@ -209,6 +218,15 @@ class Connection:
             pass  # the client is gone already; nothing left to protect
         finally:
             self.sock.close()
+
+
+def set_kernel_timeout(sock: socket.socket, option: int, seconds: float) -> None:
+    """Set SO_RCVTIMEO or SO_SNDTIMEO: a blocking recv() or send() on the socket fails
+    with EAGAIN after waiting `seconds` with no byte moved. (The kernel reads 0 as "no
+    timeout", hence at least one microsecond.)"""
+    whole = int(seconds)
+    microseconds = max(int((seconds - whole) * 1_000_000), 0 if whole else 1)
+    sock.setsockopt(socket.SOL_SOCKET, option, struct.pack("@ll", whole, microseconds))
 
 
 def serve_connection(connection: Connection) -> None:

@@ -51,7 +51,7 @@ class Timeouts:
     idle: float = 15.0
     # The longest wait for the next piece of a request body; the connection is dropped.
     body_stall: float = 30.0
-    # How long a response may wait for the client to accept its bytes.
+    # How long sending a response may wait with the client accepting none of its bytes.
     write: float = 60.0
     # After Ctrl+C / SIGTERM: how long requests in flight may take to finish.
     shutdown_grace: float = 5.0
