@@ -361,11 +361,11 @@ def dispatch(request: Request, settings: Settings) -> Response:
         if settings.www is None:
             return text_response(404, f"nothing at {request.path}")
         route, rest = STATIC_SITE, request.path[1:]
+    handler = route.handlers.get("GET" if request.method == "HEAD" else request.method)
+    if handler is not None:
+        return handler(request, settings, rest)
     allow = [("Allow", ", ".join(route.allowed_methods()))]
     if request.method == "OPTIONS":
         return Response(204, allow)
-    handler = route.handlers.get("GET" if request.method == "HEAD" else request.method)
-    if handler is None:
-        # RFC 9110 §15.5.6: a 405 MUST carry Allow with the methods the target supports.
-        return text_response(405, f"{request.method} is not allowed on {request.path}", allow)
-    return handler(request, settings, rest)
+    # RFC 9110 §15.5.6: a 405 MUST carry Allow with the methods the target supports.
+    return text_response(405, f"{request.method} is not allowed on {request.path}", allow)

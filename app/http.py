@@ -119,22 +119,29 @@ class Headers:
 
     Names are compared case-insensitively (RFC 9110 §5.1), so they are stored lowercased;
     values are kept as received, decoded as ISO-8859-1 so that obs-text survives.
+    `fields` keeps the order; an index by name answers lookups (a request asks for half
+    a dozen fields, most of them absent) without scanning the list each time. Add
+    fields with `add()`, which keeps both.
     """
 
     def __init__(self, fields: list[tuple[str, str]] | None = None) -> None:
-        self.fields: list[tuple[str, str]] = fields if fields is not None else []
+        self.fields: list[tuple[str, str]] = []
+        self._by_name: dict[str, list[str]] = {}
+        for name, value in fields or ():
+            self.add(name, value)
+
+    def add(self, name: str, value: str) -> None:
+        """Append a field; `name` must already be lowercase."""
+        self.fields.append((name, value))
+        self._by_name.setdefault(name, []).append(value)
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """The first value of a field, or `default` when it is absent."""
-        name = name.lower()
-        for field_name, value in self.fields:
-            if field_name == name:
-                return value
-        return default
+        values = self._by_name.get(name.lower())
+        return values[0] if values else default
 
     def get_all(self, name: str) -> list[str]:
-        name = name.lower()
-        return [value for field_name, value in self.fields if field_name == name]
+        return list(self._by_name.get(name.lower(), ()))
 
     def get_list(self, name: str) -> list[str]:
         """The elements of a list-valued field (RFC 9110 §5.6.1: `#element`), across all
@@ -268,7 +275,7 @@ class ChunkedDecoder:
                     or len(self.trailers) >= self.limits.max_header_fields
                 ):
                     raise ProtocolError(431, "trailer section too large")
-                self.trailers.fields.append(parse_field_line(line))
+                self.trailers.add(*parse_field_line(line))
             else:
                 return Step.END_OF_BODY
 
@@ -413,12 +420,15 @@ def parse_request(source: ByteSource, limits: Limits) -> Request | None:
         check_incomplete_head(buffer, limits)
         return None
     raw_head = bytes(buffer[: head_end + 4])
-    lines = raw_head[:head_end].split(CRLF)
-    for line in lines:
-        if b"\n" in line:
-            raise ProtocolError(400, "bare LF in header section; lines must end with CRLF")
-        if b"\r" in line:
-            raise ProtocolError(400, "bare CR in header section; lines must end with CRLF")
+    head = raw_head[:head_end]
+    lines = head.split(CRLF)
+    # Every LF and every CR must belong to a CRLF line end: counted in C, one pass each,
+    # rather than searched for line by line.
+    line_ends = len(lines) - 1
+    if head.count(b"\n") != line_ends:
+        raise ProtocolError(400, "bare LF in header section; lines must end with CRLF")
+    if head.count(b"\r") != line_ends:
+        raise ProtocolError(400, "bare CR in header section; lines must end with CRLF")
     if len(lines[0]) > limits.max_request_line:
         raise ProtocolError(414, f"request line longer than {limits.max_request_line} bytes")
     if len(lines) - 1 > limits.max_header_fields:
@@ -700,16 +710,20 @@ def body_allowed(status: int) -> bool:
     return status >= 200 and status not in (204, 304)
 
 
+# A response field line we are willing to send: a token as the name, and no CR, LF or
+# NUL in the value (a value built from request data must never split the response).
+SAFE_FIELD_LINE_RE = re.compile(r"%s: [^\r\n\0]*\r\n" % TOKEN.decode("ascii"))
+
+
 def serialize_response_head(status: int, headers: list[tuple[str, str]]) -> bytes:
-    """The status line and header section. Refuses CR, LF and NUL in names and values:
-    a header value built from request data must never split the response."""
-    parts = [STATUS_LINES[status]]
+    """The status line and header section; `ValueError` for an unsafe field."""
+    lines = []
     for name, value in headers:
-        if not TOKEN_RE.fullmatch(name.encode("ascii")) or any(c in value for c in "\r\n\0"):
+        line = f"{name}: {value}\r\n"
+        if SAFE_FIELD_LINE_RE.fullmatch(line) is None:
             raise ValueError(f"unsafe response header {name!r}: {value!r}")
-        parts.append(f"{name}: {value}\r\n".encode("latin-1"))
-    parts.append(CRLF)
-    return b"".join(parts)
+        lines.append(line)
+    return STATUS_LINES[status] + "".join(lines).encode("latin-1") + CRLF
 
 
 _date_cache: tuple[int, str] = (0, "")

@@ -97,9 +97,10 @@ class Connection:
         timeouts = self.settings.timeouts
         header_deadline: float | None = None
         while True:
-            request = parse_request(self, self.settings.limits)
-            if request is not None:
-                return request
+            if self.buffer:  # (when it is empty, there is nothing to parse yet)
+                request = parse_request(self, self.settings.limits)
+                if request is not None:
+                    return request
             if self.buffer:  # a request has begun: it must be complete in time
                 if header_deadline is None:
                     header_deadline = time.monotonic() + timeouts.read_header
