@@ -540,6 +540,8 @@ def run_worker(settings: Settings, listener: socket.socket, others: list[socket.
             server.serve_forever()
         except KeyboardInterrupt:
             pass
+        # As in main(): another stop signal only cuts the grace period short.
+        signal.signal(signal.SIGTERM, lambda *_: server.hurry.set())
         log.debug("worker %d: %s", os.getpid(), server.shutdown())
         exit_code = 0
     except BaseException:
@@ -772,7 +774,8 @@ def supervise(settings: Settings) -> int:
     except OSError as error:
         print(f"cannot listen on {settings.host} port {settings.port}: {error.strerror}", file=sys.stderr)
         return 1
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):  # see main()
+        signal.signal(stop_signal, signal.default_int_handler)
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(
         f"Serving HTTP on {settings.host} port {supervisor.port} (http://{url_host}:{supervisor.port}/) "

@@ -14,7 +14,7 @@ import sys
 
 import requests
 
-from conftest import ROOT, ServerProcess, wait_until
+from tests.conftest import ROOT, ServerProcess, wait_until
 
 STARTED_RE = re.compile(r"worker (\d+) started")
 OPENED_RE = re.compile(r"\[pid (\d+)\] connection opened")
