@@ -459,9 +459,10 @@ class Supervisor:
         self.spare_listeners = [first]
         self.workers: dict[int, tuple[socket.socket, float]] = {}  # pid -> (listener, start)
 
-    def run(self) -> str:
+    def run(self, banner: str) -> str:
         """Keep the workers running until Ctrl+C or SIGTERM; returns a summary line."""
         try:
+            print(banner, flush=True)
             for _ in range(self.settings.workers - 1):
                 self.spare_listeners.append(open_listener(self.settings, reuse_port=True))
             while self.spare_listeners:
@@ -777,12 +778,11 @@ def supervise(settings: Settings) -> int:
     for stop_signal in (signal.SIGINT, signal.SIGTERM):  # see main()
         signal.signal(stop_signal, signal.default_int_handler)
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    print(
+    banner = (
         f"Serving HTTP on {settings.host} port {supervisor.port} (http://{url_host}:{supervisor.port}/) "
-        f"with {settings.workers} worker processes ...",
-        flush=True,
+        f"with {settings.workers} worker processes ..."
     )
-    print(supervisor.run(), flush=True)
+    print(supervisor.run(banner), flush=True)
     return 0
 
 
