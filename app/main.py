@@ -32,6 +32,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import queue
 import signal
 import socket
 import struct
@@ -324,13 +325,17 @@ class Server:
         self.port: int = self.listener.getsockname()[1]
         self.stopping = threading.Event()
         self.hurry = threading.Event()  # a second Ctrl+C: skip the grace period
-        self.connections: dict[Connection, threading.Thread] = {}
+        self.connections: set[Connection] = set()
         self.connections_lock = threading.Lock()
         self.refusing = False  # at --max-connections: new connections get 503
+        # Connection threads whose connection has ended wait here a moment for the next
+        # one (see `_run`); `waiting_threads` counts those not yet promised a connection.
+        self.handoff: queue.SimpleQueue[Connection] = queue.SimpleQueue()
+        self.waiting_threads = 0
 
     def serve_forever(self) -> None:
         """Accept connections until `shutdown()` is called (or Ctrl+C reaches the main
-        thread), one thread each."""
+        thread), one thread each: a waiting thread if there is one, else a new one."""
         while not self.stopping.is_set():
             try:
                 sock, address = self.listener.accept()
@@ -344,11 +349,13 @@ class Server:
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             connection = Connection(sock, address[0], self.settings, self.stopping)
-            thread = threading.Thread(target=self._run, args=(connection,), daemon=True)
             with self.connections_lock:
                 full = len(self.connections) >= self.settings.max_connections
                 if not full:
-                    self.connections[connection] = thread
+                    self.connections.add(connection)
+                    reuse = self.waiting_threads > 0
+                    if reuse:
+                        self.waiting_threads -= 1
             if full:
                 if not self.refusing:  # one warning per burst, not one per connection
                     log.warning("%d connections open: refusing new ones with 503", len(self.connections))
@@ -356,14 +363,39 @@ class Server:
                 refuse_connection(sock, self.settings)
                 continue
             self.refusing = False
-            thread.start()
+            if reuse:
+                self.handoff.put(connection)
+            else:
+                threading.Thread(target=self._run, args=(connection,), daemon=True).start()
 
-    def _run(self, connection: Connection) -> None:
+    def _run(self, connection: Connection | None) -> None:
+        """A connection thread: serves its connection, then waits a moment to be handed
+        the next accepted one before it exits (`Timeouts.thread_reuse`). Each connection
+        still has a thread to itself for its whole life; the wait only spares clients
+        that open a connection per request the cost of starting a thread, which is
+        more than answering a small request."""
+        while connection is not None:
+            try:
+                serve_connection(connection)
+            finally:
+                with self.connections_lock:
+                    self.connections.remove(connection)
+                    self.waiting_threads += 1
+            connection = self._next_connection()
+
+    def _next_connection(self) -> Connection | None:
+        """The next connection for a waiting thread, or None when it is time to exit."""
         try:
-            serve_connection(connection)
-        finally:
-            with self.connections_lock:
-                del self.connections[connection]
+            return self.handoff.get(timeout=self.settings.timeouts.thread_reuse)
+        except queue.Empty:
+            pass
+        with self.connections_lock:
+            if self.waiting_threads > 0:  # no connection was promised to this thread
+                self.waiting_threads -= 1
+                return None
+        # The accept loop counted on this thread just as its wait ran out: the
+        # connection is on its way.
+        return self.handoff.get()
 
     def shutdown(self) -> str:
         """Go net/http style: stop accepting, close idle connections, give requests in
