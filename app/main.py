@@ -61,8 +61,6 @@ from app.settings import Settings
 log = logging.getLogger("app")
 access_log = logging.getLogger("app.access")
 
-RECV_SIZE = 64 * 1024
-
 
 class Connection:
     """One client socket and its receive buffer. Implements `http.ByteSource`, through
@@ -83,12 +81,12 @@ class Connection:
         set_kernel_timeout(sock, socket.SO_SNDTIMEO, settings.timeouts.write)
         self._receive_timeout: float | None = None
 
-    def _recv(self, timeout: float) -> bytes:
+    def _recv(self, timeout: float, size: int) -> bytes:
         if timeout != self._receive_timeout:  # a system call: skip it when we can
             set_kernel_timeout(self.sock, socket.SO_RCVTIMEO, timeout)
             self._receive_timeout = timeout
         try:
-            return self.sock.recv(RECV_SIZE)
+            return self.sock.recv(size)
         except BlockingIOError:  # what a blocking socket raises when SO_RCVTIMEO expires
             raise TimeoutError("receive timed out") from None
 
@@ -114,7 +112,7 @@ class Connection:
                 if self.stopping.is_set():
                     return None
             try:
-                data = self._recv(timeout)
+                data = self._recv(timeout, self.settings.limits.head_recv_size)
             except TimeoutError:
                 if not self.buffer:
                     return None  # an idle keep-alive connection: close quietly
@@ -133,7 +131,7 @@ class Connection:
 
     def receive_more(self) -> None:
         try:
-            data = self._recv(self.settings.timeouts.body_stall)
+            data = self._recv(self.settings.timeouts.body_stall, self.settings.limits.body_recv_size)
         except TimeoutError:
             raise ProtocolError(408, "request body stalled") from None
         except OSError as error:
@@ -214,7 +212,7 @@ class Connection:
                 deadline = time.monotonic() + self.settings.timeouts.lingering_close
                 while (remaining := deadline - time.monotonic()) > 0:
                     self.sock.settimeout(remaining)
-                    if not self.sock.recv(RECV_SIZE):
+                    if not self.sock.recv(self.settings.limits.body_recv_size):
                         break
         except OSError:
             pass  # the client is gone already; nothing left to protect

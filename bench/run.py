@@ -277,7 +277,7 @@ def run_wrk(server: ServerUnderTest, scenario: Scenario, duration: int, wrk_cpus
 def clear_uploads(directory: Path) -> None:
     for entry in directory.iterdir():
         if entry.name != BIG_FILE:
-            entry.unlink()
+            entry.unlink(missing_ok=True)  # a request still in flight may remove its own
 
 
 def main() -> int:
