@@ -144,6 +144,21 @@ def test_echo_gzip_negotiation(server: ServerProcess, accept_encoding: str, comp
         assert response.body == b"hello-gzip"
 
 
+@pytest.mark.parametrize("size", [0, 1, 511, 512, 1024, 4000, 7000])
+def test_echo_gzip_round_trips_at_any_size(server: ServerProcess, size: int) -> None:
+    # Real gzip that decompresses to the text, with no timestamp inside (bytes 4-7 of
+    # the header are zero), so identical input gives identical output.
+    text = (b"abcdefghij" * 1000)[:size]
+    with server.connect() as client:
+        response = client.exchange(
+            b"GET /echo/%s HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n" % text
+        )
+    assert response.status == 200
+    assert response.header("Content-Encoding") == "gzip"
+    assert response.body[:4] == b"\x1f\x8b\x08\x00" and response.body[4:8] == b"\x00\x00\x00\x00"
+    assert gzip.decompress(response.body) == text
+
+
 def test_head_matches_get_on_every_get_route(server: ServerProcess, server_directory: Path) -> None:
     (server_directory / "head.txt").write_bytes(b"12345")
     # (`/echo` is left out: it reflects the request line, which differs between the two)
