@@ -308,6 +308,9 @@ def main() -> int:
     parser.add_argument("--server-cpus", default="0", help="taskset cores for the servers; '' = unpinned (default: 0)")
     parser.add_argument("--wrk-cpus", default="1", help="taskset cores for wrk; '' = unpinned (default: 1)")
     arguments = parser.parse_args()
+    # Ctrl+C and kill both end the run cleanly: the servers are stopped in `finally`.
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop_signal, signal.default_int_handler)
     for tool in ("wrk", "taskset"):
         if shutil.which(tool) is None:
             print(f"{tool} is not installed (Debian: apt-get install wrk util-linux)", file=sys.stderr)
