@@ -8,7 +8,8 @@
 `protocol_version`, TCP_NODELAY, a listen backlog of 1024 and no access log (ours runs
 with `-q` in the same scenarios). Its endpoints do the same work as ours: `/echo/{text}`
 gzips when asked, `GET /files/{name}` copies the file the way `SimpleHTTPRequestHandler`
-does, `POST /files/{name}` writes a temporary file, fsyncs it and renames it.
+does, `POST /files/{name}` writes a temporary file, fsyncs it, renames it and fsyncs the
+folder.
 
 `bare` is a thread-per-connection loop that answers every request head with the same
 canned response without parsing it: one recv, one find, one sendall. Nothing written in
@@ -26,6 +27,10 @@ import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, unquote_to_bytes
+
+
+# Uploads are fsynced (file and folder) unless BENCH_FSYNC=0, to measure what it costs.
+DURABLE = os.environ.get("BENCH_FSYNC", "1") == "1"
 
 
 class StdlibHandler(BaseHTTPRequestHandler):
@@ -91,9 +96,13 @@ class StdlibHandler(BaseHTTPRequestHandler):
                 file.write(piece)
                 remaining -= len(piece)
             file.flush()
-            if os.environ.get("BENCH_FSYNC", "1") == "1":
+            if DURABLE:
                 os.fsync(file.fileno())
         os.replace(temporary, path)
+        if DURABLE:  # as ours does: flush the folder too, so the rename survives a crash
+            folder = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
+            os.fsync(folder)
+            os.close(folder)
         self.send_body(201, "text/plain", b"")
 
 

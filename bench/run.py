@@ -329,8 +329,11 @@ def main() -> int:
             directory = workspace / name
             directory.mkdir()
             (directory / BIG_FILE).write_bytes(os.urandom(BIG_FILE_SIZE))
-            servers[name] = start_server(name, directory, arguments.server_cpus)
         for round_number in range(1, arguments.rounds + 1):
+            # Fresh servers each round: the peak RSS of a scenario then includes nothing
+            # that an earlier round left behind.
+            for name in server_names:
+                servers[name] = start_server(name, workspace / name, arguments.server_cpus)
             for scenario in scenarios:
                 for name, server in servers.items():
                     if name == "bare" and not scenario.with_bare:
@@ -344,6 +347,8 @@ def main() -> int:
                         f"errors {result.errors}  {result.note}",
                         file=sys.stderr, flush=True,
                     )
+            for server in servers.values():
+                server.stop()
     finally:
         for server in servers.values():
             server.stop()
