@@ -456,7 +456,7 @@ def refuse_connection(sock: socket.socket, settings: Settings) -> None:
         try:
             # Read what the client has already sent: closing a socket with unread data
             # sends RST, which could destroy the 503 before the client reads it.
-            sock.recv(RECV_SIZE)
+            sock.recv(settings.limits.body_recv_size)
         except BlockingIOError:
             pass
         sock.send(
