@@ -27,6 +27,7 @@ from __future__ import annotations
 import enum
 import re
 import time
+from email.utils import formatdate
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
@@ -725,22 +726,6 @@ def serialize_response_head(status: int, headers: list[tuple[str, str]]) -> byte
     return STATUS_LINES[status] + "".join(lines).encode("latin-1") + CRLF
 
 
-_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def imf_fixdate(timestamp: float) -> str:
-    """RFC 9110 §5.6.7:  IMF-fixdate = day-name "," SP date1 SP time-of-day SP GMT,
-    e.g. `Sun, 06 Nov 1994 08:49:37 GMT`; English names whatever the locale.
-    (Written out rather than taken from `email.utils`, whose imports cost a server
-    with a thousand idle connections more than a megabyte.)"""
-    t = time.gmtime(timestamp)
-    return (
-        f"{_DAY_NAMES[t.tm_wday]}, {t.tm_mday:02d} {_MONTH_NAMES[t.tm_mon - 1]} {t.tm_year} "
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
-    )
-
-
 _date_cache: tuple[int, str] = (0, "")
 
 
@@ -749,7 +734,7 @@ def http_date() -> str:
     global _date_cache
     now = int(time.time())
     if _date_cache[0] != now:
-        _date_cache = (now, imf_fixdate(now))
+        _date_cache = (now, formatdate(now, usegmt=True))
     return _date_cache[1]
 
 

@@ -3,17 +3,19 @@
 The life of a request, from `accept()` to the last byte sent:
 
 1. `main()` reads the command line into `Settings`, and `Server.serve_forever()` accepts
-   connections on a socket from `socket.create_server`, starting one thread per client
-   that runs `serve_connection()`.
+   connections on a socket from `socket.create_server` and gives each client a thread of
+   its own that runs `serve_connection()` (a new thread, or one whose previous connection
+   has just ended: see `Server._run`).
 2. `serve_connection()` is the keep-alive loop. `Connection.receive_request()` calls
    `recv()` into the connection's buffer until `http.parse_request()` finds a complete
-   request head, with the idle and read-header timeouts running.
+   request head, with the idle and read-header timeouts running (enforced by the kernel:
+   see `set_kernel_timeout`).
 3. `respond()` calls `handlers.dispatch()`, which picks the handler for the path and
    method; the handler reads the body (if it wants it) and returns a `Response`.
 4. `Connection.finish_body()` makes sure the body is consumed, so the next request starts
    at the front of the buffer, and `Connection.send_response()` adds the framing headers
    and sends head and body with one `sendall()` (a file body: the head, then the file
-   with `socket.sendfile()`, zero copy).
+   with `os.sendfile()`, zero copy).
 5. The loop goes on while both sides want to keep the connection; then
    `Connection.close()` closes the socket.
 
