@@ -3,9 +3,8 @@
 The life of a request, from `accept()` to the last byte sent:
 
 1. `main()` reads the command line into `Settings`, and `Server.serve_forever()` accepts
-   connections on a socket from `socket.create_server` and gives each client a thread of
-   its own that runs `serve_connection()` (a new thread, or one whose previous connection
-   has just ended: see `Server._run`).
+   connections on a socket from `socket.create_server`, starting one thread per client
+   that runs `serve_connection()`.
 2. `serve_connection()` is the keep-alive loop. `Connection.receive_request()` calls
    `recv()` into the connection's buffer until `http.parse_request()` finds a complete
    request head, with the idle and read-header timeouts running (enforced by the kernel:
@@ -34,7 +33,6 @@ import argparse
 import dataclasses
 import logging
 import os
-import queue
 import signal
 import socket
 import struct
@@ -340,14 +338,10 @@ class Server:
         self.connections: set[Connection] = set()
         self.connections_lock = threading.Lock()
         self.refusing = False  # at --max-connections: new connections get 503
-        # Connection threads whose connection has ended wait here a moment for the next
-        # one (see `_run`); `waiting_threads` counts those not yet promised a connection.
-        self.handoff: queue.SimpleQueue[Connection] = queue.SimpleQueue()
-        self.waiting_threads = 0
 
     def serve_forever(self) -> None:
         """Accept connections until `shutdown()` is called (or Ctrl+C reaches the main
-        thread), one thread each: a waiting thread if there is one, else a new one."""
+        thread), one thread each."""
         while not self.stopping.is_set():
             try:
                 sock, address = self.listener.accept()
@@ -365,9 +359,6 @@ class Server:
                 full = len(self.connections) >= self.settings.max_connections
                 if not full:
                     self.connections.add(connection)
-                    reuse = self.waiting_threads > 0
-                    if reuse:
-                        self.waiting_threads -= 1
             if full:
                 if not self.refusing:  # one warning per burst, not one per connection
                     log.warning("%d connections open: refusing new ones with 503", len(self.connections))
@@ -375,39 +366,14 @@ class Server:
                 refuse_connection(sock, self.settings)
                 continue
             self.refusing = False
-            if reuse:
-                self.handoff.put(connection)
-            else:
-                threading.Thread(target=self._run, args=(connection,), daemon=True).start()
+            threading.Thread(target=self._run, args=(connection,), daemon=True).start()
 
-    def _run(self, connection: Connection | None) -> None:
-        """A connection thread: serves its connection, then waits a moment to be handed
-        the next accepted one before it exits (`Timeouts.thread_reuse`). Each connection
-        still has a thread to itself for its whole life; the wait only spares clients
-        that open a connection per request the cost of starting a thread, which is
-        more than answering a small request."""
-        while connection is not None:
-            try:
-                serve_connection(connection)
-            finally:
-                with self.connections_lock:
-                    self.connections.remove(connection)
-                    self.waiting_threads += 1
-            connection = self._next_connection()
-
-    def _next_connection(self) -> Connection | None:
-        """The next connection for a waiting thread, or None when it is time to exit."""
+    def _run(self, connection: Connection) -> None:
         try:
-            return self.handoff.get(timeout=self.settings.timeouts.thread_reuse)
-        except queue.Empty:
-            pass
-        with self.connections_lock:
-            if self.waiting_threads > 0:  # no connection was promised to this thread
-                self.waiting_threads -= 1
-                return None
-        # The accept loop counted on this thread just as its wait ran out: the
-        # connection is on its way.
-        return self.handoff.get()
+            serve_connection(connection)
+        finally:
+            with self.connections_lock:
+                self.connections.remove(connection)
 
     def shutdown(self) -> str:
         """Go net/http style: stop accepting, close idle connections, give requests in

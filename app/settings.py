@@ -58,9 +58,6 @@ class Timeouts:
     body_stall: float = 30.0
     # How long sending a response may wait with the client accepting none of its bytes.
     write: float = 60.0
-    # A connection thread whose connection has ended waits this long to be handed a new
-    # one before it exits: starting a thread costs more than answering a small request.
-    thread_reuse: float = 2.0
     # After Ctrl+C / SIGTERM: how long requests in flight may take to finish.
     shutdown_grace: float = 5.0
     # After answering with `Connection: close` while the client may still be sending
