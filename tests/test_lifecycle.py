@@ -12,12 +12,21 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import ROOT, ServerProcess, wait_until
+from tests.conftest import ROOT, RawClient, ServerProcess, wait_until
 
 ACCESS_LINE_RE = re.compile(
     r'^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\] "(?P<line>.*)" '
     r"(?P<status>\d{3}) (?P<size>\d+) \d+\.\dms$"
 )
+
+
+def start_half_upload(server: ServerProcess, folder: Path, name: str) -> RawClient:
+    """A connection with an upload in flight: 5 of its 10 body bytes sent, and the server
+    already writing them to a temporary file in `folder`."""
+    client = server.connect()
+    client.send(b"POST /files/%s HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf " % name.encode())
+    assert wait_until(lambda: any(p.name.endswith(".part") for p in folder.iterdir()))
+    return client
 
 
 def test_banner_names_the_address(start_server) -> None:
@@ -66,9 +75,7 @@ def test_stop_signal_closes_idle_connections_and_exits_0(start_server, sig: int)
 
 def test_a_request_in_flight_finishes_during_shutdown(start_server, tmp_path: Path) -> None:
     server = start_server("--directory", str(tmp_path))
-    uploader = server.connect()
-    uploader.send(b"POST /files/late.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf ")
-    assert wait_until(lambda: any(p.name.endswith(".part") for p in tmp_path.iterdir()))
+    uploader = start_half_upload(server, tmp_path, "late.txt")
     server.process.send_signal(signal.SIGTERM)
     time.sleep(0.3)  # the server is now shutting down, waiting for this request
     response = uploader.exchange(b"done!")
@@ -82,13 +89,12 @@ def test_a_request_in_flight_finishes_during_shutdown(start_server, tmp_path: Pa
 
 def test_shutdown_cuts_off_what_outlives_the_grace_period(start_server, tmp_path: Path) -> None:
     server = start_server("--directory", str(tmp_path))
-    stalled = server.connect()
-    stalled.send(b"POST /files/never.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf ")
-    assert wait_until(lambda: any(p.name.endswith(".part") for p in tmp_path.iterdir()))
+    stalled = start_half_upload(server, tmp_path, "never.txt")
     code, stdout = server.stop(timeout=15)
     assert code == 0
     assert "1 cut off after the 5s grace period" in stdout
     assert list(tmp_path.iterdir()) == []  # the cut-off upload left nothing behind
+    stalled.close()  # held open until here: the upload stays in flight throughout
 
 
 def test_access_log_line(start_server) -> None:
@@ -129,9 +135,7 @@ def test_verbose_logs_connections(start_server) -> None:
 
 def test_a_second_stop_signal_skips_the_grace_period(start_server, tmp_path: Path) -> None:
     server = start_server("--directory", str(tmp_path))
-    stalled = server.connect()
-    stalled.send(b"POST /files/never.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf ")
-    assert wait_until(lambda: any(p.name.endswith(".part") for p in tmp_path.iterdir()))
+    stalled = start_half_upload(server, tmp_path, "never.txt")
     server.process.send_signal(signal.SIGINT)
     time.sleep(0.3)
     started = time.monotonic()
@@ -140,6 +144,7 @@ def test_a_second_stop_signal_skips_the_grace_period(start_server, tmp_path: Pat
     assert code == 0
     assert "1 cut off" in stdout
     assert "Traceback" not in server.log
+    stalled.close()  # held open until here: the upload stays in flight throughout
 
 
 def test_sigint_stops_a_server_started_with_sigint_ignored(tmp_path: Path) -> None:
