@@ -1,5 +1,7 @@
-"""Serving files from disk: content types, validators, conditional requests, ranges,
-gzip, and folder listings. Used by the static site and by `/files/` in `handlers.py`.
+"""Everything that touches the file system, except listings (`listing.py`): safe path
+resolution (`resolve_under`), atomic writes (`write_atomically`), and serving one file
+with content types, validators, conditional requests, ranges and gzip. Used by the
+static site and by `/files/` in `handlers.py`.
 
 `file_response()` is the whole of a GET for one file, in the order RFC 9110 §13.2.2
 evaluates it:
@@ -13,31 +15,26 @@ evaluates it:
 5. `Range` (with `If-Range`) → 206 or 416,
 6. the body: a `FileBody` streamed with sendfile, or the gzipped bytes.
 
-Paths reach this module already checked by `handlers.resolve_under()`.
+Every path that reaches the disk, reading or writing, comes from `resolve_under()`.
 """
 
 from __future__ import annotations
 
-import gzip
-import html
-import json
 import mimetypes
 import os
 import re
 import stat
-import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import formatdate, parsedate_to_datetime
+import tempfile
+from collections.abc import Iterable
+from datetime import timezone
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import quote
+from urllib.parse import unquote
 
-from app.http import FileBody, Headers, Request, Response, accepts_gzip, text_response, weighted_elements
+from app.compression import VARY_ACCEPT_ENCODING, compressible, gzip_compress, is_textual, use_gzip
+from app.http import FileBody, Headers, HTTPError, Request, Response, http_date, text_response
 from app.settings import Settings
-
-# gzip level 6 is zlib's default: most of level 9's size for a fraction of its time.
-GZIP_LEVEL = 6
 
 # Browsers revalidate every time (with If-None-Match), so an edited file shows at once,
 # while an unchanged one costs a 304 and no body (RFC 9111 §5.2.2.4).
@@ -58,10 +55,6 @@ _TYPES.add_type("image/webp", ".webp")
 _TYPES.add_type("font/woff2", ".woff2")
 _TYPES.add_type("text/markdown", ".md")
 
-# Types that are text underneath besides text/*; they get a charset and gzip.
-_TEXTUAL_TYPES = {"application/json", "application/javascript", "application/xml", "image/svg+xml"}
-
-
 def content_type_for(path: Path) -> str:
     """The Content-Type for a file from its extension; `charset=utf-8` on text."""
     content_type, _ = _TYPES.guess_type(path.name, strict=False)
@@ -72,9 +65,103 @@ def content_type_for(path: Path) -> str:
     return content_type
 
 
-def is_textual(content_type: str) -> bool:
-    media_type = content_type.split(";")[0].strip()
-    return media_type.startswith("text/") or media_type in _TEXTUAL_TYPES or media_type.endswith("+json")
+# ---------------------------------------------------------------------------------------
+# Paths: from a percent-encoded name in a URL to a file under a root
+# ---------------------------------------------------------------------------------------
+
+# A percent-encoded "/" or "\\" would become a separator only after decoding: the client
+# meant it as part of one name, and a filter that looks at the raw path misses it.
+ENCODED_SEPARATOR_RE = re.compile(r"%(2f|5c)", re.IGNORECASE)
+# An escape of ".", "/", "\\" or NUL left after decoding once means the name was encoded
+# twice (`%252e%252e` → `%2e%2e`): a second decoder further on would make it `..`. Other
+# escapes are left alone, so a file may be called `100%cool.txt`.
+DOUBLE_ENCODED_RE = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
+
+
+def resolve_under(root: Path, encoded_name: str) -> Path:
+    """The path a percent-encoded, relative name refers to under `root`, or `ValueError`
+    saying why the name is refused. Every path that touches the disk goes through here.
+
+    Decodes exactly once, then refuses anything that could step out: encoded separators
+    (`%2F`, `%5C`), names encoded twice (`%252e`), absolute names, empty, `.` or `..`
+    segments, backslashes, NUL; and, after resolving symlinks, any path that does not
+    end up under `root` (a symlink pointing out of the folder)."""
+    if ENCODED_SEPARATOR_RE.search(encoded_name):
+        raise ValueError("file name must not contain an encoded '/' or '\\' (%2F, %5C)")
+    try:
+        name = unquote(encoded_name, errors="strict")
+    except UnicodeDecodeError:
+        raise ValueError("file name is not valid UTF-8 once percent-decoded") from None
+    if not name:
+        raise ValueError("missing file name")
+    if "\0" in name or "\\" in name:
+        raise ValueError("file name must not contain NUL or backslash")
+    if DOUBLE_ENCODED_RE.search(name):
+        raise ValueError("file name is percent-encoded twice")
+    if name.startswith("/"):
+        raise ValueError("file name must be relative, not absolute")
+    segments = name.split("/")
+    if any(segment in ("", ".", "..") for segment in segments):
+        raise ValueError("file name must not contain empty, '.' or '..' segments")
+    # NAME_MAX on Linux, macOS and Windows: longer names make every file call fail.
+    if any(len(segment.encode("utf-8")) > MAX_NAME_BYTES for segment in segments):
+        raise ValueError(f"file name longer than {MAX_NAME_BYTES} bytes")
+    root = root.resolve()
+    path = root.joinpath(*segments)
+    try:
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+        raise ValueError("file name cannot be resolved (symlink loop?)") from None
+    if not resolved.is_relative_to(root):
+        raise ValueError("file name leads outside the served directory")
+    return path
+
+
+MAX_NAME_BYTES = 255
+
+
+def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
+    """Write `chunks` to `path` so that readers see the old file or the whole new one,
+    never part of it: stream them into a temporary file beside it (never holding the
+    whole body in memory), flush it to disk, then rename it over the target (rename is
+    atomic within a file system) and flush the folder, so the rename survives a crash too.
+    If anything fails (a full disk, the client going away mid-body, a body over the
+    limit), the temporary file is removed and `path` is untouched.
+    """
+    # The name is cut short so that the temporary name stays within NAME_MAX too.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=".part")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            for chunk in chunks:
+                file.write(chunk)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp creates 0600
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
+def checked_path(root: Path, encoded_name: str) -> Path:
+    """`resolve_under()`, refusing a bad name with 400 and its reason."""
+    try:
+        return resolve_under(root, encoded_name)
+    except ValueError as error:
+        raise HTTPError(400, str(error)) from None
+
+
+def shared_path(settings: Settings, encoded_name: str, status_when_off: int, what: str) -> Path:
+    """The path of `/files/{encoded_name}` under `--directory`; `status_when_off` with a
+    reason naming the option when the server runs without one (`what` is what is off)."""
+    if settings.directory is None:
+        raise HTTPError(status_when_off, f"{what} off: start the server with --directory DIR to enable them")
+    return checked_path(settings.directory, encoded_name)
 
 
 # ---------------------------------------------------------------------------------------
@@ -87,10 +174,6 @@ def etag_for(status: os.stat_result, suffix: str = "") -> str:
     does): any write changes one of them. `suffix` tells representations apart (the
     gzipped bytes are not the file's bytes, so they need a tag of their own)."""
     return f'"{status.st_size:x}-{status.st_mtime_ns:x}{suffix}"'
-
-
-def http_date_of(timestamp: float) -> str:
-    return formatdate(timestamp, usegmt=True)
 
 
 def parse_http_date(value: str | None) -> float | None:
@@ -216,6 +299,30 @@ def if_range_allows(headers: Headers, etag: str, modified: float) -> bool:
 # ---------------------------------------------------------------------------------------
 
 
+def serve_file(
+    request: Request, settings: Settings, path: Path, content_type: str, name: str, missing: str
+) -> Response:
+    """GET/HEAD of one file (`file_response`), the file system's errors answered with
+    their status; `name` is the file's name for messages, `missing` the text of the 404."""
+    try:
+        return file_response(request, settings, path, content_type)
+    except (FileNotFoundError, NotADirectoryError):
+        raise HTTPError(404, missing) from None
+    except IsADirectoryError:
+        raise HTTPError(404, f"{name} is a directory, not a file") from None
+    except PermissionError:
+        raise HTTPError(403, f"permission denied reading {name}") from None
+
+
+def check_write_preconditions(request: Request, current: os.stat_result | None, name: str) -> None:
+    """412 when If-Match / If-None-Match / If-Unmodified-Since refuse a PUT or DELETE
+    of the file whose current state is `current` (None: there is no file yet)."""
+    etag = etag_for(current) if current is not None else None
+    modified = current.st_mtime if current is not None else None
+    if precondition_status(request.headers, request.method, etag, modified) == 412:
+        raise HTTPError(412, f"precondition failed for {name}")
+
+
 def file_response(request: Request, settings: Settings, path: Path, content_type: str) -> Response:
     """GET/HEAD of one regular file, with validators, preconditions, ranges and gzip.
     Raises OSError (FileNotFoundError, IsADirectoryError, PermissionError) for the
@@ -241,19 +348,17 @@ def _file_response(
     request: Request, settings: Settings, file: BinaryIO, status: os.stat_result, content_type: str
 ) -> Response:
     size, modified = status.st_size, status.st_mtime
-    compressible = is_textual(content_type) and size <= settings.limits.max_gzip_file
-    compress = compressible and accepts_gzip(request.headers)
+    compress = use_gzip(request.headers, content_type, size, settings.limits.max_gzip_file)
     etag = etag_for(status, "-gzip" if compress else "")
     headers = [
         ("Content-Type", content_type),
-        ("Last-Modified", http_date_of(modified)),
+        ("Last-Modified", http_date(modified)),
         ("ETag", etag),
         CACHE_CONTROL,
         ("Accept-Ranges", "bytes"),
     ]
-    if compressible:
-        # The answer depends on Accept-Encoding, whichever way it went (§12.5.5).
-        headers.append(("Vary", "Accept-Encoding"))
+    if compressible(content_type, size, settings.limits.max_gzip_file):
+        headers.append(VARY_ACCEPT_ENCODING)
 
     outcome = precondition_status(request.headers, request.method, etag, modified)
     if outcome == 304:
@@ -279,127 +384,5 @@ def _file_response(
             return Response(206, headers, FileBody(file, first, last - first + 1))
 
     if compress:
-        # mtime=0: no timestamp inside, so the same file always gzips to the same bytes
-        # (the strong ETag promises exactly that).
-        data = gzip.compress(file.read(size), compresslevel=GZIP_LEVEL, mtime=0)
-        return Response(200, [*headers, ("Content-Encoding", "gzip")], data)
+        return Response(200, [*headers, ("Content-Encoding", "gzip")], gzip_compress(file.read(size)))
     return Response(200, headers, FileBody(file, 0, size))
-
-
-# ---------------------------------------------------------------------------------------
-# Listings
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class Entry:
-    name: str
-    is_dir: bool
-    size: int
-    modified: float
-
-
-def list_folder(folder: Path) -> list[Entry]:
-    """The visible entries of a folder, folders first, then by name. Dot files are left
-    out (among them the `.name.part` files of uploads in progress); entries that are
-    neither regular files nor folders, and symlinks, are left out too."""
-    entries = []
-    with os.scandir(folder) as scan:
-        for item in scan:
-            if item.name.startswith(".") or item.is_symlink():
-                continue
-            try:
-                info = item.stat()
-            except OSError:
-                continue  # removed while we looked
-            if stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):
-                is_dir = stat.S_ISDIR(info.st_mode)
-                entries.append(Entry(item.name, is_dir, 0 if is_dir else info.st_size, info.st_mtime))
-    entries.sort(key=lambda entry: (not entry.is_dir, entry.name))
-    return entries
-
-
-def human_size(size: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
-
-
-def iso_time(timestamp: float) -> str:
-    return datetime.fromtimestamp(int(timestamp), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-LISTING_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Index of {title}</title>
-<style>
-body {{ font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; color: #1d2330; }}
-h1 {{ font-size: 1.4rem; font-weight: 600; word-break: break-all; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e3e6ec; }}
-th {{ color: #5a6275; font-weight: 500; }}
-td.size, th.size {{ text-align: right; font-variant-numeric: tabular-nums; }}
-a {{ color: #1a56db; text-decoration: none; }} a:hover, a:focus {{ text-decoration: underline; }}
-</style>
-</head>
-<body>
-<h1>Index of {title}</h1>
-<table>
-<thead><tr><th>Name</th><th class="size">Size</th><th>Modified (UTC)</th></tr></thead>
-<tbody>
-{rows}
-</tbody>
-</table>
-</body>
-</html>
-"""
-
-
-def listing_html(title: str, entries: list[Entry], has_parent: bool) -> bytes:
-    """An HTML listing. Every name is escaped for HTML and its link percent-encoded in
-    full (spaces, `#`, `?`, `%` and non-ASCII included), relative to the folder's URL."""
-    rows = []
-    if has_parent:
-        rows.append('<tr><td><a href="../">../</a></td><td class="size"></td><td></td></tr>')
-    for entry in entries:
-        href = quote(entry.name, safe="") + ("/" if entry.is_dir else "")
-        label = html.escape(entry.name + ("/" if entry.is_dir else ""))
-        size = "" if entry.is_dir else html.escape(human_size(entry.size))
-        modified = time.strftime("%Y-%m-%d %H:%M", time.gmtime(entry.modified))
-        rows.append(
-            f'<tr><td><a href="{html.escape(href)}">{label}</a></td>'
-            f'<td class="size" title="{entry.size} bytes">{size}</td><td>{modified}</td></tr>'
-        )
-    page = LISTING_PAGE.format(title=html.escape(title), rows="\n".join(rows))
-    return page.encode("utf-8")
-
-
-def listing_json(entries: list[Entry]) -> bytes:
-    """A JSON array of {name, size, modified}; folder names end with "/"."""
-    items = [
-        {"name": entry.name + ("/" if entry.is_dir else ""), "size": entry.size, "modified": iso_time(entry.modified)}
-        for entry in entries
-    ]
-    return json.dumps(items, ensure_ascii=False).encode("utf-8")
-
-
-def wants_json(headers: Headers) -> bool:
-    """Whether Accept (RFC 9110 §12.5.1) prefers application/json to text/html."""
-    weights = weighted_elements(headers, "accept")
-    json_weight = weights.get("application/json", 0.0)
-    return json_weight > 0 and json_weight >= weights.get("text/html", 0.0)
-
-
-def listing_response(request: Request, folder: Path, title: str, has_parent: bool, offer_json: bool) -> Response:
-    entries = list_folder(folder)
-    headers = [CACHE_CONTROL]
-    if offer_json:
-        headers.append(("Vary", "Accept"))
-        if wants_json(request.headers):
-            return Response(200, [("Content-Type", "application/json"), *headers], listing_json(entries))
-    return Response(200, [("Content-Type", "text/html; charset=utf-8"), *headers], listing_html(title, entries, has_parent))

@@ -1,22 +1,15 @@
-"""HTTP/1.1 message syntax (RFC 9110, RFC 9112): parse requests, serialize responses.
+"""The HTTP/1.1 wire format (RFC 9110, RFC 9112) both ways, with no sockets in it.
 
-This module does no I/O of its own. A connection (see `main.py`) owns a `bytearray`
-receive buffer and appends whatever `recv()` returns to it; this module reads from the
-front of that buffer and removes exactly the bytes of the message it parsed, so the bytes
-of a pipelined next request stay where they are.
+It owns: parsing a request head and decoding its body (`parse_request`, `RequestBody`),
+the errors that refuse a request (`HTTPError`, `ProtocolError`), content negotiation
+(`accepts_gzip`), and framing a response (`response_head`: status line, Content-Length,
+Connection, Date, and whether a body is sent at all).
 
-How one request flows through it:
-
-1. `parse_request(source, limits)` looks for a complete header section at the front of
-   `source.buffer`. It returns `None` ("need more data") until there is one, then
-   validates the request line and every field line, decides how the body is framed
-   (RFC 9112 §6.3) and returns a `Request`. Anything malformed raises `ProtocolError`,
-   which carries the status to answer and a one-line reason.
-2. The handler reads `request.body` (a `RequestBody`) if it wants the body. The body
-   decoder (`ContentLengthDecoder` or `ChunkedDecoder`) takes body bytes off the buffer
-   step by step; when the buffer runs dry, `RequestBody` asks the connection for more
-   through `source.receive_more()`. `Expect: 100-continue` is answered on the first read.
-3. The connection serializes the handler's `Response` with `serialize_response_head()`.
+It does no I/O. The connection (`connection.py`) owns a `bytearray` receive buffer and
+appends whatever `recv()` returns to it; this module reads from the front of that buffer
+and removes exactly the bytes of the message it parsed, so the bytes of a pipelined next
+request stay where they are. When a body needs more bytes it asks its `Transport` (the
+connection) for them. The README's "Life of a request" shows where this fits.
 
 The grammar is written as compiled byte regexes and `bytes` operations, with the ABNF
 they implement quoted above each.
@@ -27,8 +20,7 @@ from __future__ import annotations
 import enum
 import re
 import time
-from email.utils import formatdate
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Protocol
 
@@ -39,15 +31,21 @@ from app.settings import Limits
 # ---------------------------------------------------------------------------------------
 
 
-class ProtocolError(Exception):
-    """A request we must refuse. The connection answers `status` with `reason` as a
-    one-line text body and closes, because after a framing error the position of the
-    next request in the byte stream can no longer be trusted."""
+class HTTPError(Exception):
+    """A request answered with an error `status` and a one-line `reason` as its body,
+    e.g. a handler's 404. The connection stays open."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, headers: list[tuple[str, str]] | None = None) -> None:
         super().__init__(f"{status} {reason}")
         self.status = status
         self.reason = reason
+        self.headers = headers or []
+
+
+class ProtocolError(HTTPError):
+    """A request whose framing we must refuse. The connection answers, then closes:
+    after a framing error the position of the next request in the byte stream can no
+    longer be trusted."""
 
 
 class ClientDisconnected(Exception):
@@ -161,8 +159,9 @@ class Headers:
         return f"Headers({self.fields!r})"
 
 
-class ByteSource(Protocol):
-    """What a request body needs from its connection."""
+class Transport(Protocol):
+    """What a request body needs from its connection: the receive buffer, more bytes
+    in it, and the interim answer that invites the client to send the body."""
 
     buffer: bytearray
 
@@ -183,10 +182,10 @@ class Request:
     headers: Headers
     raw_head: bytes  # the request line and header section exactly as received
     body: RequestBody
-    keep_alive: bool  # what the client asked for (RFC 9112 §9.3)
+    wants_keep_alive: bool  # what the client asked for (RFC 9112 §9.3); the server decides
 
 
-class Step(enum.Enum):
+class BodyEvent(enum.Enum):
     """What a body decoder answers when it has no body bytes to return."""
 
     NEED_DATA = "need data"
@@ -199,15 +198,15 @@ class ContentLengthDecoder:
     def __init__(self, length: int) -> None:
         self.remaining = length
 
-    def announced(self) -> int:
-        """Body bytes announced but not yet taken off the buffer."""
+    def expected_bytes(self) -> int:
+        """Body bytes announced (by Content-Length) but not yet taken off the buffer."""
         return self.remaining
 
-    def next_piece(self, buffer: bytearray) -> bytes | Step:
+    def next_piece(self, buffer: bytearray) -> bytes | BodyEvent:
         if self.remaining == 0:
-            return Step.END_OF_BODY
+            return BodyEvent.END_OF_BODY
         if not buffer:
-            return Step.NEED_DATA
+            return BodyEvent.NEED_DATA
         piece = bytes(buffer[: self.remaining])
         # Deleting from the front of a bytearray is cheap in CPython: it moves a start
         # offset rather than the bytes.
@@ -228,16 +227,17 @@ class ChunkedDecoder:
         self.trailers = Headers()
         self.trailer_bytes = 0
 
-    def announced(self) -> int:
-        """Bytes of the current chunk not yet taken off the buffer."""
+    def expected_bytes(self) -> int:
+        """Bytes of the current chunk (announced by its size line) not yet taken off
+        the buffer."""
         return self.chunk_remaining if self.state == self._DATA else 0
 
-    def next_piece(self, buffer: bytearray) -> bytes | Step:
+    def next_piece(self, buffer: bytearray) -> bytes | BodyEvent:
         while True:
             if self.state == self._SIZE_LINE:
                 line = take_line(buffer, self.limits.max_chunk_line, "chunk size line")
                 if line is None:
-                    return Step.NEED_DATA
+                    return BodyEvent.NEED_DATA
                 match = CHUNK_SIZE_LINE_RE.fullmatch(line)
                 if match is None:
                     raise ProtocolError(400, "invalid chunk size line in chunked body")
@@ -245,7 +245,7 @@ class ChunkedDecoder:
                 self.state = self._DATA if self.chunk_remaining else self._TRAILERS
             elif self.state == self._DATA:
                 if not buffer:
-                    return Step.NEED_DATA
+                    return BodyEvent.NEED_DATA
                 piece = bytes(buffer[: self.chunk_remaining])
                 del buffer[: len(piece)]
                 self.chunk_remaining -= len(piece)
@@ -256,7 +256,7 @@ class ChunkedDecoder:
                 if len(buffer) < 2:
                     if buffer[:1] not in (b"", b"\r"):
                         raise ProtocolError(400, "chunk data not followed by CRLF")
-                    return Step.NEED_DATA
+                    return BodyEvent.NEED_DATA
                 if buffer[:2] != CRLF:
                     raise ProtocolError(400, "chunk data not followed by CRLF")
                 del buffer[:2]
@@ -265,7 +265,7 @@ class ChunkedDecoder:
                 # RFC 9112 §7.1.2: trailer-section = *( field-line CRLF ), then CRLF.
                 line = take_line(buffer, self.limits.max_header_bytes, "trailer field")
                 if line is None:
-                    return Step.NEED_DATA
+                    return BodyEvent.NEED_DATA
                 if not line:
                     self.state = self._DONE
                     continue
@@ -277,7 +277,7 @@ class ChunkedDecoder:
                     raise ProtocolError(431, "trailer section too large")
                 self.trailers.add(*parse_field_line(line))
             else:
-                return Step.END_OF_BODY
+                return BodyEvent.END_OF_BODY
 
 
 BodyDecoder = ContentLengthDecoder | ChunkedDecoder
@@ -292,10 +292,10 @@ class RequestBody:
     """
 
     def __init__(
-        self, decoder: BodyDecoder, source: ByteSource, expect_continue: bool, limit: int
+        self, decoder: BodyDecoder, transport: Transport, expect_continue: bool, limit: int
     ) -> None:
         self.decoder = decoder
-        self.source = source
+        self.transport = transport
         # RFC 9110 §10.1.1: with `Expect: 100-continue` the client waits for our interim
         # answer before sending the body; we send it only if the handler asks for it, so
         # a handler can refuse (413, 404) without the body ever being sent.
@@ -318,14 +318,14 @@ class RequestBody:
 
     def __iter__(self) -> Iterator[bytes]:
         while not self.finished:
-            piece = self.decoder.next_piece(self.source.buffer)
-            if piece is Step.NEED_DATA:
+            piece = self.decoder.next_piece(self.transport.buffer)
+            if piece is BodyEvent.NEED_DATA:
                 self._check_limit()  # Content-Length, or a chunk size just read
                 if self.awaiting_continue:
                     self.awaiting_continue = False
-                    self.source.send_continue()
-                self.source.receive_more()
-            elif piece is Step.END_OF_BODY:
+                    self.transport.send_continue()
+                self.transport.receive_more()
+            elif piece is BodyEvent.END_OF_BODY:
                 self.finished = True
             else:
                 self.received += len(piece)
@@ -336,7 +336,7 @@ class RequestBody:
         """413 as soon as the body is known to exceed the limit: from Content-Length or a
         chunk size, before those bytes are read or stored, and before 100 Continue
         invites the client to send them (RFC 9110 §15.5.14)."""
-        if self.received + self.decoder.announced() > self.limit:
+        if self.received + self.decoder.expected_bytes() > self.limit:
             raise ProtocolError(413, f"request body larger than {self.limit} bytes")
 
     def discard(self, max_bytes: int) -> bool:
@@ -402,37 +402,24 @@ def parse_field_line(line: bytes) -> tuple[str, str]:
     return name.decode("ascii").lower(), value.decode("latin-1")
 
 
-def parse_request(source: ByteSource, limits: Limits) -> Request | None:
-    """Parse one request head from the front of `source.buffer`.
+def parse_request(transport: Transport, limits: Limits) -> Request | None:
+    """Parse one request head from the front of `transport.buffer`.
 
     Returns `None` when the header section is not complete yet (the buffer is left as it
     is), or a `Request` whose head bytes have been removed from the buffer. Raises
     `ProtocolError` for a request that must be refused.
     """
-    buffer = source.buffer
+    buffer = transport.buffer
     # RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before the
     # request line (some clients send an extra CRLF after a POST body).
     while buffer[:2] == CRLF:
         del buffer[:2]
-
     head_end = buffer.find(b"\r\n\r\n", 0, limits.max_header_bytes)
     if head_end < 0:
         check_incomplete_head(buffer, limits)
         return None
     raw_head = bytes(buffer[: head_end + 4])
-    head = raw_head[:head_end]
-    lines = head.split(CRLF)
-    # Every LF and every CR must belong to a CRLF line end: counted in C, one pass each,
-    # rather than searched for line by line.
-    line_ends = len(lines) - 1
-    if head.count(b"\n") != line_ends:
-        raise ProtocolError(400, "bare LF in header section; lines must end with CRLF")
-    if head.count(b"\r") != line_ends:
-        raise ProtocolError(400, "bare CR in header section; lines must end with CRLF")
-    if len(lines[0]) > limits.max_request_line:
-        raise ProtocolError(414, f"request line longer than {limits.max_request_line} bytes")
-    if len(lines) - 1 > limits.max_header_fields:
-        raise ProtocolError(431, f"more than {limits.max_header_fields} header fields")
+    lines = split_head(raw_head[:head_end], limits)
 
     method, target, version = parse_request_line(lines[0])
     headers = Headers([parse_field_line(line) for line in lines[1:]])
@@ -450,9 +437,27 @@ def parse_request(source: ByteSource, limits: Limits) -> Request | None:
         version=version,
         headers=headers,
         raw_head=raw_head,
-        body=RequestBody(decoder, source, expect_continue, limits.max_upload),
-        keep_alive=wants_keep_alive(version, headers),
+        body=RequestBody(decoder, transport, expect_continue, limits.max_upload),
+        wants_keep_alive=wants_keep_alive(version, headers),
     )
+
+
+def split_head(head: bytes, limits: Limits) -> list[bytes]:
+    """The lines of a complete head (without its final CRLF CRLF), checked for bare CR
+    and LF and for the request-line and field-count limits."""
+    lines = head.split(CRLF)
+    # Every LF and every CR must belong to a CRLF line end: counted in C, one pass each,
+    # rather than searched for line by line.
+    line_ends = len(lines) - 1
+    if head.count(b"\n") != line_ends:
+        raise ProtocolError(400, "bare LF in header section; lines must end with CRLF")
+    if head.count(b"\r") != line_ends:
+        raise ProtocolError(400, "bare CR in header section; lines must end with CRLF")
+    if len(lines[0]) > limits.max_request_line:
+        raise ProtocolError(414, f"request line longer than {limits.max_request_line} bytes")
+    if len(lines) - 1 > limits.max_header_fields:
+        raise ProtocolError(431, f"more than {limits.max_header_fields} header fields")
+    return lines
 
 
 def check_incomplete_head(buffer: bytearray, limits: Limits) -> None:
@@ -669,8 +674,8 @@ CONTINUE_RESPONSE = b"HTTP/1.1 100 Continue\r\n\r\n"
 class FileBody:
     """A response body that is a stretch of an open file: `length` bytes from `offset`.
 
-    The connection sends it with `socket.sendfile`, so the kernel copies the bytes from
-    the page cache to the socket and they never pass through Python (zero copy): a 1 GiB
+    The connection sends it with `os.sendfile`, so the kernel copies the bytes from the
+    page cache to the socket and they never pass through Python (zero copy): a 1 GiB
     file costs no more memory than a 1 KiB one. The connection closes the file once sent.
     """
 
@@ -690,8 +695,8 @@ class Response:
     def content_length(self) -> int:
         return self.body.length if isinstance(self.body, FileBody) else len(self.body)
 
-    def close(self) -> None:
-        """Release the open file of a FileBody (a no-op for bytes)."""
+    def release(self) -> None:
+        """Close the open file of a FileBody (nothing to do for bytes)."""
         if isinstance(self.body, FileBody):
             self.body.file.close()
 
@@ -710,13 +715,41 @@ def body_allowed(status: int) -> bool:
     return status >= 200 and status not in (204, 304)
 
 
+def sends_body(response: Response, request: Request | None) -> bool:
+    """Whether the response's body goes on the wire: not for a status that never has
+    content, and not for HEAD, which gets the head a GET would get (RFC 9110 §9.3.2)."""
+    return body_allowed(response.status) and (request is None or request.method != "HEAD")
+
+
+def response_head(response: Response, request: Request | None, keep_open: bool, date: bool) -> bytes:
+    """The status line and header section of `response`, answering `request` (None for
+    a request refused before its head was parsed), with the framing fields added:
+
+    - `Content-Length` whenever the status allows content (RFC 9110 §8.6): for HEAD too,
+      the length a GET would have had;
+    - `Connection: close` when the connection ends after this response (RFC 9112 §9.6),
+      or `Connection: keep-alive` for an HTTP/1.0 client whose connection stays (§9.3);
+    - `Date` when `date` is on (RFC 9110 §6.6.1).
+    """
+    headers = list(response.headers)
+    if date:
+        headers.append(("Date", current_http_date()))
+    if body_allowed(response.status):
+        headers.append(("Content-Length", str(response.content_length)))
+    if not keep_open:
+        headers.append(("Connection", "close"))
+    elif request is not None and request.version == "HTTP/1.0":
+        headers.append(("Connection", "keep-alive"))
+    return serialize_response_head(response.status, headers)
+
+
 # A response field line we are willing to send: a token as the name, and no CR, LF or
 # NUL in the value (a value built from request data must never split the response).
 SAFE_FIELD_LINE_RE = re.compile(r"%s: [^\r\n\0]*\r\n" % TOKEN.decode("ascii"))
 
 
 def serialize_response_head(status: int, headers: list[tuple[str, str]]) -> bytes:
-    """The status line and header section; `ValueError` for an unsafe field."""
+    """The status line and header section as given; `ValueError` for an unsafe field."""
     lines = []
     for name, value in headers:
         line = f"{name}: {value}\r\n"
@@ -726,28 +759,39 @@ def serialize_response_head(status: int, headers: list[tuple[str, str]]) -> byte
     return STATUS_LINES[status] + "".join(lines).encode("latin-1") + CRLF
 
 
-_date_cache: tuple[int, str] = (0, "")
-
-
-def http_date() -> str:
-    """The current time as an IMF-fixdate (RFC 9110 §5.6.7), computed once a second."""
-    global _date_cache
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache = (now, formatdate(now, usegmt=True))
-    return _date_cache[1]
-
-
 # ---------------------------------------------------------------------------------------
-# Logging
+# Dates
 # ---------------------------------------------------------------------------------------
 
-_LOG_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
-_LOG_ESCAPES[ord('"')] = '\\"'
-_LOG_ESCAPES[ord("\\")] = "\\\\"
+_DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def escape_for_log(text: str) -> str:
-    """Escape control characters, quotes and backslashes, so a request can neither forge
-    log lines nor hide in them."""
-    return text.translate(_LOG_ESCAPES)
+def http_date(timestamp: float) -> str:
+    """A time as an IMF-fixdate (RFC 9110 §5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`:
+    English names whatever the locale, always GMT."""
+    t = time.gmtime(timestamp)
+    return (
+        f"{_DAY_NAMES[t.tm_wday]}, {t.tm_mday:02d} {_MONTH_NAMES[t.tm_mon - 1]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
+
+
+class PerSecond:
+    """The current time in some format, formatted at most once a second: a busy server
+    asks for it on every request, and formatting costs more than looking it up."""
+
+    def __init__(self, format_time: Callable[[int], str]) -> None:
+        self.format_time = format_time
+        self.cached: tuple[int, str] = (-1, "")
+
+    def __call__(self) -> str:
+        now = int(time.time())
+        second, text = self.cached  # one tuple: threads never see a half-updated pair
+        if second != now:
+            text = self.format_time(now)
+            self.cached = (now, text)
+        return text
+
+
+current_http_date = PerSecond(http_date)

@@ -1,34 +1,97 @@
 """Every tunable of the server in one place: limits, timeouts and launch options.
 
-`main.py` builds one `Settings` from the command line and hands it to the connection
-threads (`main.py`), the parser (`http.py`) and the handlers (`handlers.py`). Nothing else
-in the code base holds a magic number for a size or a time.
+Each setting is declared once, here, as a dataclass field. A field made with `option()`
+is also a command-line flag: its name with dashes (`max_upload` is `--max-upload`), its
+help text and its parser sit in the field's metadata, and `main.py` builds the command
+line from these fields alone. Adding a limit is therefore one edit: a field in `Limits`
+with `option(...)`, then reading it where it applies.
+
+`main.py` builds one `Settings` and hands it to the server (`server.py`), each connection
+(`connection.py`), the parser (`http.py`, which sees only `Limits`) and the handlers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 
 
+# ---------------------------------------------------------------------------------------
+# What a valid value of an option is (used by the command line, raising argparse's error)
+# ---------------------------------------------------------------------------------------
+
+
+def positive_int(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or int(value) == 0:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive whole number")
+    return int(value)
+
+
+def byte_count(value: str) -> int:
+    if not (value.isascii() and value.isdigit()):
+        raise argparse.ArgumentTypeError(f"{value} is not a number of bytes")
+    return int(value)
+
+
+def positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number of seconds")
+    return seconds
+
+
+def existing_directory(value: str) -> Path:
+    path = Path(value)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is not a directory")
+    return path
+
+
+def site_directory(value: str) -> Path | None:
+    """`--www DIR`; an empty value means no site at all."""
+    return existing_directory(value) if value else None
+
+
+def option(default: Any, help: str, parse: Callable[[str], Any] | None = None, metavar: str | None = None) -> Any:
+    """A setting that is also a command-line flag. `parse` turns the flag's text into the
+    value (None for a boolean switch); `help` may use `%(default)s`."""
+    return field(default=default, metadata={"help": help, "parse": parse, "metavar": metavar})
+
+
+# The shipped site (www/index.html), served when --www is not given.
+SHIPPED_SITE = Path(__file__).resolve().parent.parent / "www"
+
+
+# ---------------------------------------------------------------------------------------
+# The settings
+# ---------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Limits:
-    """Sizes the parser enforces; each one maps to the status it answers when exceeded."""
+    """Sizes the server enforces; each one maps to the status it answers when exceeded."""
 
-    # RFC 9112 §3: "servers ought to be prepared to receive request lines of 8000 octets";
-    # beyond this the answer is 414 URI Too Long.
-    max_request_line: int = 8 * KiB
-    # The whole header section (request line included) and its field count; 431 beyond.
-    max_header_bytes: int = 64 * KiB
-    max_header_fields: int = 100
+    # RFC 9112 §3: "servers ought to be prepared to receive request lines of 8000 octets".
+    max_request_line: int = option(8 * KiB, "longest request line in bytes; 414 beyond", positive_int, "N")
+    # The whole header section (request line included) and its field count.
+    max_header_bytes: int = option(64 * KiB, "largest header section in bytes; 431 beyond", positive_int, "N")
+    max_header_fields: int = option(100, "most header fields; 431 beyond", positive_int, "N")
+    # Bodies a handler holds in memory whole (e.g. `/echo` reflecting the request).
+    max_body: int = option(1 * MiB, "largest body held in memory (/echo) in bytes; 413 beyond", positive_int, "N")
+    # Bodies streamed to disk (uploads), checked before any byte is stored.
+    max_upload: int = option(10 * GiB, "refuse uploads larger than this with 413", byte_count, "BYTES")
     # A chunk-size line with its extensions (RFC 9112 §7.1.1); 400 beyond.
     max_chunk_line: int = 4 * KiB
-    # Bodies a handler holds in memory whole (e.g. `/echo` reflecting the request); 413 beyond.
-    max_in_memory_body: int = 1 * MiB
     # What is left of a body the handler did not read, read and dropped to keep the
     # connection; a larger remainder closes the connection instead.
     max_discarded_body: int = 64 * KiB
@@ -37,11 +100,8 @@ class Limits:
     # keeps 1,000 idle connections cheap; bodies are read in large pieces.
     head_recv_size: int = 4 * KiB
     body_recv_size: int = 64 * KiB
-    # Bodies streamed to disk (uploads); 413 beyond, checked before any byte is stored.
-    # `--max-upload BYTES` sets it.
-    max_upload: int = 10 * GiB
     # Files of a compressible type (text, JSON, SVG, ...) up to this size are gzipped for
-    # clients that accept it; larger ones are streamed with sendfile, uncompressed, since
+    # clients that accept it; larger ones are sent with sendfile, uncompressed, since
     # compressing means reading the whole file through Python.
     max_gzip_file: int = 1 * MiB
 
@@ -50,14 +110,20 @@ class Limits:
 class Timeouts:
     """Go net/http style named timeouts, in seconds."""
 
-    # From the first byte of a request until its header section is complete (slowloris); 408.
-    read_header: float = 10.0
+    # From the first byte of a request until its header section is complete (slowloris).
+    header_timeout: float = option(10.0, "seconds to send a whole request head; 408 after", positive_seconds, "SECONDS")
     # A keep-alive connection waiting for its next request; closed silently.
-    idle: float = 15.0
-    # The longest wait for the next piece of a request body; the connection is dropped.
-    body_stall: float = 30.0
+    idle_timeout: float = option(
+        15.0, "seconds a keep-alive connection may wait for its next request", positive_seconds, "SECONDS"
+    )
+    # The longest wait for the next piece of a request body; 408.
+    body_timeout: float = option(
+        30.0, "seconds a request body may stall before it is refused", positive_seconds, "SECONDS"
+    )
     # How long sending a response may wait with the client accepting none of its bytes.
-    write: float = 60.0
+    write_timeout: float = option(
+        60.0, "seconds a client may take to accept response bytes", positive_seconds, "SECONDS"
+    )
     # After Ctrl+C / SIGTERM: how long requests in flight may take to finish.
     shutdown_grace: float = 5.0
     # After answering with `Connection: close` while the client may still be sending
@@ -68,35 +134,55 @@ class Timeouts:
 
 @dataclass(frozen=True)
 class Settings:
-    host: str = "localhost"
-    port: int = 4221
-    # Where `/files/{name}` reads and writes; None disables the file routes.
-    directory: Path | None = None
-    # The static site (`--www DIR`, default `www/` beside the program when it exists);
-    # None: no site, and `GET /` answers an empty 200.
-    www: Path | None = None
-    # HTML (and JSON) listings of folders without an index.html; `--no-listing` turns
-    # them off (then 404).
-    listing: bool = True
+    host: str = option("localhost", "address to listen on (default: %(default)s)", str)
+    port: int = option(4221, "port to listen on; 0 picks a free one (default: %(default)s)", int)
+    # Where `/files/{name}` reads and writes; None turns the file routes off.
+    directory: Path | None = option(
+        None,
+        "serve GET /files/NAME from this directory, list it at GET /files/, store POST and PUT "
+        "/files/NAME uploads in it and remove files on DELETE (without it, the file routes answer "
+        "404 and 403)",
+        existing_directory,
+        "DIR",
+    )
+    # The static site; None: no site, and `GET /` answers an empty 200.
+    www: Path | None = option(
+        SHIPPED_SITE if SHIPPED_SITE.is_dir() else None,
+        "serve a static site from this directory: GET / answers its index.html, other paths its "
+        "files (default: the www/ folder beside the program; --www '' for none, then GET / answers "
+        "an empty 200)",
+        site_directory,
+        "DIR",
+    )
+    # Listings of folders without an index.html (HTML, or JSON on /files/).
+    listing: bool = option(
+        True, "list folders without index.html and GET /files/ (--no-listing: answer 404 instead)"
+    )
     # RFC 9110 §6.6.1: a Date header on every response. Off by default because the
     # challenge's anti-cheat check rejects a Date header on `GET /`.
-    send_date: bool = False
-    access_log: bool = True
-    # Connections the kernel queues before accept(): a burst of 500 clients connecting at
-    # once must all get in (the kernel caps it at net.core.somaxconn, 4096 on Linux 5.4+).
-    listen_backlog: int = 1024
+    date: bool = option(False, "send a Date header on every response (RFC 9110 section 6.6.1)")
     # Connection threads at most; one more connection is answered 503 with Retry-After
     # and closed, so a flood of sockets cannot exhaust threads or memory.
-    max_connections: int = 1000
-    # The Retry-After (RFC 9110 §10.2.3) sent with that 503, in seconds.
+    max_connections: int = option(1000, "connections served at once; more get 503 (default: %(default)s)", positive_int, "N")
+    # Connections the kernel queues before accept(): a burst of 500 clients connecting at
+    # once must all get in (the kernel caps it at net.core.somaxconn, 4096 on Linux 5.4+).
+    backlog: int = option(1024, "connections the kernel queues before accept() (default: %(default)s)", positive_int, "N")
+    # Worker processes sharing the port (SO_REUSEPORT), each a whole thread-per-connection
+    # server; 1 means no worker processes at all: the server runs in the launched process.
+    workers: int = option(
+        1,
+        "worker processes sharing the port, one per CPU core to use all of them; each is a whole "
+        "thread-per-connection server, a worker that dies is replaced (default: %(default)s: no "
+        "worker processes, the server runs in this one)",
+        positive_int,
+        "N",
+    )
+    # The Retry-After (RFC 9110 §10.2.3) sent with the 503 at --max-connections, in seconds.
     retry_after: int = 1
     # Each connection thread's stack. Python code runs on the interpreter's own frames, so
     # a connection needs little C stack; 256 KiB instead of the usual 8 MiB keeps 1,000
     # idle connections at 250 MiB of address space instead of 8 GiB.
     thread_stack_size: int = 256 * KiB
-    # Worker processes sharing the port (SO_REUSEPORT), each a whole thread-per-connection
-    # server; 1 means no worker processes at all: the server runs in the launched process.
-    workers: int = 1
     # A worker that dies is replaced; one that dies sooner than this after its start is
     # replaced only after this delay, so a worker that cannot start does not spin.
     worker_restart_delay: float = 1.0

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import pytest
 
-from app import handlers, main
+from app import handlers, server as server_module
 from app.settings import Settings
 from tests.conftest import RawClient, wait_until
 
@@ -111,7 +111,7 @@ def in_process_server(monkeypatch):
     """The server in this process, on a thread, with a route whose handler raises: there
     is no such route in production code, so the route table is patched for this test."""
     monkeypatch.setattr(handlers, "ROUTES", (handlers.Route("/broken", {"GET": broken_handler}), *handlers.ROUTES))
-    server = main.Server(Settings(host="127.0.0.1", port=0))
+    server = server_module.Server(Settings(host="127.0.0.1", port=0))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server

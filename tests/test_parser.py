@@ -13,8 +13,8 @@ from app.http import (
     Headers,
     parse_request,
     serialize_response_head,
-    escape_for_log,
 )
+from app.accesslog import escape_for_log
 from app.settings import Limits
 from tests.conftest import FeedSource
 
@@ -160,7 +160,7 @@ def test_no_continue_when_the_body_is_already_here() -> None:
     data = b"POST /p HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"
     request, body, _ = parse(data, "whole")
     assert body == b"abc"
-    assert request.body.source.continues_sent == 0
+    assert request.body.transport.continues_sent == 0
 
 
 @pytest.mark.parametrize(
@@ -177,7 +177,7 @@ def test_no_continue_when_the_body_is_already_here() -> None:
 )
 def test_keep_alive_follows_the_connection_options(data: bytes, keep_alive: bool) -> None:
     request, _, _ = parse(data, "whole")
-    assert request.keep_alive is keep_alive
+    assert request.wants_keep_alive is keep_alive
 
 
 # (bytes in, status, a part of the reason)

@@ -12,7 +12,7 @@ from app.settings import Limits
 from tests.conftest import FeedSource
 
 # Small limits, so that generated inputs reach them too.
-LIMITS = Limits(max_request_line=200, max_header_bytes=1000, max_header_fields=10, max_in_memory_body=1000, max_upload=1000)
+LIMITS = Limits(max_request_line=200, max_header_bytes=1000, max_header_fields=10, max_body=1000, max_upload=1000)
 EXAMPLES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -41,7 +41,7 @@ def parse_all(pieces: list[bytes]) -> list[tuple]:
             return results
         results.append(
             (request.method, request.target, request.version, request.headers.fields, body,
-             request.body.trailers.fields, request.keep_alive)
+             request.body.trailers.fields, request.wants_keep_alive)
         )
 
 

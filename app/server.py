@@ -1,0 +1,153 @@
+"""The listening socket, the accept loop, and graceful shutdown.
+
+`Server.serve_forever()` accepts connections and starts one thread per client, which
+runs `Connection.serve()` (`connection.py`). At `--max-connections` a new client is
+answered 503 from the accept loop itself (`refuse_connection`). `Server.shutdown()` stops
+the way Go's net/http does: close the listener, then the idle connections, then give the
+requests in flight a grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+
+from app.connection import Connection
+from app.http import response_head, text_response
+from app.settings import Settings
+
+log = logging.getLogger("app")
+
+
+def open_listener(settings: Settings, reuse_port: bool = False) -> socket.socket:
+    """A listening socket on `settings.host` and `settings.port`. With `reuse_port`, other
+    sockets may listen on the same port (SO_REUSEPORT), as the workers of --workers do."""
+    host = settings.host
+    return socket.create_server(
+        (host, settings.port),
+        family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+        backlog=settings.backlog,
+        reuse_port=reuse_port,
+        dualstack_ipv6=host == "::" and socket.has_dualstack_ipv6(),
+    )
+
+
+class Server:
+    """The listening socket and the connections it has open."""
+
+    def __init__(self, settings: Settings, listener: socket.socket | None = None) -> None:
+        self.settings = settings
+        # Applies to threads started from now on: every connection thread.
+        threading.stack_size(settings.thread_stack_size)
+        self.listener = listener if listener is not None else open_listener(settings)
+        self.port: int = self.listener.getsockname()[1]
+        self.stopping = threading.Event()
+        self.skip_grace = threading.Event()  # a second Ctrl+C: stop waiting for requests
+        self.connections: set[Connection] = set()
+        self.connections_lock = threading.Lock()
+        self.refusing = False  # at --max-connections: new connections get 503
+
+    def serve_forever(self) -> None:
+        """Accept connections until `shutdown()` is called (or Ctrl+C reaches the main
+        thread), one thread each."""
+        while not self.stopping.is_set():
+            try:
+                sock, address = self.listener.accept()
+            except OSError as error:
+                if self.stopping.is_set():
+                    break  # shutdown() closed the listener
+                # Out of file descriptors or memory, say: wait for connections to close
+                # rather than spin.
+                log.warning("accept failed: %s", error)
+                time.sleep(0.1)
+                continue
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            connection = Connection(sock, address[0], self.settings, self.stopping)
+            if self.admit(connection):
+                threading.Thread(target=self.run_connection, args=(connection,), daemon=True).start()
+            else:
+                refuse_connection(sock, self.settings)
+
+    def admit(self, connection: Connection) -> bool:
+        """Count the connection in, unless `--max-connections` are open already."""
+        with self.connections_lock:
+            full = len(self.connections) >= self.settings.max_connections
+            if not full:
+                self.connections.add(connection)
+        if full and not self.refusing:  # one warning per burst, not one per connection
+            log.warning("%d connections open: refusing new ones with 503", len(self.connections))
+        self.refusing = full
+        return not full
+
+    def run_connection(self, connection: Connection) -> None:
+        """The body of a connection's thread."""
+        try:
+            connection.serve()
+        finally:
+            with self.connections_lock:
+                self.connections.remove(connection)
+
+    def shutdown(self) -> str:
+        """Stop accepting, close idle connections, give requests in flight a grace period
+        to finish, then cut what is left. Returns a summary line."""
+        self.stopping.set()
+        try:
+            # shutdown() (not just close()) is what wakes a thread blocked in accept().
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        with self.connections_lock:
+            connections = list(self.connections)
+        idle = [connection for connection in connections if connection.idle]
+        for connection in idle:
+            connection.wake()
+        self.wait_for_connections(self.settings.timeouts.shutdown_grace, self.skip_grace)
+        with self.connections_lock:
+            cut = list(self.connections)
+        for connection in cut:
+            connection.wake()
+        # Let the cut-off threads clean up (an upload removes its temporary file) before
+        # the process exits and takes its daemon threads with it.
+        self.wait_for_connections(1.0)
+        finished = len(connections) - len(idle) - len(cut)
+        summary = f"Stopped: closed {len(idle)} idle connection(s), {finished} finished in flight"
+        if cut:
+            summary += f", {len(cut)} cut off after the {self.settings.timeouts.shutdown_grace:g}s grace period"
+        return summary + "."
+
+    def wait_for_connections(self, seconds: float, cut_short: threading.Event | None = None) -> None:
+        """Wait until every connection has closed, `seconds` at most."""
+        deadline = time.monotonic() + seconds
+        while self.connections and time.monotonic() < deadline:
+            if cut_short is not None and cut_short.is_set():
+                return
+            time.sleep(0.01)
+
+
+def refuse_connection(sock: socket.socket, settings: Settings) -> None:
+    """Answer a connection beyond `--max-connections` with 503 and close it, from the
+    accept loop itself (no thread: running out of threads is what the limit prevents).
+    Nothing here may block: the socket is non-blocking, and the answer is small enough to
+    fit in the socket's send buffer."""
+    response = text_response(
+        503,
+        f"too many connections (at most {settings.max_connections}); try again later",
+        [("Retry-After", str(settings.retry_after))],
+    )
+    try:
+        sock.setblocking(False)
+        try:
+            # Read what the client has already sent: closing a socket with unread data
+            # sends RST, which could destroy the 503 before the client reads it.
+            sock.recv(settings.limits.body_recv_size)
+        except BlockingIOError:
+            pass
+        sock.send(response_head(response, None, keep_open=False, date=settings.date) + response.body)
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass  # the client is gone already
+    finally:
+        sock.close()

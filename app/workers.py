@@ -1,0 +1,144 @@
+"""`--workers N`: several processes serving the same port.
+
+`Supervisor` forks N worker processes; each runs a whole `Server` (`server.py`) on its
+own listening socket bound to the same port (SO_REUSEPORT: the kernel spreads new
+connections over the workers). The parent serves nothing: it replaces a worker that dies
+and, on Ctrl+C or SIGTERM, asks every worker to stop gracefully and waits for them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import socket
+import time
+
+from app.server import Server, open_listener
+from app.settings import Settings
+
+log = logging.getLogger("app")
+
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+class Supervisor:
+    """The parent of `--workers N`: forks N workers, each a whole `Server` with its own
+    listening socket on the shared port (SO_REUSEPORT: the kernel balances new connections
+    between the sockets, so no lock guards accept()). The parent opens each worker's
+    socket before forking it, so the port is listening by the time the banner is printed.
+    It serves nothing itself: it replaces a worker that dies and, on Ctrl+C or SIGTERM,
+    asks every worker to stop gracefully (SIGTERM) and waits for them."""
+
+    def __init__(self, settings: Settings) -> None:
+        first = open_listener(settings, reuse_port=True)
+        self.port: int = first.getsockname()[1]  # the free port --port 0 found, if so
+        self.settings = dataclasses.replace(settings, port=self.port)
+        self.spare_listeners = [first]
+        self.workers: dict[int, tuple[socket.socket, float]] = {}  # pid -> (listener, start)
+
+    def run(self, banner: str) -> str:
+        """Keep the workers running until Ctrl+C or SIGTERM; returns a summary line."""
+        try:
+            print(banner, flush=True)
+            for _ in range(self.settings.workers - 1):
+                self.spare_listeners.append(open_listener(self.settings, reuse_port=True))
+            while self.spare_listeners:
+                self.start_worker(self.spare_listeners.pop())
+            while True:
+                pid, status = os.wait()
+                if pid not in self.workers:
+                    continue
+                listener, started = self.workers.pop(pid)
+                # Close the dead worker's socket at once, so that the kernel stops queuing
+                # connections nobody accepts; the new worker gets a socket of its own.
+                listener.close()
+                log.warning("worker %d %s; starting a new one", pid, describe_exit(status))
+                if time.monotonic() - started < self.settings.worker_restart_delay:
+                    time.sleep(self.settings.worker_restart_delay)
+                self.start_worker(open_listener(self.settings, reuse_port=True))
+        except KeyboardInterrupt:
+            pass
+        return self.stop_workers()
+
+    def start_worker(self, listener: socket.socket) -> None:
+        # Signals wait until the child has its own handlers: a Ctrl+C landing between
+        # fork() and those must not run the parent's handler inside the child.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        pid = os.fork()
+        if pid == 0:
+            others = [other for other, _ in self.workers.values()] + self.spare_listeners
+            run_worker(self.settings, listener, others)  # never returns
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        self.workers[pid] = (listener, time.monotonic())
+        log.debug("worker %d started", pid)
+
+    def stop_workers(self) -> str:
+        stopping = len(self.workers)
+        for pid in self.workers:
+            signal_quietly(pid, signal.SIGTERM)
+        # Each worker has its own grace period for requests in flight; one still running
+        # well after that is killed outright.
+        deadline = time.monotonic() + self.settings.timeouts.shutdown_grace + 5
+        while self.workers:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            except KeyboardInterrupt:  # a second Ctrl+C: workers stop waiting for requests
+                for pid in self.workers:
+                    signal_quietly(pid, signal.SIGTERM)
+                continue
+            if pid in self.workers:
+                self.workers.pop(pid)[0].close()
+            elif pid == 0:
+                if time.monotonic() > deadline:
+                    for pid in self.workers:
+                        signal_quietly(pid, signal.SIGKILL)
+                time.sleep(0.02)
+        for listener in self.spare_listeners:
+            listener.close()
+        return f"Stopped {stopping} workers."
+
+
+def run_worker(settings: Settings, listener: socket.socket, others: list[socket.socket]) -> None:
+    """The body of a forked worker: one `Server` on its listening socket, until SIGTERM
+    from the parent. Never returns: the worker must not fall back into the parent's code."""
+    exit_code = 1
+    try:
+        for other in others:
+            other.close()  # the other workers' sockets: this process's copies only
+        # Ctrl+C in a terminal reaches the whole process group; the parent forwards it
+        # as SIGTERM, so the worker ignores the direct copy and stops once, gracefully.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        server = Server(settings, listener)
+        log.debug("worker %d listening on port %d", os.getpid(), server.port)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        # As in main(): another stop signal only cuts the grace period short.
+        signal.signal(signal.SIGTERM, lambda *_: server.skip_grace.set())
+        log.debug("worker %d: %s", os.getpid(), server.shutdown())
+        exit_code = 0
+    except BaseException:
+        log.exception("worker %d failed", os.getpid())
+    finally:
+        logging.shutdown()
+        os._exit(exit_code)
+
+
+def signal_quietly(pid: int, signal_number: int) -> None:
+    try:
+        os.kill(pid, signal_number)
+    except ProcessLookupError:
+        pass  # already gone
+
+
+def describe_exit(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"was killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exited with status {os.waitstatus_to_exitcode(status)}"
