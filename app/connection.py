@@ -1,21 +1,9 @@
 """One connection, from its first byte to its close, in the thread the server started
-for it.
+for it: receiving request heads into a buffer, the keep-alive loop (`Connection.serve()`,
+one `exchange()` per request), dispatching to the handlers, sending (`sendall`, or
+`os.sendfile` for files), the lingering close, and the access line.
 
-`Connection.serve()` is the keep-alive loop. Each turn of it is one exchange:
-
-1. `receive_request()`: `recv()` into the connection's buffer until `http.parse_request()`
-   finds a whole request head, under the idle and header timeouts;
-2. `respond()`: `handlers.dispatch()` picks the handler, which reads the body if it
-   wants it and returns a `Response`;
-3. `keep_open_after()`: the connection goes on only if the client wants it, the server
-   is not stopping, and the rest of the request body has been read;
-4. `send()`: `http.response_head()` frames the response; head and body go out in one
-   `sendall()`, or the head and then the file with `os.sendfile()`;
-5. one access-log line.
-
-A request the parser refuses (`ProtocolError`) is answered with its status and reason,
-and the connection closes (`close()`, with a lingering close when the client may still
-be sending). The README's "Life of a request" walks through the same steps.
+Read it top to bottom; the README's "The life of a request" follows one request through it.
 """
 
 from __future__ import annotations
