@@ -34,6 +34,7 @@ from urllib.parse import unquote
 
 from app.compression import VARY_ACCEPT_ENCODING, compressible, gzip_compress, is_textual, use_gzip
 from app.http import FileBody, Headers, HTTPError, Request, Response, http_date, text_response
+from app.policy import write_refusal
 from app.settings import Settings
 
 # Browsers revalidate every time (with If-None-Match), so an edited file shows at once,
@@ -156,11 +157,12 @@ def checked_path(root: Path, encoded_name: str) -> Path:
         raise HTTPError(400, str(error)) from None
 
 
-def shared_path(settings: Settings, encoded_name: str, status_when_off: int, what: str) -> Path:
-    """The path of `/files/{encoded_name}` under `--directory`; `status_when_off` with a
-    reason naming the option when the server runs without one (`what` is what is off)."""
-    if settings.directory is None:
-        raise HTTPError(status_when_off, f"{what} off: start the server with --directory DIR to enable them")
+def writable_path(settings: Settings, encoded_name: str) -> Path:
+    """The path of `/files/{encoded_name}` for a request that changes it; 403 with the
+    write policy's reason (`policy.write_refusal`) when this server refuses writes."""
+    refusal = write_refusal(settings)
+    if refusal is not None:
+        raise HTTPError(403, refusal)
     return checked_path(settings.directory, encoded_name)
 
 

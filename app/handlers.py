@@ -32,7 +32,7 @@ from app.files import (
     checked_path,
     content_type_for,
     serve_file,
-    shared_path,
+    writable_path,
     write_atomically,
 )
 from app.http import HTTPError, ProtocolError, Request, Response, text_response
@@ -100,7 +100,7 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
     """`POST` or `PUT /files/{name}`: create or replace the file with the body, streamed
     to disk and renamed into place (`write_atomically`). 201 with Location when new, 204
     when replaced; folders in the name are created."""
-    path = shared_path(settings, subpath, 403, "uploads are")
+    path = writable_path(settings, subpath)
     name = unquote(subpath)
     # Everything that can refuse the upload is checked before the body is read: with
     # `Expect: 100-continue` the client then never sends it (RFC 9110 §10.1.1).
@@ -140,7 +140,7 @@ def store_upload(request: Request, path: Path, name: str) -> None:
 
 def delete_file(request: Request, settings: Settings, subpath: str) -> Response:
     """`DELETE /files/{name}`: remove the file; 204."""
-    path = shared_path(settings, subpath, 403, "file routes are")
+    path = writable_path(settings, subpath)
     name = unquote(subpath)
     try:
         current = path.stat()

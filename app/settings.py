@@ -177,6 +177,18 @@ class Settings:
         positive_int,
         "N",
     )
+    # -- Who may do what: write policy, passwords, LAN addresses, CORS, extra headers --
+
+    # -- HTTPS --
+
+    # -- Behind a proxy, under systemd --
+
+    # -- File sharing: uploads, archives, the listing --
+
+    # -- Seeing the wire: --trace --
+
+    # -- Holding load: access log file, crowded server --
+
     # The Retry-After (RFC 9110 §10.2.3) sent with the 503 at --max-connections, in seconds.
     retry_after: int = 1
     # Each connection thread's stack. Python code runs on the interpreter's own frames, so
