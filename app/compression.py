@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 
-from app.http import Headers, accepts_gzip
+from app.http import Headers, accepts_gzip, weighted_elements
 
 # gzip level 6 is zlib's default: most of level 9's size for a fraction of its time.
 GZIP_LEVEL = 6
@@ -41,3 +41,14 @@ def gzip_compress(data: bytes) -> bytes:
     """gzip with no timestamp inside (mtime=0), so the same content always compresses to
     the same bytes: a strong ETag on the compressed form promises exactly that."""
     return gzip.compress(data, compresslevel=GZIP_LEVEL, mtime=0)
+
+
+def accepts_coding(headers: Headers, coding: str) -> bool:
+    """Whether a content coding (`br`, `gzip`) is acceptable: named with q > 0, or not
+    named but covered by `*` with q > 0 (Accept-Encoding, RFC 9110 §12.5.3)."""
+    if coding == "gzip":
+        return accepts_gzip(headers)  # which knows the x-gzip alias too
+    codings = weighted_elements(headers, "accept-encoding")
+    if coding in codings:
+        return codings[coding] > 0
+    return codings.get("*", 0) > 0

@@ -184,6 +184,16 @@ class Settings:
     # -- Behind a proxy, under systemd --
 
     # -- File sharing: uploads, archives, the listing --
+    # Listings show dot files too; never the `.NAME.XXXXXXXX.part` files of uploads in
+    # progress (`files.is_upload_in_progress`).
+    show_hidden: bool = option(
+        False, "list dot files and folders too (never the .NAME.*.part files of uploads in progress)"
+    )
+    # Single-page apps route in the browser: any path under --www that names no file
+    # answers the site's index.html (as `try_files $uri /index.html` in nginx).
+    spa: bool = option(
+        False, "single-page app: a path under --www that matches no file answers the site's index.html (200)"
+    )
 
     # -- Seeing the wire: --trace --
 
