@@ -103,13 +103,13 @@ MEDIA_TYPES = {"html": "text/html", "json": "application/json", "text": "text/pl
 
 def choose_format(headers: Headers, offered: tuple[str, ...]) -> str:
     """The offered format the client weighs most in Accept (RFC 9110 §12.5.1), HTML
-    unless another is named with a higher weight; on a tie JSON, then text, win over
-    HTML, since only a client that wants them names them."""
+    unless another is named with a weight as high; on a tie JSON wins over text, and
+    both over HTML, since only a client that wants them names them."""
     weights = weighted_elements(headers, "accept")
     best, best_weight = "html", weights.get("text/html", 0.0)
     for name in ("json", "text"):
         weight = weights.get(MEDIA_TYPES[name], 0.0)
-        if name in offered and weight > 0 and weight >= best_weight:
+        if name in offered and weight > 0 and (weight > best_weight or (weight == best_weight and best == "html")):
             best, best_weight = name, weight
     return best
 

@@ -140,7 +140,8 @@ def entry_row(page: Page, entry: Entry) -> str:
 def table_body(page: Page, entries: list[Entry], view: View, has_parent: bool) -> str:
     rows = []
     if has_parent:
-        rows.append('<tr class="parent"><td><a href="../">../</a></td><td class="size"></td><td></td></tr>')
+        actions = "<td></td>" if page.manager else ""
+        rows.append(f'<tr class="parent"><td><a href="../">../</a></td><td class="size"></td><td></td>{actions}</tr>')
     rows.extend(entry_row(page, entry) for entry in entries)
     if not entries:
         why = f"No name contains “{html.escape(view.filter)}”." if view.filter else "This folder is empty."
