@@ -177,6 +177,22 @@ def refuse_oversized(request: Request, settings: Settings) -> None:
         raise HTTPError(413, f"upload of {declared} bytes is larger than the limit of {limit} bytes")
 
 
+def make_directory(path: Path, name: str, parents: bool) -> bool:
+    """Create the folder `path` (and its missing parents if `parents`); False when
+    something exists there already. The file system's refusals become statuses."""
+    try:
+        path.mkdir(parents=parents)
+    except FileExistsError:
+        return False
+    except FileNotFoundError:
+        raise HTTPError(409, f"the parent folder of {name} does not exist") from None
+    except NotADirectoryError:
+        raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
+    except PermissionError:
+        raise HTTPError(403, f"permission denied creating {name}") from None
+    return True
+
+
 def remove_path(path: Path, name: str) -> None:
     """Remove a file, or a folder if it is empty; a folder with entries is 409 (never a
     recursive delete), as the file system's other refusals get their status."""

@@ -32,6 +32,7 @@ from app.files import (
     check_write_preconditions,
     checked_path,
     content_type_for,
+    make_directory,
     refuse_oversized,
     remove_path,
     serve_file,
@@ -160,16 +161,8 @@ def make_folder(request: Request, settings: Settings, subpath: str) -> Response:
     path = writable_path(settings, subpath.removesuffix("/"))
     if request.body.declared_length != 0:  # a Content-Length over 0, or chunked
         raise HTTPError(415, "MKCOL takes no request body")
-    try:
-        path.mkdir()
-    except FileExistsError:
-        raise HTTPError(405, f"{name} exists already", [("Allow", FOLDER_METHODS)]) from None
-    except FileNotFoundError:
-        raise HTTPError(409, f"the parent folder of {name} does not exist") from None
-    except NotADirectoryError:
-        raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
-    except PermissionError:
-        raise HTTPError(403, f"permission denied creating {name}") from None
+    if not make_directory(path, name, parents=False):
+        raise HTTPError(405, f"{name} exists already", [("Allow", FOLDER_METHODS)])
     return Response(201, [("Location", "/files/" + quote(name) + "/")])
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote
 
-from app.files import refuse_oversized, remove_path, store_upload, writable_folder, writable_path
+from app.files import make_directory, refuse_oversized, remove_path, store_upload, writable_folder, writable_path
 from app.http import HTTPError, Request, Response, text_response, weighted_elements
 from app.multipart import Event, MultipartError, MultipartReader, PartStart, boundary_from
 from app.settings import Settings
@@ -166,14 +166,8 @@ def store_file(reader: MultipartReader, settings: Settings, subpath: str, filena
 def create_folder(settings: Settings, subpath: str, name: str) -> Stored:
     """`mkdir=NAME`: make the folder (and its parents); 409 if a file or folder is there."""
     path = target_path(settings, subpath, name.removesuffix("/"))
-    try:
-        path.mkdir(parents=True)
-    except FileExistsError:
-        raise HTTPError(409, f"{name} exists already") from None
-    except NotADirectoryError:
-        raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
-    except PermissionError:
-        raise HTTPError(403, f"permission denied creating {name}") from None
+    if not make_directory(path, name, parents=True):
+        raise HTTPError(409, f"{name} exists already")
     folder = name.removesuffix("/") + "/"
     return Stored(folder, "/files/" + subpath + quote(folder, safe="/"), None)
 
