@@ -46,7 +46,7 @@ BOUNDARY_RE = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=
 # name (what browsers send, RFC 7578 §4.2) pass through untouched, to be re-decoded.
 TOKEN = r"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
 QUOTED = r'"(?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[\t\x20-\x7e\x80-\xff])*"'
-PARAMETER_RE = re.compile(rf"[ \t]*;[ \t]*({TOKEN})[ \t]*=[ \t]*({TOKEN}|{QUOTED})[ \t]*")
+PARAMETER_RE = re.compile(rf"[ \t]*;[ \t]*(?:({TOKEN})[ \t]*=[ \t]*({TOKEN}|{QUOTED}))?[ \t]*")
 QUOTED_PAIR_RE = re.compile(r"\\(.)")
 
 # RFC 8187 §3.2.1 (ext-value, as used by `filename*`, RFC 6266 §4.3):
@@ -64,10 +64,10 @@ MAX_PART_HEADER_FIELDS = 16
 def boundary_from(content_type: str) -> bytes:
     """The boundary of a `multipart/form-data; boundary=...` Content-Type (RFC 7578
     §4.1: required, 1 to 70 characters of the RFC 2046 set, not ending in a space)."""
-    media_type, _, parameters = content_type.partition(";")
+    media_type, semicolon, parameters = content_type.partition(";")
     if media_type.strip().lower() != "multipart/form-data":
         raise MultipartError("Content-Type is not multipart/form-data")
-    values = parse_parameters(";" + parameters, "Content-Type")
+    values = parse_parameters(semicolon + parameters, "Content-Type")
     boundary = values.get("boundary")
     if boundary is None:
         raise MultipartError("multipart/form-data without a boundary parameter")
@@ -86,13 +86,15 @@ def parse_parameters(text: str, field: str) -> dict[str, str]:
         match = PARAMETER_RE.match(text, position)
         if match is None:
             raise MultipartError(f"malformed parameters in {field}")
+        position = match.end()
+        if match.group(1) is None:
+            continue  # an empty parameter: `;;` or a final `;`
         name, value = match.group(1).lower(), match.group(2)
         if name in values:
             raise MultipartError(f"parameter {name} appears twice in {field}")
         if value.startswith('"'):
             value = QUOTED_PAIR_RE.sub(r"\1", value[1:-1])
         values[name] = value
-        position = match.end()
     return values
 
 
