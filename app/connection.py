@@ -1,7 +1,8 @@
 """One connection, from its first byte to its close, in the thread the server started
 for it: receiving request heads into a buffer, the keep-alive loop (`Connection.serve()`,
-one `exchange()` per request), dispatching to the handlers, sending (`sendall`, or
-`os.sendfile` for files), the lingering close, and the access line.
+one `exchange()` per request), dispatching to the handlers, sending (`sendall`,
+`os.sendfile` for files, piece by piece for a body of unknown length), the lingering
+close, and the access line.
 
 Read it top to bottom; the README's "The life of a request" follows one request through it.
 """
@@ -24,6 +25,9 @@ from app.http import (
     ProtocolError,
     Request,
     Response,
+    StreamBody,
+    close_delimited,
+    framed_pieces,
     parse_request,
     response_head,
     sends_body,
@@ -83,7 +87,7 @@ class Connection:
                 return False
             started = time.perf_counter()
             response = self.respond(request)
-            keep_open = self.keep_open_after(request)
+            keep_open = self.keep_open_after(request) and not close_delimited(response, request)
             size = self.send(response, request, keep_open)
             log_access(self.client, request.raw_head, response.status, size, started)
             if not keep_open:
@@ -221,8 +225,33 @@ class Connection:
             with body.file:
                 self.sock.sendall(head)
                 return self.send_file(body)
+        if isinstance(body, StreamBody):
+            try:
+                self.sock.sendall(head)
+                return self.send_stream(body, request)
+            finally:
+                body.close()
         self.sock.sendall(head + body)
         return len(body)
+
+    def send_stream(self, body: StreamBody, request: Request | None) -> int:
+        """Send a body of unknown length as it is made, framed by `framed_pieces()`
+        (chunked, or close-delimited for HTTP/1.0): memory holds one piece at a time.
+        If making it fails half-way, the head is long gone: the only honest signal left
+        is to end the connection without the last chunk (RFC 9112 §7.1), so the client
+        sees an incomplete body rather than a short one."""
+        sent = 0
+        pieces = framed_pieces(body, request)
+        while True:
+            try:
+                piece = next(pieces, None)
+            except Exception as error:
+                log.exception("response body failed after %d bytes", sent)
+                raise ConnectionAbortedError(f"response body failed: {error}") from None
+            if piece is None:
+                return sent
+            self.sock.sendall(piece)  # a client gone mid-body: OSError, the loop ends
+            sent += len(piece)
 
     def send_file(self, body: FileBody) -> int:
         """Send a stretch of a file with `os.sendfile`: the kernel copies it from the

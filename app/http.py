@@ -687,20 +687,43 @@ class FileBody:
 
 
 @dataclass
+class StreamBody:
+    """A response body whose length is not known before it is sent (a folder archive
+    built while it goes out): an iterator of byte pieces, made lazily.
+
+    It is framed as chunked for HTTP/1.1 clients (RFC 9112 §7.1), and for HTTP/1.0
+    clients, who do not know chunked, by closing the connection after it (§6.3 point 8).
+    `close()` stops the iterator (and lets it close its files), sent or not."""
+
+    pieces: Iterator[bytes]
+
+    def close(self) -> None:
+        close = getattr(self.pieces, "close", None)
+        if close is not None:
+            close()
+
+
+@dataclass
 class Response:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
-    # Small bodies are bytes, sent with the head in one sendall; files are a FileBody.
-    body: bytes | FileBody = b""
+    # Small bodies are bytes, sent with the head in one sendall; files are a FileBody;
+    # bodies of unknown length a StreamBody.
+    body: bytes | FileBody | StreamBody = b""
 
     @property
-    def content_length(self) -> int:
+    def content_length(self) -> int | None:
+        """The body's length; None for a StreamBody, whose length is known only at its end."""
+        if isinstance(self.body, StreamBody):
+            return None
         return self.body.length if isinstance(self.body, FileBody) else len(self.body)
 
     def release(self) -> None:
-        """Close the open file of a FileBody (nothing to do for bytes)."""
+        """Close the open file of a FileBody, or stop a StreamBody (nothing for bytes)."""
         if isinstance(self.body, FileBody):
             self.body.file.close()
+        elif isinstance(self.body, StreamBody):
+            self.body.close()
 
 
 def text_response(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Response:
@@ -732,17 +755,57 @@ def response_head(response: Response, request: Request | None, keep_open: bool, 
     - `Connection: close` when the connection ends after this response (RFC 9112 §9.6),
       or `Connection: keep-alive` for an HTTP/1.0 client whose connection stays (§9.3);
     - `Date` when `date` is on (RFC 9110 §6.6.1).
+    - for a body of unknown length (`StreamBody`), `Transfer-Encoding: chunked` to an
+      HTTP/1.1 client, and to an HTTP/1.0 one nothing: the end of the connection ends
+      the body (RFC 9112 §6.3 point 8), so the caller must not keep it open
+      (`close_delimited()`).
     """
     headers = list(response.headers)
     if date:
         headers.append(("Date", current_http_date()))
     if body_allowed(response.status):
-        headers.append(("Content-Length", str(response.content_length)))
+        length = response.content_length
+        if length is not None:
+            headers.append(("Content-Length", str(length)))
+        elif chunked(request):
+            headers.append(("Transfer-Encoding", "chunked"))
     if not keep_open:
         headers.append(("Connection", "close"))
     elif request is not None and request.version == "HTTP/1.0":
         headers.append(("Connection", "keep-alive"))
     return serialize_response_head(response.status, headers)
+
+
+def chunked(request: Request | None) -> bool:
+    """Whether a body of unknown length goes to this client chunked: only HTTP/1.1
+    clients must understand it (RFC 9112 §7.1); an HTTP/1.0 one gets it close-delimited."""
+    return request is not None and request.version == "HTTP/1.1"
+
+
+def close_delimited(response: Response, request: Request | None) -> bool:
+    """Whether the response's body ends only when the connection closes (RFC 9112 §6.3
+    point 8): a body of unknown length, sent, to a client that cannot take chunked."""
+    return isinstance(response.body, StreamBody) and sends_body(response, request) and not chunked(request)
+
+
+# RFC 9112 §7.1:
+#   chunked-body = *chunk last-chunk trailer-section CRLF
+#   chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+#   last-chunk   = 1*("0") [ chunk-ext ] CRLF
+LAST_CHUNK = b"0\r\n\r\n"  # and an empty trailer section
+
+
+def framed_pieces(body: StreamBody, request: Request | None) -> Iterator[bytes]:
+    """The wire bytes of a StreamBody: each non-empty piece as one chunk, then the last
+    chunk; or the pieces as they are, when the body is close-delimited. (An empty piece
+    would read as the last chunk, so it is skipped.)"""
+    if not chunked(request):
+        yield from body.pieces
+        return
+    for piece in body.pieces:
+        if piece:
+            yield b"%x\r\n%b\r\n" % (len(piece), piece)
+    yield LAST_CHUNK
 
 
 # A response field line we are willing to send: a token as the name, and no CR, LF or
