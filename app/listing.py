@@ -35,10 +35,22 @@ from app.settings import Settings
 
 
 def is_listed(name: str, show_hidden: bool) -> bool:
-    """Dot files only with --show-hidden; uploads in progress never."""
+    """Dot files only with --show-hidden; uploads in progress never; nor a name that
+    is not UTF-8 (os.scandir hands its bytes over as surrogates): a URL's path is
+    decoded as UTF-8, so no request could name it."""
+    if not is_utf8(name):
+        return False
     if not name.startswith("."):
         return True
     return show_hidden and not is_upload_in_progress(name)
+
+
+def is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def list_folder(folder: Path, show_hidden: bool = False) -> list[Entry]:
@@ -152,9 +164,9 @@ def listing_etag(entries: list[Entry], view: View, page: Page, fmt: str) -> str:
     """A strong tag from everything the listing shows: each entry's name, kind, size
     and modification time in nanoseconds, the view, the page's options and format."""
     digest = hashlib.blake2b(digest_size=12)
-    digest.update(repr((PAGE_CODE, fmt, view, page)).encode("utf-8", "surrogateescape"))
+    digest.update(repr((PAGE_CODE, fmt, view, page)).encode("utf-8"))
     for entry in entries:
-        digest.update(repr((entry.name, entry.is_dir, entry.size, entry.modified_ns)).encode("utf-8", "surrogateescape"))
+        digest.update(repr((entry.name, entry.is_dir, entry.size, entry.modified_ns)).encode("utf-8"))
     return f'"L{digest.hexdigest()}"'
 
 
@@ -166,7 +178,9 @@ def render(fmt: str, page: Page, entries: list[Entry], view: View) -> bytes:
     return listing_page(page, entries, view, has_parent=page.folder_url != page.root_url)
 
 
-def listing_response(request: Request, settings: Settings, root: Path, subpath: str, page: Page, offered: tuple[str, ...]) -> Response:
+def listing_response(
+    request: Request, settings: Settings, root: Path, subpath: str, page: Page, offered: tuple[str, ...]
+) -> Response:
     """The listing of folder `subpath` (percent-encoded, "" or ending in "/") under
     `root`, in the format the client prefers among `offered`, or 304."""
     if not settings.listing:

@@ -298,3 +298,14 @@ def test_per_request_answers_are_never_stored(listing, path):
     response = requests.get(listing.url + path)
     assert response.headers["Cache-Control"] == "no-store"
     assert response.headers["Content-Type"] == "text/plain"
+
+
+def test_a_name_that_is_not_utf8_is_left_out_of_every_format(start_server, tmp_path):
+    (tmp_path / "ok.txt").write_bytes(b"ok")
+    with open(os.path.join(os.fsencode(tmp_path), b"caf\xe9.txt"), "wb") as file:
+        file.write(b"latin-1 name")
+    process = start_server("--directory", str(tmp_path), "--www", str(tmp_path))
+    for url in ("/files/", "/"):
+        assert plain(process.url + url) == ["ok.txt"]
+        assert parse(requests.get(process.url + url).text).rows == ["ok.txt"]
+    assert requests.get(process.url + "/files/", headers={"Accept": "application/json"}).json()[0]["name"] == "ok.txt"

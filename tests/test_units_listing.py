@@ -49,6 +49,7 @@ def test_the_names_write_atomically_makes_are_uploads_in_progress(tmp_path):
         (".env", True, True),
         (".a.abcdefgh.part", True, False),
         (".a.abcdefgh.part", False, False),
+        (b"caf\xe9.txt".decode("utf-8", "surrogateescape"), True, False),  # Latin-1 bytes
     ],
 )
 def test_is_listed(name, show_hidden, expected):
