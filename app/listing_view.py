@@ -117,7 +117,7 @@ def delete_control(page: Page, entry: Entry) -> str:
     url = html.escape(page.folder_url + entry_href(entry))
     return (
         f'<td class="actions"><details class="delete" data-url="{url}" data-name="{html.escape(display_name(entry))}">'
-        f"<summary>Delete</summary>"
+        f'<summary>Delete<span class="visually-hidden"> {html.escape(display_name(entry))}</span></summary>'
         f'<form method="post" action="{html.escape(page.folder_url)}">'
         f'<input type="hidden" name="delete" value="{name}">'
         f'<button type="submit" class="danger">Delete {html.escape(display_name(entry))} for good</button>'
@@ -183,7 +183,7 @@ def manager(page: Page) -> str:
 <form id="upload-folder" class="upload" method="post" enctype="multipart/form-data" action="{action}">
 <label>A folder <input type="file" name="file" webkitdirectory multiple required></label>
 <button type="submit">Upload folder</button></form>
-<div id="drop" class="drop" tabindex="0" hidden>Drop files or folders here</div>
+<div id="drop" class="drop" tabindex="0" role="button" hidden>Drop files or folders here, or press to pick files</div>
 <ul id="progress" aria-live="polite"></ul>
 <form id="mkdir" method="post" action="{action}">
 <label>New folder <input type="text" name="mkdir" required autocomplete="off"></label>
@@ -341,6 +341,14 @@ async function walk(entry, prefix, out) {
 const drop = $("drop");
 if (drop) {
   drop.hidden = false;
+  // A drop that misses the zone must not navigate away from the page to the file.
+  for (const type of ["dragover", "drop"]) document.addEventListener(type, (event) => event.preventDefault());
+  const picker = Object.assign(document.createElement("input"), { type: "file", multiple: true, hidden: true });
+  drop.append(picker);
+  picker.addEventListener("change", () => { upload([...picker.files].map((file) => ({ file, path: file.name }))); picker.value = ""; });
+  const pick = () => picker.click();
+  drop.addEventListener("click", pick);
+  drop.addEventListener("keydown", (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); pick(); } });
   drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
   drop.addEventListener("dragleave", () => drop.classList.remove("over"));
   drop.addEventListener("drop", async (event) => {
@@ -369,7 +377,7 @@ if (mkdir) mkdir.addEventListener("submit", async (event) => {
 // Delete: confirm(), then DELETE on the entry's URL (folders end with "/").
 main.addEventListener("click", async (event) => {
   const details = event.target.closest("details.delete");
-  if (!details || event.target.tagName !== "SUMMARY") return;
+  if (!details || !event.target.closest("summary")) return;
   event.preventDefault();
   if (!confirm(`Delete ${details.dataset.name}?`)) return;
   const answer = await fetch(details.dataset.url, { method: "DELETE" });

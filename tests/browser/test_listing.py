@@ -139,6 +139,15 @@ def test_drop_files_on_the_drop_zone(browser, shared):
     assert (folder / "dropped.txt").read_bytes() == b"dropped bytes"
 
 
+def test_the_drop_zone_picks_and_uploads_at_once(browser, shared, tmp_path):
+    process, folder = shared
+    (tmp_path / "picked.txt").write_bytes(b"picked through the zone")
+    browser.get(process.url + "/files/")
+    browser.find_element(By.CSS_SELECTOR, "#drop input[type=file]").send_keys(str(tmp_path / "picked.txt"))
+    assert wait_until(lambda: "picked.txt" in rows(browser))
+    assert (folder / "picked.txt").read_bytes() == b"picked through the zone"
+
+
 def test_the_drop_zone_is_hidden_without_javascript(browser, shared):
     process, _ = shared
     javascript_off(browser)
