@@ -88,6 +88,8 @@ def upload_result(browser, mode: str, stored: list[str], listed: list[str]) -> N
     if mode == "javascript":
         assert wait_until(lambda: [s.text for s in browser.find_elements(By.CSS_SELECTOR, "#progress span")] == ["done"] * len(stored))
         assert wait_until(lambda: set(listed) <= set(rows(browser)))
+        bars = browser.find_elements(By.CSS_SELECTOR, "#progress progress")
+        assert [bar.get_attribute("value") for bar in bars] == ["100"] * len(stored)
     else:
         assert wait_until(lambda: browser.find_element(By.TAG_NAME, "h1").text == "Stored in /files/")
         assert sorted(item.text for item in browser.find_elements(By.CSS_SELECTOR, "li a")) == sorted(stored)
