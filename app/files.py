@@ -506,24 +506,36 @@ def _file_response(
     if outcome == 412:
         return text_response(412, "precondition failed: the file has changed")
 
-    range_header = request.headers.get("range")
-    if range_header is not None and if_range_allows(request.headers, etag_for(status), modified):
-        try:
-            byte_range = parse_range(range_header, size)
-        except Unsatisfiable:
-            return text_response(
-                416, f"range not satisfiable: the file has {size} bytes", [("Content-Range", f"bytes */{size}")]
-            )
-        if byte_range is not None:
-            # A range is always of the file's own bytes (identity), so its tag is the
-            # file's tag whatever Accept-Encoding said.
-            first, last = byte_range
-            headers[2] = ("ETag", etag_for(status))
-            headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
-            return Response(206, headers, FileBody(file, first, last - first + 1))
-
+    partial = range_response(request, file, status, headers)
+    if partial is not None:
+        return partial
     if compress:
         return Response(200, [*headers, ("Content-Encoding", "gzip")], gzip_compress(file.read(size)))
     if coding is not None:
         headers.append(("Content-Encoding", coding))
     return Response(200, headers, FileBody(file, 0, size))
+
+
+def range_response(
+    request: Request, file: BinaryIO, status: os.stat_result, headers: list[tuple[str, str]]
+) -> Response | None:
+    """206 or 416 for a Range request that applies (If-Range allowing), else None: the
+    whole file goes out. `headers` are those of the 200; `file` is the file itself."""
+    range_header = request.headers.get("range")
+    size = status.st_size
+    if range_header is None or not if_range_allows(request.headers, etag_for(status), status.st_mtime):
+        return None
+    try:
+        byte_range = parse_range(range_header, size)
+    except Unsatisfiable:
+        return text_response(
+            416, f"range not satisfiable: the file has {size} bytes", [("Content-Range", f"bytes */{size}")]
+        )
+    if byte_range is None:
+        return None
+    # A range is always of the file's own bytes (identity), so its tag is the file's
+    # tag whatever Accept-Encoding said.
+    first, last = byte_range
+    headers = [("ETag", etag_for(status)) if name == "ETag" else (name, value) for name, value in headers]
+    headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
+    return Response(206, headers, FileBody(file, first, last - first + 1))
