@@ -23,7 +23,17 @@ ETAG_LISTS = [
     ("empty-value", "", []),
     ("unquoted-is-not-a-tag", "abc", []),
     ("space-is-not-etagc", '"a b"', []),
-    ("lowercase-w-is-not-weak", 'w/"abc"', [(False, '"abc"')]),
+    # RFC 9110 §5.6.1 and §8.8.3 alone decide: a value outside the grammar is [] (matches
+    # nothing), and only SP and HTAB are whitespace around the elements.
+    ("lowercase-w-is-not-weak", 'w/"abc"', []),
+    ("garbage-after-a-tag", '"a" x', []),
+    ("garbage-element-spoils-the-list", '"a", b', []),
+    ("empty-elements-skipped", ' , "a" ,, "b",', [(False, '"a"'), (False, '"b"')]),
+    ("tab-around-elements", '\t"a"\t,\t"b"', [(False, '"a"'), (False, '"b"')]),
+    ("nbsp-is-not-whitespace", '\xa0"a"', []),
+    ("nel-is-not-whitespace", '"a"\x85', []),
+    ("nbsp-around-any", "\xa0*", []),
+    ("obs-text-inside-a-tag", '"caf\xe9"', [(False, '"caf\xe9"')]),
 ]
 
 
