@@ -1,9 +1,11 @@
 """The HTTP/1.1 wire format (RFC 9110, RFC 9112) both ways, with no sockets in it.
 
 It owns: parsing a request head and decoding its body (`parse_request`, `RequestBody`),
-the errors that refuse a request (`HTTPError`, `ProtocolError`), content negotiation
-(`accepts_gzip`), and framing a response (`response_head`: status line, Content-Length,
-Connection, Date, and whether a body is sent at all).
+the errors that refuse a request (`HTTPError`, `ProtocolError`), the list-valued fields
+of RFC 9110 §5.6.1 (`list_elements`, the one place a field is split into elements),
+content negotiation (`accepts_gzip`, `media_range_weights`), HTTP-dates both ways
+(`http_date`, `parse_http_date`), and framing a response (`response_head`: status line,
+Content-Length, Connection, Date, and whether a body is sent at all).
 
 It does no I/O. The connection (`connection.py`) owns a `bytearray` receive buffer and
 appends whatever `recv()` returns to it; this module reads from the front of that buffer
@@ -12,7 +14,10 @@ request stay where they are. When a body needs more bytes it asks its `Transport
 connection) for them. The README's "Life of a request" shows where this fits.
 
 The grammar is written as compiled byte regexes and `bytes` operations, with the ABNF
-they implement quoted above each.
+they implement quoted above each. Whatever decides something on the wire uses the RFC's
+ASCII rules only: OWS is SP and HTAB, DIGIT is 0-9, case is ASCII's (`ascii_lower`);
+never `str.strip()`, `str.split()`, `str.lower()` on received text, `int()` or `float()`
+of unvalidated text, whose Unicode notions differ (docs/parser-vs-h11.md).
 """
 
 from __future__ import annotations

@@ -397,14 +397,23 @@ def test_the_issue_request_is_refused_by_us_and_by_h11(data: bytes) -> None:
     assert ours(data).reason.startswith("400 invalid Transfer-Encoding header")
 
 
-@pytest.mark.parametrize("obfuscation", [b"Transfer-Encoding:\xa0chunked", b"Transfer-Encoding: chunked\x85"])
-def test_the_issue_request_end_to_end_is_400_and_stores_nothing(start_server, tmp_path, obfuscation: bytes) -> None:
+# (id, what follows the request line and Host, the one-line reason of the 400)
+SMUGGLED_UPLOADS = [
+    ("te-nbsp-before", b"Transfer-Encoding:\xa0chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+     "invalid Transfer-Encoding header: codings are tokens separated by commas"),
+    ("te-nel-after", b"Transfer-Encoding: chunked\x85\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+     "invalid Transfer-Encoding header: codings are tokens separated by commas"),
+    ("content-length-trailer", b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nContent-Length: 3\r\n\r\n",
+     "content-length is not allowed in the trailer section"),
+]
+
+
+@pytest.mark.parametrize("rest, reason", [case[1:] for case in SMUGGLED_UPLOADS], ids=[case[0] for case in SMUGGLED_UPLOADS])
+def test_the_issue_request_end_to_end_is_400_and_stores_nothing(start_server, tmp_path, rest: bytes, reason: str) -> None:
     process = start_server("--directory", str(tmp_path))
-    sent = b"POST /files/te.txt HTTP/1.1\r\nHost: x\r\n" + obfuscation + b"\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
     with RawClient(process.port) as client:
-        response = client.exchange(sent)
-        assert response.status == 400
-        assert response.body == b"invalid Transfer-Encoding header: codings are tokens separated by commas\n"
+        response = client.exchange(b"POST /files/te.txt HTTP/1.1\r\nHost: x\r\n" + rest)
+        assert (response.status, response.body) == (400, reason.encode() + b"\n")
         assert client.is_closed_by_server()
     assert list(tmp_path.iterdir()) == []
 
