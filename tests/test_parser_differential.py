@@ -171,6 +171,25 @@ def allowed_rule(data: bytes, message: Message) -> str | None:
     return next((rule for rule, _, fits in ALLOWED if fits(data, message)), None)
 
 
+# (rule, an exact request that we accept, h11 refuses, and the rule covers)
+ALLOWED_EXAMPLES = [
+    ("RFC 9112 §2.2, empty lines before the request line", b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("RFC 9110 §5.6.1, empty list elements", b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked,\r\n\r\n0\r\n\r\n"),
+    ("RFC 9110 §5.6.1, empty list elements",
+     b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: \r\n\r\n0\r\n\r\n"),
+    ("RFC 9112 §7.1.1, whitespace before a chunk extension",
+     b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1 ;a=b\r\nx\r\n0\r\n\r\n"),
+]
+
+
+@pytest.mark.parametrize("rule, data", ALLOWED_EXAMPLES)
+def test_each_allowed_difference_is_one_we_mean(rule: str, data: bytes) -> None:
+    mine = ours(data + NEXT_REQUEST)
+    assert mine.kind == "accepted" and mine.message.rest == NEXT_REQUEST
+    assert theirs(data + NEXT_REQUEST).kind == "refused"
+    assert allowed_rule(data, mine.message) == rule
+
+
 # ---------------------------------------------------------------------------------------
 # The generator
 # ---------------------------------------------------------------------------------------
