@@ -8,7 +8,7 @@ from email.utils import formatdate
 
 import pytest
 
-from app.files import etag_list, precondition_status
+from app.files import etag_list, if_range_allows, precondition_status
 from app.http import Headers
 
 # (id, header value, expected: [(weak, opaque-tag)], or None for "*")
@@ -101,3 +101,24 @@ PRECONDITIONS = [
 def test_precondition_status(fields: dict[str, str], method: str, current, expected) -> None:
     etag, modified = current
     assert precondition_status(Headers(list(fields.items())), method, etag, modified) == expected
+
+
+# (id, If-Range value, whether the range applies) for a file with tag ETAG, modified MODIFIED.
+# RFC 9110 §13.1.5: If-Range = entity-tag / HTTP-date; strong comparison, or the exact date.
+IF_RANGES = [
+    ("absent", None, True),
+    ("current-tag", ETAG, True),
+    ("other-tag", '"other"', False),
+    ("weak-tag-never", "W/" + ETAG, False),
+    ("same-date", SAME_DATE, True),
+    ("later-date-is-not-exact", LATER, False),
+    ("not-a-tag-nor-a-date", "yesterday", False),
+    ("nbsp-before-the-date", "\xa0" + SAME_DATE, False),
+    ("nel-after-the-tag", ETAG + "\x85", False),
+]
+
+
+@pytest.mark.parametrize("value, applies", [case[1:] for case in IF_RANGES], ids=[case[0] for case in IF_RANGES])
+def test_if_range_allows(value: str | None, applies: bool) -> None:
+    headers = Headers([] if value is None else [("if-range", value)])
+    assert if_range_allows(headers, ETAG, MODIFIED) is applies
