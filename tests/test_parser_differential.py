@@ -360,12 +360,12 @@ def compare(data: bytes, counts: Counter[str], bytewise: bool) -> str | None:
     """Compare one case (alone, then with the next request behind), and our answer to it
     whole and byte by byte (for every case we accept, and when `bytewise`); a failure
     message or None."""
-    for sent in (data, data + NEXT_REQUEST):
-        mine, other = ours(sent), theirs(sent)
+    answers = {sent: (ours(sent), theirs(sent)) for sent in (data, data + NEXT_REQUEST)}
+    for sent, (mine, other) in answers.items():
         problem = judge(sent, mine, other, counts)
         if problem is not None:
             return f"{problem}\n  sent: {sent!r}\n  ours: {mine}\n  h11:  {other}"
-    whole = ours(data)
+    whole = answers[data][0]
     if whole.kind == "accepted" or bytewise:
         split = ours(data, "bytewise")
         if (split.kind, split.message) != (whole.kind, whole.message):
