@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 
-from app.http import Headers, accepts_gzip, weighted_elements
+from app.http import Headers, accepts_gzip, coding_weights
 
 # gzip level 6 is zlib's default: most of level 9's size for a fraction of its time.
 GZIP_LEVEL = 6
@@ -48,7 +48,7 @@ def accepts_coding(headers: Headers, coding: str) -> bool:
     named but covered by `*` with q > 0 (Accept-Encoding, RFC 9110 §12.5.3)."""
     if coding == "gzip":
         return accepts_gzip(headers)  # which knows the x-gzip alias too
-    codings = weighted_elements(headers, "accept-encoding")
+    codings = coding_weights(headers)
     if coding in codings:
         return codings[coding] > 0
     return codings.get("*", 0) > 0

@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl
 
 from app import listing_view
 from app.files import CACHE_CONTROL, checked_path, is_upload_in_progress, precondition_status
-from app.http import Headers, HTTPError, Request, Response, weighted_elements
+from app.http import Headers, HTTPError, Request, Response, media_range_weights
 from app.listing_view import SORT_KEYS, Entry, Page, View, listing_page, utc
 from app.policy import write_refusal
 from app.settings import Settings
@@ -117,10 +117,10 @@ def choose_format(headers: Headers, offered: tuple[str, ...]) -> str:
     """The offered format the client weighs most in Accept (RFC 9110 §12.5.1), HTML
     unless another is named with a weight as high; on a tie JSON wins over text, and
     both over HTML, since only a client that wants them names them."""
-    weights = weighted_elements(headers, "accept")
-    best, best_weight = "html", weights.get("text/html", 0.0)
+    weights = media_range_weights(headers)
+    best, best_weight = "html", weights.get("text/html", 0)
     for name in ("json", "text"):
-        weight = weights.get(MEDIA_TYPES[name], 0.0)
+        weight = weights.get(MEDIA_TYPES[name], 0)
         if name in offered and weight > 0 and (weight > best_weight or (weight == best_weight and best == "html")):
             best, best_weight = name, weight
     return best
