@@ -47,7 +47,11 @@ BOUNDARY_RE = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=
 TOKEN = r"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
 QUOTED = r'"(?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[\t\x20-\x7e\x80-\xff])*"'
 PARAMETER_RE = re.compile(rf"[ \t]*;[ \t]*(?:({TOKEN})[ \t]*=[ \t]*({TOKEN}|{QUOTED}))?[ \t]*")
-QUOTED_PAIR_RE = re.compile(r"\\(.)")
+# RFC 9110 §5.6.4 lets a quoted-pair escape any character, but browsers follow the HTML
+# standard, which never escapes (it sends `"` as %22) and leaves a backslash as it is:
+# so only `\"` and `\\` (what curl sends) are unescaped, and any other backslash stays,
+# to be refused with the name rather than silently dropped from it.
+QUOTED_PAIR_RE = re.compile(r'\\(["\\])')
 
 # RFC 8187 §3.2.1 (ext-value, as used by `filename*`, RFC 6266 §4.3):
 #   ext-value = charset "'" [ language ] "'" value-chars

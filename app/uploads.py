@@ -138,7 +138,9 @@ def target_path(settings: Settings, subpath: str, name: str) -> Path:
     if name.startswith("/"):
         raise HTTPError(400, f"file name {name!r} is absolute; names must be relative to the folder")
     try:
-        return writable_path(settings, subpath + quote(name, safe="/"))
+        # Encoded for `resolve_under`, which decodes once; "\\" stays as it is, so that
+        # it is refused as a backslash, not as an encoded separator.
+        return writable_path(settings, subpath + quote(name, safe="/\\"))
     except HTTPError as error:
         if error.status != 400:
             raise

@@ -57,6 +57,8 @@ DISPOSITION_CASES = [
     ("empty-filename", 'form-data; name="file"; filename=""', Disposition("file", "")),
     ("utf8-bytes", 'form-data; name="file"; filename="\xc3\xa9t\xc3\xa9.txt"', Disposition("file", "été.txt")),
     ("quoted-pair", r'form-data; name="file"; filename="say \"hi\".txt"', Disposition("file", 'say "hi".txt')),
+    ("other-backslash-stays", r'form-data; name="file"; filename="C:\temp\a.txt"', Disposition("file", "C:\\temp\\a.txt")),
+    ("escaped-backslash", r'form-data; name="file"; filename="a\\b"', Disposition("file", "a\\b")),
     ("folder-upload", 'form-data; name="file"; filename="dir/sub/a.txt"', Disposition("file", "dir/sub/a.txt")),
     ("filename-star", "form-data; name=\"file\"; filename*=UTF-8''%E2%82%AC%20rates.txt", Disposition("file", "€ rates.txt")),
     ("star-wins", "form-data; name=\"f\"; filename=\"x.txt\"; filename*=utf-8'en'y.txt", Disposition("f", "y.txt")),
