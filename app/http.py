@@ -3,7 +3,8 @@
 It owns: parsing a request head and decoding its body (`parse_request`, `RequestBody`),
 the errors that refuse a request (`HTTPError`, `ProtocolError`), content negotiation
 (`accepts_gzip`), and framing a response (`response_head`: status line, Content-Length,
-Connection, Date, and whether a body is sent at all).
+Connection, Date, and whether a body is sent at all; for a body of unknown length, a
+`StreamBody`, chunked framing or a close-delimited body: `framed_pieces`).
 
 It does no I/O. The connection (`connection.py`) owns a `bytearray` receive buffer and
 appends whatever `recv()` returns to it; this module reads from the front of that buffer

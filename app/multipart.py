@@ -294,6 +294,11 @@ def part_start(lines: list[bytes]) -> PartStart:
             headers.add(*parse_field_line(line))
         except ProtocolError as error:
             raise MultipartError(f"in a multipart part's headers: {error.reason}") from None
+    # RFC 7578 §4.7: Content-Transfer-Encoding is deprecated; a part in base64 or
+    # quoted-printable would be stored still encoded, so it is refused, not stored.
+    encoding = headers.get("content-transfer-encoding", "binary").strip().lower()
+    if encoding not in ("binary", "8bit", "7bit"):
+        raise MultipartError(f"Content-Transfer-Encoding {encoding} in a multipart part is not supported (RFC 7578 §4.7)")
     dispositions = headers.get_all("content-disposition")
     if len(dispositions) != 1:
         raise MultipartError("a multipart part needs exactly one Content-Disposition header")

@@ -99,7 +99,7 @@ def kept(stored: list[Stored]) -> str:
     """What an error's reason adds when earlier parts of the same form were stored."""
     if not stored:
         return ""
-    return f" (the {len(stored)} entries before it were stored: {', '.join(item.name for item in stored)})"
+    return f" (stored before it, and kept: {', '.join(item.name for item in stored)})"
 
 
 def store_part(reader: MultipartReader, part: PartStart, settings: Settings, subpath: str) -> list[Stored]:

@@ -146,7 +146,7 @@ def test_a_refused_part_after_a_stored_one_says_what_was_kept(server, server_dir
     body = multipart([("file", "good.txt", b"good"), ("file", "../bad.txt", b"bad")])
     response = post_form(server, "/files/kept/", body)
     assert response.status_code == 400
-    assert response.text.endswith("(the 1 entries before it were stored: good.txt)\n")
+    assert response.text.endswith("(stored before it, and kept: good.txt)\n")
     assert sorted(p.name for p in (server_directory / "kept").iterdir()) == ["good.txt"]
 
 
@@ -163,7 +163,7 @@ def test_a_missing_final_boundary_stores_nothing_half_written(server, server_dir
     body = multipart([("file", "done.txt", b"done"), ("file", "cut.txt", b"cut")]).removesuffix(b"\r\n--b0undary--\r\n")
     response = post_form(server, "/files/unfinished/", body)
     assert (response.status_code, response.text) == (
-        400, "multipart body ends before its final boundary (the 1 entries before it were stored: done.txt)\n")
+        400, "multipart body ends before its final boundary (stored before it, and kept: done.txt)\n")
     assert sorted(p.name for p in (server_directory / "unfinished").iterdir()) == ["done.txt"]
 
 
@@ -195,7 +195,7 @@ def test_the_upload_limit_applies_to_the_sum_of_the_files(start_server, tmp_path
     pieces = (body[i : i + 100] for i in range(0, len(body), 100))
     chunked = requests.post(process.url + "/files/", data=pieces, headers={"Content-Type": "multipart/form-data; boundary=b0undary"})
     assert chunked.status_code == 413
-    assert chunked.text == "request body larger than 1000 bytes (the 1 entries before it were stored: one.bin)\n"
+    assert chunked.text == "request body larger than 1000 bytes (stored before it, and kept: one.bin)\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one.bin"]
 
 
@@ -256,7 +256,7 @@ BAD_ACTIONS = [
     ("dot-dot", b"delete=..%2Fsecret", 400, "file name '../secret' refused: file name must not contain empty, '.' or '..' segments"),
     ("missing", b"delete=nothing-here", 404, "no file or folder named nothing-here"),
     ("exists", b"mkdir=there", 409, "there exists already"),
-    ("not-empty", b"delete=there", 409, "folder there is not empty (1 entries); delete them first"),
+    ("not-empty", b"delete=there", 409, "folder there is not empty (1 entry); delete them first"),
 ]
 
 

@@ -125,6 +125,8 @@ BODY_CASES = [
     ("no-headers", b"--XyZ\r\n\r\ndata\r\n--XyZ--", "multipart part without a Content-Disposition header"),
     ("no-disposition", b"--XyZ\r\nContent-Type: text/plain\r\n\r\nd\r\n--XyZ--",
      "a multipart part needs exactly one Content-Disposition header"),
+    ("base64-part", b"--XyZ\r\nContent-Disposition: form-data; name=a\r\nContent-Transfer-Encoding: base64\r\n\r\nYQ==\r\n--XyZ--",
+     "Content-Transfer-Encoding base64 in a multipart part is not supported (RFC 7578 §4.7)"),
     ("bad-header-line", b"--XyZ\r\nno colon here\r\n\r\nd\r\n--XyZ--",
      "in a multipart part's headers: header field line without a colon"),
     ("bare-lf-in-headers", b"--XyZ\r\nContent-Disposition: form-data; name=a\nX: y\r\n\r\nd\r\n--XyZ--",
