@@ -411,5 +411,5 @@ def test_a_client_leaving_mid_zip_leaves_the_server_fine(start_server, tmp_path)
 def test_bad_download_values_and_missing_folders(server):
     bad = requests.get(server.url + "/files/?download=rar")
     assert (bad.status_code, bad.text) == (400, "download must be one of: zip, tar.gz\n")
-    missing = requests.get(server.url + "/files/no-such-folder/?download=zip")
-    assert (missing.status_code, missing.text) == (404, "no folder at /files/no-such-folder/\n")
+    missing = requests.get(server.url + "/files/never-made-folder/?download=zip")
+    assert (missing.status_code, missing.text) == (404, "no folder at /files/never-made-folder/\n")
