@@ -42,7 +42,7 @@ from app.files import (
 from app.http import HTTPError, ProtocolError, Request, Response, text_response
 from app.listing import listing_response
 from app.settings import Settings
-from app.uploads import post_to_folder
+from app.uploads import is_form_upload, post_to_folder
 
 Handler = Callable[[Request, Settings, str], Response]
 
@@ -109,6 +109,9 @@ def post_file(request: Request, settings: Settings, subpath: str) -> Response:
     `/files/sub/` (a folder URL) is a form: files to store or a folder action."""
     if subpath == "" or subpath.endswith("/"):
         return post_to_folder(request, settings, subpath)
+    if is_form_upload(request):
+        # Stored as it is, the file would hold the form's envelope: never what was meant.
+        raise HTTPError(400, f"multipart/form-data goes to a folder URL, e.g. POST {request.path.rsplit('/', 1)[0]}/")
     return put_file(request, settings, subpath)
 
 

@@ -107,6 +107,22 @@ def test_an_existing_file_is_replaced(server, server_directory):
     assert (server_directory / "replace-me.txt").read_bytes() == b"new"
 
 
+def test_if_none_match_star_keeps_an_existing_file(server, server_directory):
+    (server_directory / "keep-me.txt").write_bytes(b"old")
+    headers = {"Content-Type": "multipart/form-data; boundary=b0undary", "If-None-Match": "*"}
+    response = requests.post(server.url + "/files/", data=multipart([("file", "keep-me.txt", b"new")]), headers=headers)
+    assert (response.status_code, response.text) == (412, "keep-me.txt exists already (If-None-Match: *)\n")
+    assert (server_directory / "keep-me.txt").read_bytes() == b"old"
+
+
+def test_a_form_posted_to_a_file_url_is_refused_with_a_hint(server, server_directory, tmp_path):
+    (tmp_path / "hint.txt").write_bytes(b"x")
+    result = subprocess.run(["curl", "-sS", "-F", f"file=@{tmp_path / 'hint.txt'}", server.url + "/files/sub/hint.txt"],
+                            capture_output=True, check=True)
+    assert result.stdout == b"multipart/form-data goes to a folder URL, e.g. POST /files/sub/\n"
+    assert not (server_directory / "sub" / "hint.txt").exists()
+
+
 def test_an_empty_file_input_is_skipped_and_mkdir_creates_a_folder(server, server_directory):
     """A form with a file input left empty sends a part with filename="" and no data."""
     body = multipart([("file", "", b""), ("mkdir", None, "new-é".encode())])
