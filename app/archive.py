@@ -3,7 +3,7 @@
 
 It owns: which entries go in (`archive_entries`: what the listing shows, walked without
 following symlinks, so nothing outside the root gets in, and no dot files, among them
-the `.NAME.*.part` files of uploads in progress), the two writers (`zip_pieces`,
+the `.NAME.*.part` files of uploads in progress, nor names that are not UTF-8), the two writers (`zip_pieces`,
 `tar_gz_pieces`), the `Content-Disposition` header (`attachment`, RFC 6266), and the
 response (`archive_response`).
 
@@ -51,7 +51,7 @@ def archive_entries(folder: Path, prefix: str) -> Iterator[Entry]:
     with os.scandir(folder) as scan:
         items = sorted(scan, key=lambda item: item.name)
     for item in items:
-        if item.name.startswith("."):
+        if item.name.startswith(".") or not valid_utf8(item.name):
             continue
         try:
             info = item.stat(follow_symlinks=False)
@@ -63,6 +63,16 @@ def archive_entries(folder: Path, prefix: str) -> Iterator[Entry]:
             yield from archive_entries(path, prefix + item.name + "/")
         elif stat.S_ISREG(info.st_mode):
             yield prefix + item.name, path, info
+
+
+def valid_utf8(name: str) -> bool:
+    """Whether a name read from the disk was valid UTF-8 (Python keeps other bytes as
+    lone surrogates): an archive stores names as UTF-8, so such a name cannot go in."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def file_pieces(path: Path, size: int) -> Iterator[bytes]:
@@ -191,10 +201,10 @@ ATTR_CHARS = "!#$&+-.^_`|~"
 
 def attachment(filename: str) -> str:
     """`Content-Disposition: attachment` with the file name (RFC 6266 §4.1): an ASCII
-    `filename` every client reads (anything else, quotes and backslashes replaced by
-    `_`), and `filename*=UTF-8''...` (§4.3, which clients prefer) when that lost
+    `filename` every client reads (anything else, quotes, backslashes and `%`, which
+    some browsers decode, replaced by `_`), and `filename*=UTF-8''...` (§4.3, which clients prefer) when that lost
     something."""
-    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in filename)
     value = f'attachment; filename="{fallback}"'
     if fallback != filename:
         value += "; filename*=UTF-8''" + quote(filename, safe=ATTR_CHARS)

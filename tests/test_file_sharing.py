@@ -16,6 +16,7 @@ import h11
 import pytest
 import requests
 
+from app.archive import attachment
 from tests.conftest import RawClient, ServerProcess, wait_until
 
 H = b"Host: localhost\r\n"
@@ -300,6 +301,7 @@ def shared(tmp_path: Path) -> Path:
     (root / "pack" / "été.txt").write_bytes("accents\n".encode())
     (root / "pack" / ".a.txt.x1y2.part").write_bytes(b"in progress")
     (root / "pack" / ".hidden").write_bytes(b"dot file")
+    (root / "pack" / "latin1-\xe9.txt".encode("latin-1").decode("utf-8", "surrogateescape")).write_bytes(b"not UTF-8")
     (tmp_path / "secret").write_bytes(b"outside")
     (root / "pack" / "link-out").symlink_to(tmp_path / "secret")
     return root
@@ -355,6 +357,15 @@ def test_a_non_ascii_folder_name_gets_filename_star(start_server, tmp_path):
     response = requests.get(process.url + "/files/Fotos%20%C3%A9t%C3%A9/?download=tar.gz")
     assert response.headers["Content-Disposition"] == (
         "attachment; filename=\"Fotos _t_.tar.gz\"; filename*=UTF-8''Fotos%20%C3%A9t%C3%A9.tar.gz")
+
+
+@pytest.mark.parametrize("name, header", [
+    ("pack", 'attachment; filename="pack.zip"'),
+    ("100%", "attachment; filename=\"100_.zip\"; filename*=UTF-8''100%25.zip"),
+    ('say "hi"', "attachment; filename=\"say _hi_.zip\"; filename*=UTF-8''say%20%22hi%22.zip"),
+])
+def test_content_disposition_names(name, header):
+    assert attachment(name + ".zip") == header
 
 
 def test_curl_reads_the_chunked_archive(start_server, shared, tmp_path):
