@@ -14,16 +14,17 @@ through `request.body` and return a `Response`. HEAD is answered by the GET hand
 connection leaves the body out.
 
 A path no route claims belongs to the static site (`--www`), served by `static_site`.
-Everything that touches the disk is in `files.py` (and `listing.py` for folders).
+Everything that touches the disk is in `files.py` (and `listing.py` for folders). A POST
+to a folder URL (`/files/` or `/files/sub/`) is a form, answered by `uploads.py`
+(multipart uploads, mkdir and delete actions); `?download=zip` on a folder URL is an
+archive (`archive.py`).
 """
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
 
 from app.compression import VARY_ACCEPT_ENCODING, gzip_compress, use_gzip
@@ -149,6 +150,8 @@ def delete_file(request: Request, settings: Settings, subpath: str) -> Response:
         current = path.stat()
     except (FileNotFoundError, NotADirectoryError):
         raise HTTPError(404, f"no file or folder named {name}") from None
+    if subpath.endswith("/") and not path.is_dir():
+        raise HTTPError(404, f"no folder named {name}")  # the name of a file, with a "/"
     check_write_preconditions(request, current, name)
     remove_path(path, name)
     return Response(204)

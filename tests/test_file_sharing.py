@@ -246,6 +246,9 @@ def test_delete_removes_an_empty_folder_and_refuses_a_full_one(server, server_di
     (server_directory / "full" / "f.txt").write_bytes(b"f")
     full = requests.delete(server.url + "/files/full/")
     assert (full.status_code, full.text) == (409, "folder full/ is not empty (2 entries); delete them first\n")
+    (server_directory / "full-file.txt").write_bytes(b"x")
+    as_folder = requests.delete(server.url + "/files/full-file.txt/")
+    assert (as_folder.status_code, as_folder.text) == (404, "no folder named full-file.txt/\n")
     assert requests.delete(server.url + "/files/full/inner/").status_code == 204
     assert not (server_directory / "full" / "inner").exists()
 
