@@ -3,8 +3,9 @@
     python3 bench/rss_file_sharing.py            # 1 GiB each
     python3 bench/rss_file_sharing.py --mib 100  # a quicker run
 
-Three scenarios, each on a fresh server (so its peak resident set, VmHWM, belongs to that
-scenario alone): a multipart/form-data upload of one file (`POST /files/`), and a folder
+Four scenarios, each on a fresh server (so its peak resident set, VmHWM, belongs to that
+scenario alone): a multipart/form-data upload of one file (`POST /files/`), the same
+bytes as a plain `PUT` (the reference: what parsing the form costs), and a folder
 holding one sparse file (no disk used) downloaded as `?download=zip` and as
 `?download=tar.gz`. The client streams the body from a generator and drops what it
 receives, so only the server's memory is in the figures. The upload really writes the
@@ -84,6 +85,20 @@ def upload(port: int, size: int) -> int:
     return size
 
 
+def put(port: int, size: int) -> int:
+    """The same bytes as a plain PUT: the reference for what the multipart parsing costs."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"PUT /files/put.bin HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n"
+                     b"Content-Length: %d\r\n\r\n" % size)
+        block = b"\0" * PIECE
+        for _ in range(size // PIECE):
+            sock.sendall(block)
+        answer = read_all(sock)
+    if not answer.startswith(b"HTTP/1.1 201 "):
+        raise SystemExit(f"PUT refused: {answer[:200]!r}")
+    return size
+
+
 def download(port: int, kind: str) -> int:
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(f"GET /files/folder/?download={kind} HTTP/1.0\r\nHost: bench\r\n\r\n".encode())
@@ -126,6 +141,7 @@ def main() -> None:
         with open(root / "folder" / "sparse.bin", "wb") as file:
             file.truncate(size)  # sparse: reads as zeros, uses no disk
         scenario(f"upload {arguments.mib} MiB", root, lambda port: upload(port, size))
+        scenario(f"PUT {arguments.mib} MiB", root, lambda port: put(port, size))
         scenario(f"zip of {arguments.mib} MiB", root, lambda port: download(port, "zip"))
         scenario(f"tar.gz of {arguments.mib} MiB", root, lambda port: download(port, "tar.gz"))
 
