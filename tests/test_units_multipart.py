@@ -125,6 +125,8 @@ BODY_CASES = [
     ("no-headers", b"--XyZ\r\n\r\ndata\r\n--XyZ--", "multipart part without a Content-Disposition header"),
     ("no-disposition", b"--XyZ\r\nContent-Type: text/plain\r\n\r\nd\r\n--XyZ--",
      "a multipart part needs exactly one Content-Disposition header"),
+    ("endless-part-headers", b"--XyZ\r\nX-Long: " + b"a" * 20000, "multipart part headers larger than 16384 bytes"),
+    ("endless-padding", b"--XyZ" + b" " * 20000, "too much padding after a multipart boundary"),
     ("base64-part", b"--XyZ\r\nContent-Disposition: form-data; name=a\r\nContent-Transfer-Encoding: base64\r\n\r\nYQ==\r\n--XyZ--",
      "Content-Transfer-Encoding base64 in a multipart part is not supported (RFC 7578 §4.7)"),
     ("bad-header-line", b"--XyZ\r\nno colon here\r\n\r\nd\r\n--XyZ--",
