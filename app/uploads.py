@@ -39,6 +39,8 @@ from app.settings import Settings
 # A form field that is not a file (`mkdir`, or a submit button's name) is held in memory
 # whole; a field larger than this is refused. So is an url-encoded form.
 MAX_FIELD_BYTES = 64 * 1024
+# A reason stays one short line: a folder upload stopped at file 900 names the first few.
+MAX_NAMES_IN_REASON = 5
 
 
 @dataclass
@@ -110,7 +112,9 @@ def kept(stored: list[Stored]) -> str:
     """What an error's reason adds when earlier parts of the same form were stored."""
     if not stored:
         return ""
-    return f" (stored before it, and kept: {', '.join(item.name for item in stored)})"
+    names = ", ".join(item.name for item in stored[:MAX_NAMES_IN_REASON])
+    more = len(stored) - MAX_NAMES_IN_REASON
+    return f" (stored before it, and kept: {names}" + (f" and {more} more)" if more > 0 else ")")
 
 
 def store_part(

@@ -167,6 +167,15 @@ def test_a_refused_part_after_a_stored_one_says_what_was_kept(server, server_dir
     assert sorted(p.name for p in (server_directory / "kept").iterdir()) == ["good.txt"]
 
 
+def test_a_long_list_of_kept_files_is_cut_short_in_the_reason(server, server_directory):
+    (server_directory / "many").mkdir()
+    body = multipart([("file", f"{n}.txt", b"n") for n in range(8)] + [("file", "/abs", b"x")])
+    response = post_form(server, "/files/many/", body)
+    assert response.text == ("file name '/abs' is absolute; names must be relative to the folder "
+                             "(stored before it, and kept: 0.txt, 1.txt, 2.txt, 3.txt, 4.txt and 3 more)\n")
+    assert len(list((server_directory / "many").iterdir())) == 8
+
+
 def test_bad_boundary_and_wrong_type_are_refused(server):
     bad = requests.post(server.url + "/files/", data=b"x", headers={"Content-Type": "multipart/form-data"})
     assert (bad.status_code, bad.text) == (400, "multipart/form-data without a boundary parameter\n")
