@@ -7,8 +7,10 @@ cut off half-way, MKCOL and folder DELETE, the 303 form actions, and folder arch
 from __future__ import annotations
 
 import io
+import socket
 import subprocess
 import tarfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -17,7 +19,10 @@ import pytest
 import requests
 
 from app.archive import attachment
-from tests.conftest import RawClient, ServerProcess, wait_until
+from app.connection import Connection
+from app.http import Response, StreamBody, parse_request
+from app.settings import Limits, Settings
+from tests.conftest import FeedSource, RawClient, ServerProcess, wait_until
 
 H = b"Host: localhost\r\n"
 
@@ -445,6 +450,29 @@ def test_a_client_leaving_mid_zip_leaves_the_server_fine(start_server, tmp_path)
         client.close()
     process.assert_answers()
     assert "Traceback" not in process.log
+
+
+def test_a_body_failing_half_way_is_cut_without_its_last_chunk(tmp_path):
+    """The head is gone when the generator fails: the connection sends what it had and
+    raises, so the client sees a chunked body with no last chunk (incomplete), never a
+    short body that looks whole. A real socket pair; the connection code unchanged."""
+    def pieces():
+        yield b"first"
+        raise OSError("disk gone")
+
+    ours, theirs = socket.socketpair()
+    connection = Connection(ours, "test", Settings(), threading.Event())
+    source = FeedSource([b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n"])
+    source.receive_more()
+    request = parse_request(source, Limits())
+    with pytest.raises(ConnectionAbortedError):
+        connection.send(Response(200, [], StreamBody(pieces())), request, keep_open=True)
+    ours.close()
+    received = b""
+    while data := theirs.recv(65536):
+        received += data
+    theirs.close()
+    assert received == b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n"
 
 
 def test_bad_download_values_and_missing_folders(server):
