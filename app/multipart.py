@@ -187,6 +187,7 @@ class MultipartParser:
         self.delimiter = b"\r\n" + self.dash_boundary
         self.buffer = bytearray()
         self.state = self._PREAMBLE
+        self.at_body_start = True  # nothing of the body dropped yet (a preamble would be)
         self.input_ended = False
 
     def feed(self, data: bytes) -> None:
@@ -222,10 +223,14 @@ class MultipartParser:
     def _skip_preamble(self) -> Event | None:
         """Drop the preamble, up to the first dash-boundary (at the very start of the
         body, or after a CRLF)."""
-        if self.buffer.startswith(self.dash_boundary):
-            del self.buffer[: len(self.dash_boundary)]
-            self.state = self._AFTER_BOUNDARY
-            return None
+        if self.at_body_start:
+            if self.buffer.startswith(self.dash_boundary):
+                del self.buffer[: len(self.dash_boundary)]
+                self.state = self._AFTER_BOUNDARY
+                return None
+            if len(self.buffer) < len(self.dash_boundary) and self.dash_boundary.startswith(self.buffer):
+                return Event.NEED_DATA  # maybe the first boundary, not all here yet
+            self.at_body_start = False  # a preamble: from now on only CRLF--boundary counts
         found = self.buffer.find(self.delimiter)
         if found < 0:
             # Keep what could be the start of the delimiter; drop the rest.

@@ -110,6 +110,9 @@ BODY_CASES = [
     ("empty-part-data", part("file", b"", "empty.txt") + b"--XyZ--\r\n", [("file", "empty.txt", b"")]),
     ("preamble-and-epilogue", b"ignored preamble\r\n" + part("f", b"d", "n") + b"--XyZ--\r\nignored --XyZ epilogue",
      [("f", "n", b"d")]),
+    # A dash-boundary counts without a CRLF before it only at the very start of the body.
+    ("boundary-inside-preamble-line", b"ab--XyZ\r\nnot a part\r\n" + part("f", b"d") + b"--XyZ--",
+     [("f", None, b"d")]),
     # RFC 2046 §5.1.1: transport padding after a boundary, before its CRLF.
     ("transport-padding", b"--XyZ \t \r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nv\r\n--XyZ--  \r\n",
      [("f", None, b"v")]),
