@@ -32,7 +32,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote
 
 from app.files import make_directory, refuse_oversized, remove_path, store_upload, writable_folder, writable_path
-from app.http import HTTPError, Request, Response, text_response, weighted_elements
+from app.http import HTTPError, Request, Response, media_range_weights, text_response
 from app.multipart import Event, MultipartError, MultipartReader, PartStart, boundary_from
 from app.settings import Settings
 
@@ -202,8 +202,8 @@ def create_folder(settings: Settings, subpath: str, name: str) -> Stored:
 def preferred_format(request: Request) -> str:
     """"json" if Accept (RFC 9110 §12.5.1) prefers application/json, "html" if it
     prefers text/html (a browser), else "text" (curl and scripts send `*/*`)."""
-    weights = weighted_elements(request.headers, "accept")
-    as_json, as_html = weights.get("application/json", 0.0), weights.get("text/html", 0.0)
+    weights = media_range_weights(request.headers)
+    as_json, as_html = weights.get("application/json", 0), weights.get("text/html", 0)
     if as_json > 0 and as_json >= as_html:
         return "json"
     return "html" if as_html > 0 else "text"
