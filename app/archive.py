@@ -24,12 +24,13 @@ generators are lazy, a HEAD, or a client that leaves half-way, stops the work th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
@@ -172,6 +173,23 @@ def tar_gz_pieces(folder: Path, top: str) -> Iterator[bytes]:
     yield gzip.compress(tarfile.NUL * end) + gzip.flush()
 
 
+def gathered(pieces: Generator[bytes, None, None], size: int = READ_SIZE) -> Iterator[bytes]:
+    """The same bytes in pieces of at least `size` (but the last): a folder of many small
+    files makes many small pieces (a header, a few bytes of gzip), and each piece sent
+    costs a chunk header and a system call."""
+    waiting: list[bytes] = []
+    count = 0
+    with contextlib.closing(pieces):  # stopped early (a client gone): the writer stops too
+        for piece in pieces:
+            waiting.append(piece)
+            count += len(piece)
+            if count >= size:
+                yield b"".join(waiting)
+                waiting.clear()
+                count = 0
+    yield b"".join(waiting)
+
+
 # ---------------------------------------------------------------------------------------
 # The response
 # ---------------------------------------------------------------------------------------
@@ -227,4 +245,4 @@ def archive_response(request: Request, settings: Settings, subpath: str, kind: s
         ("Content-Disposition", attachment(top + extension)),
         ("Cache-Control", "no-store"),  # built anew on each request; no validator
     ]
-    return Response(200, headers, StreamBody(writer(folder, top)))
+    return Response(200, headers, StreamBody(gathered(writer(folder, top))))
