@@ -15,7 +15,7 @@ import struct
 import threading
 import time
 
-from app import handlers
+from app import gate, handlers
 from app.accesslog import log_access, request_line_for_log
 from app.http import (
     CONTINUE_RESPONSE,
@@ -94,9 +94,11 @@ class Connection:
             return False
 
     def respond(self, request: Request) -> Response:
-        """The handler's response; a 500 if the handler failed."""
+        """The gate's answer (CORS preflight, lock-out, password: `gate.py`), else the
+        handler's response; a 500 if the handler failed."""
         try:
-            return handlers.dispatch(request, self.settings)
+            answer = gate.before_route(request, self.settings, self.client)
+            return answer or handlers.dispatch(request, self.settings)
         except (ProtocolError, ClientDisconnected):
             raise  # about the request or the client, not a bug: `exchange` handles them
         except Exception:
@@ -211,6 +213,7 @@ class Connection:
     def send(self, response: Response, request: Request | None, keep_open: bool) -> int:
         """Frame and send the response: head and body in one `sendall`, or the head and
         then the file (`send_file`). Returns the number of body bytes sent."""
+        gate.add_response_headers(response, request, self.settings)
         head = response_head(response, request, keep_open, self.settings.date)
         body = response.body
         if not sends_body(response, request):

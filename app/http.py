@@ -22,9 +22,10 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from app.settings import Limits
+if TYPE_CHECKING:  # for the annotations only: settings.py's validators import this module's grammar
+    from app.settings import Limits
 
 # ---------------------------------------------------------------------------------------
 # Errors

@@ -15,6 +15,7 @@ import threading
 import time
 
 from app.connection import Connection
+from app.gate import add_response_headers
 from app.http import response_head, text_response
 from app.settings import Settings
 
@@ -137,6 +138,7 @@ def refuse_connection(sock: socket.socket, settings: Settings) -> None:
         f"too many connections (at most {settings.max_connections}); try again later",
         [("Retry-After", str(settings.retry_after))],
     )
+    add_response_headers(response, None, settings)
     try:
         sock.setblocking(False)
         try:

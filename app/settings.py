@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.cors import cors_origin
+from app.extraheaders import SERVER_NAME, header_line, server_name
+from app.passwords import Account, auth_file, auth_option
+
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
@@ -62,10 +66,23 @@ def site_directory(value: str) -> Path | None:
     return existing_directory(value) if value else None
 
 
-def option(default: Any, help: str, parse: Callable[[str], Any] | None = None, metavar: str | None = None) -> Any:
+def option(
+    default: Any,
+    help: str,
+    parse: Callable[[str], Any] | None = None,
+    metavar: str | None = None,
+    *,
+    repeat: bool = False,
+    bare: Any = None,
+    short: str | None = None,
+) -> Any:
     """A setting that is also a command-line flag. `parse` turns the flag's text into the
-    value (None for a boolean switch); `help` may use `%(default)s`."""
-    return field(default=default, metadata={"help": help, "parse": parse, "metavar": metavar})
+    value (None for a boolean switch); `help` may use `%(default)s`. With `repeat`, the
+    flag may be given again and again and the setting is the tuple of its values; with
+    `bare`, the flag may be given without a value, meaning `bare`; `short` is a one-letter
+    alias such as "-H"."""
+    metadata = {"help": help, "parse": parse, "metavar": metavar, "repeat": repeat, "bare": bare, "short": short}
+    return field(default=default, metadata=metadata)
 
 
 # The shipped site (www/index.html), served when --www is not given.
@@ -178,6 +195,60 @@ class Settings:
         "N",
     )
     # -- Who may do what: write policy, passwords, LAN addresses, CORS, extra headers --
+    # (docs/sharing.md; the order of the checks is in gate.py, the write rule in policy.py)
+
+    # Writes (POST/PUT/DELETE /files/) are on only on a loopback address, unless these say.
+    allow_writes: bool = option(
+        False, "let clients change files under --directory although the server listens beyond loopback"
+    )
+    read_only: bool = option(False, "refuse every write (POST, PUT, DELETE) with 403, wherever it listens")
+    # Passwords (HTTP Basic, RFC 7617): in memory from the command line, or hashed in a file.
+    auth: tuple[Account, ...] = option(
+        (),
+        "require this user and password (repeatable; visible to other local users in ps: prefer --auth-file)",
+        auth_option,
+        "USER:PASSWORD",
+        repeat=True,
+    )
+    auth_file: tuple[Account, ...] | None = option(
+        None,
+        "require a user and password from FILE: one user:hash per line, made with "
+        "'python3 -m app.auth hash USER'",
+        auth_file,
+        "FILE",
+    )
+    auth_writes_only: bool = option(False, "with --auth or --auth-file: reading is open, only writes need a password")
+    # The lock-out: `auth_attempts` failed logins from one address within `auth_window`
+    # seconds are answered 429 for `auth_lockout` seconds (lockout.py).
+    auth_lockout: float = option(
+        60.0, "seconds an address that failed to log in 10 times in a minute is refused with 429", positive_seconds, "SECONDS"
+    )
+    auth_attempts: int = 10
+    auth_window: float = 60.0
+    # The realm of the challenge (RFC 7617 §2): a name for the protected space.
+    auth_realm: str = "files"
+    # Listen on every address, IPv6 and IPv4, and print the URLs to share (netaddr.py).
+    lan: bool = option(False, "listen on every address (IPv6 and IPv4) and print the URLs to share on the network")
+    # Access-Control-Allow-Origin for pages of other origins (cors.py).
+    cors: tuple[str, ...] = option(
+        (),
+        "let web pages of ORIGIN read the answers (CORS; repeatable; without ORIGIN: any origin, *)",
+        cors_origin,
+        "ORIGIN",
+        repeat=True,
+        bare="*",
+    )
+    # Fields added to every response (extraheaders.py).
+    header: tuple[tuple[str, str], ...] = option(
+        (), "add this header to every response (repeatable)", header_line, "'NAME: VALUE'", repeat=True, short="-H"
+    )
+    server_header: str | None = option(
+        None,
+        f"add 'Server: NAME' to every response (without NAME: {SERVER_NAME})",
+        server_name,
+        "NAME",
+        bare=SERVER_NAME,
+    )
 
     # -- HTTPS --
 
