@@ -198,24 +198,16 @@ class Settings:
     # (docs/sharing.md; the order of the checks is in gate.py, the write rule in policy.py)
 
     # Writes (POST/PUT/DELETE /files/) are on only on a loopback address, unless these say.
-    allow_writes: bool = option(
-        False, "let clients change files under --directory although the server listens beyond loopback"
-    )
+    allow_writes: bool = option(False, "let clients change files under --directory from beyond loopback")
     read_only: bool = option(False, "refuse every write (POST, PUT, DELETE) with 403, wherever it listens")
     # Passwords (HTTP Basic, RFC 7617): in memory from the command line, or hashed in a file.
     auth: tuple[Account, ...] = option(
-        (),
-        "require this user and password (repeatable; visible to other local users in ps: prefer --auth-file)",
-        auth_option,
-        "USER:PASSWORD",
-        repeat=True,
+        (), "require this user and password (repeatable; others on this machine see it in ps: prefer "
+        "--auth-file)", auth_option, "USER:PASSWORD", repeat=True
     )
     auth_file: tuple[Account, ...] | None = option(
-        None,
-        "require a user and password from FILE: one user:hash per line, made with "
-        "'python3 -m app.auth hash USER'",
-        auth_file,
-        "FILE",
+        None, "require a user and password from FILE, one user:hash per line ('python3 -m app.auth hash USER' makes one)",
+        auth_file, "FILE"
     )
     auth_writes_only: bool = option(False, "with --auth or --auth-file: reading is open, only writes need a password")
     # The lock-out: `auth_attempts` failed logins from one address within `auth_window`
@@ -231,12 +223,8 @@ class Settings:
     lan: bool = option(False, "listen on every address (IPv6 and IPv4) and print the URLs to share on the network")
     # Access-Control-Allow-Origin for pages of other origins (cors.py).
     cors: tuple[str, ...] = option(
-        (),
-        "let web pages of ORIGIN read the answers (CORS; repeatable; without ORIGIN: any origin, *)",
-        cors_origin,
-        "ORIGIN",
-        repeat=True,
-        bare="*",
+        (), "let web pages of ORIGIN read the answers (CORS; repeatable; without ORIGIN: any origin, *)",
+        cors_origin, "ORIGIN", repeat=True, bare="*"
     )
     # Fields added to every response (extraheaders.py).
     header: tuple[tuple[str, str], ...] = option(
