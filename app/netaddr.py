@@ -41,7 +41,10 @@ def share_urls(host: str, port: int, scheme: str = "http") -> list[str]:
     address of this machine for a wildcard host (IPv4 only for `0.0.0.0`), else none."""
     if host not in WILDCARDS:
         return []
-    families = (4,) if host == "0.0.0.0" else (4, 6)
+    if host == "0.0.0.0":
+        families: tuple[int, ...] = (4,)
+    else:  # `::` takes IPv4 too only where the system can do dual-stack (server.open_listener)
+        families = (4, 6) if socket.has_dualstack_ipv6() else (6,)
     return [url(address, port, scheme) for address in shareable_addresses() if address.version in families]
 
 

@@ -127,6 +127,10 @@ def auth_option(value: str) -> Account:
     if not colon or not user or not password:
         # The value is not repeated: it may hold a password with a typo in it.
         raise argparse.ArgumentTypeError("expected USER:PASSWORD, both non-empty")
+    try:
+        value.encode("utf-8")  # bytes that are not UTF-8 reach Python as lone surrogates
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError("USER:PASSWORD is not valid UTF-8") from None
     return Account(user, password)
 
 

@@ -100,6 +100,8 @@ def startup_errors(settings: Settings) -> list[str]:
         errors.append("--read-only and --allow-writes contradict each other")
     if settings.auth_writes_only and not (settings.auth or settings.auth_file):
         errors.append("--auth-writes-only needs --auth USER:PASSWORD or --auth-file FILE")
+    if settings.lan and settings.host != "localhost":
+        errors.append("--lan listens on every address: leave out --host")
     if "*" in settings.cors and len(settings.cors) > 1:
         errors.append("--cors: give either * (any origin) or the origins to allow, not both")
     return errors

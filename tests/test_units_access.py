@@ -86,6 +86,8 @@ def test_writes_line(options: dict, line: str) -> None:
         ({"read_only": True, "allow_writes": True}, ["--read-only and --allow-writes contradict each other"]),
         ({"auth_writes_only": True}, ["--auth-writes-only needs --auth USER:PASSWORD or --auth-file FILE"]),
         ({"auth_writes_only": True, "auth": (Account("a", "b"),)}, []),
+        ({"lan": True}, []),
+        ({"lan": True, "host": "0.0.0.0"}, ["--lan listens on every address: leave out --host"]),
         ({"cors": ("*", "https://a.example")}, ["--cors: give either * (any origin) or the origins to allow, not both"]),
     ],
 )
@@ -147,11 +149,20 @@ def test_hash_problem(stored: str, problem: str | None) -> None:
     assert hash_problem(stored) == problem
 
 
-@pytest.mark.parametrize("value", ["alice", "alice:", ":s3cret", ""])
-def test_auth_option_refuses_without_echoing(value: str) -> None:
-    with pytest.raises(argparse.ArgumentTypeError) as error:
+@pytest.mark.parametrize(
+    "value, error",
+    [
+        ("alice", "expected USER:PASSWORD, both non-empty"),
+        ("alice:", "expected USER:PASSWORD, both non-empty"),
+        (":s3cret", "expected USER:PASSWORD, both non-empty"),
+        ("", "expected USER:PASSWORD, both non-empty"),
+        ("alice:s3cr\udce9t", "USER:PASSWORD is not valid UTF-8"),  # argv's bytes were not UTF-8
+    ],
+)
+def test_auth_option_refuses_without_echoing(value: str, error: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError) as raised:
         auth_option(value)
-    assert str(error.value) == "expected USER:PASSWORD, both non-empty"
+    assert str(raised.value) == error
 
 
 def test_account_repr_hides_the_password() -> None:
