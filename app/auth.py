@@ -69,16 +69,20 @@ class Guard:
         self.accounts: dict[str, Account] = {}
         for account in (*settings.auth, *(settings.auth_file or ())):
             self.accounts[account.user] = account
-        # Checked against when the user is unknown, so that an unknown user costs the
-        # same time as a known one and timing does not reveal which names exist.
-        hashed = any(account.hashed for account in self.accounts.values())
-        self.decoy = Account("", make_hash(os.urandom(16).hex()) if hashed else os.urandom(16).hex(), hashed)
         # A hashed password takes ~50 ms to check (that is the point of scrypt); a page
         # of fifty files would take seconds. Credentials that passed are remembered as
         # a keyed digest (never the password itself), so each is hashed once.
         self.verified: set[bytes] = set()
         self.cache_key = os.urandom(32)
         self.lockout = Lockout(settings.auth_attempts, settings.auth_window, settings.auth_lockout)
+
+    @functools.cached_property
+    def decoy(self) -> Account:
+        """Checked against when the user is unknown, so that an unknown user costs the
+        same time as a known one and timing does not reveal which names exist. (Made on
+        first use: a hash takes a while, and most servers never need it.)"""
+        hashed = any(account.hashed for account in self.accounts.values())
+        return Account("", make_hash(os.urandom(16).hex()) if hashed else os.urandom(16).hex(), hashed)
 
     def accepts(self, user: str, password: str) -> bool:
         digest = hmac.new(self.cache_key, f"{user}\0{password}".encode("utf-8"), hashlib.sha256).digest()

@@ -37,7 +37,11 @@ def request_bytes(method: str, path: str, *fields: str, body: bytes = b"") -> by
 
 def exchange(server: ServerProcess, method: str, path: str, *fields: str, body: bytes = b""):
     with server.connect() as client:
-        return client.exchange(request_bytes(method, path, *fields, body=body), head_request=method == "HEAD")
+        return exchange_on(client, method, path, *fields, body=body)
+
+
+def exchange_on(client: RawClient, method: str, path: str, *fields: str, body: bytes = b""):
+    return client.exchange(request_bytes(method, path, *fields, body=body), head_request=method == "HEAD")
 
 
 # ---------------------------------------------------------------------------------------
@@ -318,6 +322,16 @@ def test_added_headers_on_every_response(start_server, tmp_path: Path) -> None:
         refused = client.exchange(b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
     assert refused.status == 400
     assert ("Server", "SimplePythonServer/1.0") in refused.headers
+
+
+def test_added_headers_on_the_503_beyond_max_connections(start_server) -> None:
+    server = start_server("--max-connections", "1", "-H", "X-Frame-Options: DENY", "--server-header")
+    with server.connect() as first:
+        assert exchange_on(first, "GET", "/echo/a").status == 200  # it holds the one thread
+        with server.connect() as extra:
+            refused = extra.read_response()
+    assert refused.status == 503
+    assert refused.headers[-4:-2] == [("X-Frame-Options", "DENY"), ("Server", "SimplePythonServer/1.0")]
 
 
 def test_server_header_with_a_name(start_server) -> None:
