@@ -1,10 +1,13 @@
-"""CORS in a real browser: a page served by one server (one origin) fetches from another
-server on another port (another origin), which allows the page's origin, or not."""
+"""Sharing in a real browser: Basic passwords (a logged-in page's own requests carry the
+password), and CORS: a page served by one server (one origin) fetches from another server
+on another port (another origin), which allows the page's origin, or not."""
 
 from __future__ import annotations
 
 import base64
 from pathlib import Path
+
+from tests.conftest import wait_until
 
 # Runs in the page: each fetch's status and body, or the error the browser raised when
 # CORS hid the answer (a TypeError: "Failed to fetch").
@@ -48,7 +51,7 @@ def test_a_page_of_an_allowed_origin_reads_and_writes(browser, start_server, tmp
     results = browser.execute_async_script(FETCHES, f"http://127.0.0.1:{api.port}", attempts)
     assert results == [[200, "hello"], [201, ""], [404, "no file named missing\n"]]
     assert (files / "from-page.txt").read_text() == "written by a page"
-    assert "OPTIONS /files/from-page.txt HTTP/1.1\" 204" in api.log
+    assert wait_until(lambda: '"OPTIONS /files/from-page.txt HTTP/1.1" 204' in api.log)
 
 
 def test_a_page_of_another_origin_is_refused(browser, start_server, tmp_path: Path) -> None:
@@ -77,3 +80,13 @@ def test_a_page_sends_a_password_to_a_named_origin(browser, start_server, tmp_pa
     ]
     results = browser.execute_async_script(FETCHES, f"http://127.0.0.1:{api.port}", attempts)
     assert results == [[401, "log in: this server needs a user name and password\n"], [200, "hello"]]
+
+
+def test_a_logged_in_page_sends_its_password_with_each_request(browser, start_server, tmp_path: Path) -> None:
+    page_server(start_server, tmp_path)  # makes the page's folder
+    locked = start_server("--www", str(tmp_path / "www"), "--auth", "alice:s3cret")
+    browser.get(f"http://alice:s3cret@localhost:{locked.port}/")  # as if typed in the prompt
+    assert browser.title == "another origin"
+    results = browser.execute_async_script(FETCHES, f"http://localhost:{locked.port}", [["/echo/again", {}]])
+    assert results == [[200, "again"]]
+    assert wait_until(lambda: '"GET /echo/again HTTP/1.1" 200' in locked.log)
