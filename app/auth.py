@@ -134,6 +134,19 @@ def password_refusal(request: Request, settings: Settings, client: str) -> Respo
     return challenge(settings, "wrong user name or password")
 
 
+# An Authorization field line of a raw request head (RFC 9112 §5: name ":" OWS value).
+AUTHORIZATION_LINE_RE = re.compile(rb"(?im)^(authorization:[ \t]*)[^\r\n]*")
+
+
+def hide_credentials(raw_head: bytes, settings: Settings) -> bytes:
+    """A request head to show back (`/echo`), with the value of `Authorization` hidden
+    when this server checks passwords: a page that `--cors` lets read answers must not
+    learn the password the browser saved for us."""
+    if not (settings.auth or settings.auth_file):
+        return raw_head
+    return AUTHORIZATION_LINE_RE.sub(rb"\1[hidden]", raw_head)
+
+
 def challenge(settings: Settings, reason: str) -> Response:
     """401 with the challenge (RFC 7617 §2, §2.1)."""
     value = f'Basic realm="{settings.auth_realm}", charset="UTF-8"'

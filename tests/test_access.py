@@ -144,6 +144,15 @@ def test_passwords(start_server) -> None:
         assert response.header("WWW-Authenticate") == (CHALLENGE if status == 401 else None)
 
 
+def test_echo_hides_the_password_from_pages_that_may_read_it(start_server) -> None:
+    server = start_server("--auth", f"alice:{PASSWORD}", "--cors", "http://page.example")
+    value = authorization("alice", PASSWORD)
+    response = exchange(server, "GET", "/echo", "Origin: http://page.example", f"Authorization: {value}")
+    assert response.body == (
+        b"GET /echo HTTP/1.1\r\nHost: localhost\r\nOrigin: http://page.example\r\nAuthorization: [hidden]\r\n\r\n"
+    )
+
+
 @pytest.mark.parametrize("scheme", [(), ("--pbkdf2",)])
 def test_auth_file_with_a_hash_from_the_documented_command(start_server, tmp_path: Path, scheme: tuple[str, ...]) -> None:
     made = subprocess.run(
