@@ -9,6 +9,8 @@ import ipaddress
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.auth import basic_credentials
 from app.cors import cors_origin
@@ -119,6 +121,24 @@ def test_startup_errors(options: dict, errors: list[str]) -> None:
 )
 def test_basic_credentials(value: str, credentials: tuple[str, str] | None) -> None:
     assert basic_credentials(value) == credentials
+
+
+# Any text a UTF-8 client can send (no lone surrogates).
+UTF8_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(UTF8_TEXT.filter(lambda user: ":" not in user), UTF8_TEXT)
+def test_basic_credentials_round_trip(user: str, password: str) -> None:
+    encoded = f"{user}:{password}".encode("utf-8")
+    assert basic_credentials("Basic " + b64(encoded)) == (user, password)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=255)))
+def test_basic_credentials_never_fails_on_any_header_value(value: str) -> None:
+    result = basic_credentials(value)  # a header value is latin-1 text: any of it
+    assert result is None or (isinstance(result, tuple) and len(result) == 2)
 
 
 @pytest.mark.parametrize("scheme", ["scrypt", "pbkdf2_sha256"])
