@@ -67,7 +67,7 @@ class Guard:
 
     def __init__(self, settings: Settings) -> None:
         self.accounts: dict[str, Account] = {}
-        for account in (*settings.auth, *(settings.auth_file or ())):
+        for account in settings.accounts:
             self.accounts[account.user] = account
         # A hashed password takes ~50 ms to check (that is the point of scrypt); a page
         # of fifty files would take seconds. Credentials that passed are remembered as
@@ -107,7 +107,7 @@ def guard_for(settings: Settings) -> Guard:
 
 
 def needs_password(request: Request, settings: Settings) -> bool:
-    if not (settings.auth or settings.auth_file):
+    if not settings.accounts:
         return False
     return not settings.auth_writes_only or request.method not in SAFE_METHODS
 
@@ -142,7 +142,7 @@ def hide_credentials(raw_head: bytes, settings: Settings) -> bytes:
     """A request head to show back (`/echo`), with the value of `Authorization` hidden
     when this server checks passwords: a page that `--cors` lets read answers must not
     learn the password the browser saved for us."""
-    if not (settings.auth or settings.auth_file):
+    if not settings.accounts:
         return raw_head
     return AUTHORIZATION_LINE_RE.sub(rb"\1[hidden]", raw_head)
 

@@ -58,7 +58,7 @@ def cors_headers(request: Request | None, settings: Settings) -> list[tuple[str,
     headers = [] if origin == "*" else [("Vary", "Origin")]
     if origin is not None:
         headers += [("Access-Control-Allow-Origin", origin), ("Access-Control-Expose-Headers", EXPOSED)]
-        if origin != "*" and (settings.auth or settings.auth_file):
+        if origin != "*" and settings.accounts:
             headers.append(("Access-Control-Allow-Credentials", "true"))
     return headers
 

@@ -65,7 +65,7 @@ def writes_line(settings: Settings) -> str:
 
 def password_line(settings: Settings) -> str | None:
     """The banner's line about passwords, if any are set."""
-    users = len({account.user for account in (*settings.auth, *(settings.auth_file or ()))})
+    users = len({account.user for account in settings.accounts})
     if not users:
         return None
     needed = "for writes only" if settings.auth_writes_only else "for every request"
@@ -98,7 +98,7 @@ def startup_errors(settings: Settings) -> list[str]:
     errors = []
     if settings.read_only and settings.allow_writes:
         errors.append("--read-only and --allow-writes contradict each other")
-    if settings.auth_writes_only and not (settings.auth or settings.auth_file):
+    if settings.auth_writes_only and not settings.accounts:
         errors.append("--auth-writes-only needs --auth USER:PASSWORD or --auth-file FILE")
     if settings.lan and settings.host != "localhost":
         errors.append("--lan listens on every address: leave out --host")

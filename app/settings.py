@@ -259,3 +259,8 @@ class Settings:
     worker_restart_delay: float = 1.0
     limits: Limits = Limits()
     timeouts: Timeouts = Timeouts()
+
+    @property
+    def accounts(self) -> tuple[Account, ...]:
+        """Everyone who may log in, from --auth and --auth-file; empty: no passwords."""
+        return (*self.auth, *(self.auth_file or ()))
