@@ -29,7 +29,7 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
-from app.http import Request, Response, text_response
+from app.http import TOKEN_STR, Request, Response, text_response
 from app.lockout import Lockout
 from app.passwords import Account, hash_line, make_hash, unb64
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 #   credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]
 #   token68     = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 # RFC 7617 §2: for Basic, the token68 is the base64 of user-id ":" password.
-CREDENTIALS_RE = re.compile(r"([-!#$%&'*+.^_`|~0-9A-Za-z]+) +([-._~+/0-9A-Za-z]+=*)")
+CREDENTIALS_RE = re.compile(r"(%s) +([-._~+/0-9A-Za-z]+=*)" % TOKEN_STR)
 
 # RFC 9110 §9.2.1: the safe methods; any other may change something on the server.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})

@@ -20,15 +20,13 @@ import argparse
 import re
 from typing import TYPE_CHECKING
 
-from app.http import TOKEN, Request, Response
+from app.http import TOKEN_STR_RE, Request, Response, list_elements
 
 if TYPE_CHECKING:
     from app.settings import Settings
 
 # RFC 6454 §6.2, the serialized origin: scheme "://" host [ ":" port ], no path.
 ORIGIN_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[A-Za-z0-9._~%!$&'()*+,;=-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
-# Access-Control-Request-Headers = #field-name (Fetch §3.2.2); field-name = token.
-HEADER_LIST_RE = re.compile(r"%s(?:[ \t]*,[ \t]*%s)*" % (TOKEN.decode(), TOKEN.decode()))
 
 # How long a browser may reuse a preflight's answer (Chromium caps it at 2 hours).
 MAX_AGE = "600"
@@ -76,8 +74,17 @@ def preflight_response(request: Request, settings: Settings) -> Response | None:
         ("Access-Control-Max-Age", MAX_AGE),
         ("Vary", "Access-Control-Request-Method, Access-Control-Request-Headers"),
     ]
-    requested = ", ".join(request.headers.get_all("access-control-request-headers")).strip()
-    if requested and HEADER_LIST_RE.fullmatch(requested):
-        headers.append(("Access-Control-Allow-Headers", requested))
+    if requested := requested_headers(request):
+        headers.append(("Access-Control-Allow-Headers", ", ".join(requested)))
     # The fields of an actual response come on top (connection.send), Vary: Origin included.
     return Response(204, headers)
+
+
+def requested_headers(request: Request) -> list[str]:
+    """The field names of `Access-Control-Request-Headers = #field-name` (Fetch §3.2.2;
+    field-name = token); none when the list is invalid."""
+    try:
+        elements = list_elements(request.headers.get_all("access-control-request-headers"), TOKEN_STR_RE)
+    except ValueError:
+        return []
+    return [element.group() for element in elements]

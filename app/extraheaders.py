@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import re
 
-from app.http import TOKEN
+from app.http import TOKEN_STR_RE
 
 # RFC 9110 §5.5 (field-value, with obs-text left out: a command line is text, and a
 # value of ours should be ASCII), after the surrounding whitespace is stripped.
 FIELD_VALUE_RE = re.compile(r"[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?")
-FIELD_NAME_RE = re.compile(TOKEN.decode("ascii"))
 
 # Fields that say where the message ends or what the connection does: the server writes
 # them itself (RFC 9112 §6, §9.6; RFC 9110 §7.6.1), and a second value would break framing.
@@ -32,7 +31,7 @@ def header_line(value: str) -> tuple[str, str]:
     """`-H 'Name: value'`, as (name, value)."""
     name, colon, field_value = value.partition(":")
     field_value = field_value.strip(" \t")
-    if not colon or not FIELD_NAME_RE.fullmatch(name):
+    if not colon or not TOKEN_STR_RE.fullmatch(name):
         raise argparse.ArgumentTypeError(f"{value!r} is not 'Name: value' with a name made of letters, digits and !#$%&'*+-.^_`|~")
     if not FIELD_VALUE_RE.fullmatch(field_value):
         raise argparse.ArgumentTypeError(f"the value of {name} must be visible ASCII, spaces and tabs, and not empty")

@@ -299,6 +299,24 @@ def test_cors_named_origins_with_passwords(start_server) -> None:
     assert refused_preflight.header("Access-Control-Allow-Origin") is None
 
 
+@pytest.mark.parametrize(
+    "requested, allowed",
+    [
+        (("Access-Control-Request-Headers: x-a,x-b",), "x-a, x-b"),
+        (("Access-Control-Request-Headers: x-a , , x-b\t",), "x-a, x-b"),
+        (("Access-Control-Request-Headers: x-a", "Access-Control-Request-Headers: x-b"), "x-a, x-b"),
+        (("Access-Control-Request-Headers: x-a, bad header",), None),  # not a list of tokens
+        (("Access-Control-Request-Headers: ",), None),
+        ((), None),
+    ],
+)
+def test_preflight_allows_the_headers_asked_for(start_server, requested: tuple[str, ...], allowed: str | None) -> None:
+    server = start_server("--cors")
+    preflight = exchange(server, "OPTIONS", "/echo/a", "Origin: http://a.example", "Access-Control-Request-Method: GET", *requested)
+    assert preflight.status == 204
+    assert preflight.header("Access-Control-Allow-Headers") == allowed
+
+
 def test_plain_options_is_unchanged_by_cors(start_server) -> None:
     server = start_server("--cors")
     response = exchange(server, "OPTIONS", "/echo/abc")
