@@ -19,8 +19,10 @@ FIELD_VALUE_RE = re.compile(r"[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?")
 
 # Fields that say where the message ends or what the connection does: the server writes
 # them itself (RFC 9112 §6, §9.6; RFC 9110 §7.6.1), and a second value would break framing.
+# Date too: it is the time of each response (RFC 9110 §6.6.1), which --date sends.
 SERVER_OWNED = frozenset(
-    {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer", "proxy-connection"}
+    {"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer",
+     "proxy-connection", "date"}
 )
 
 # `--server-header` with no name: the project's name and version.

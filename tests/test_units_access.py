@@ -280,6 +280,7 @@ def test_header_line(value: str, field: tuple[str, str]) -> None:
         ("Content-Length: 5", "Content-Length is set by the server itself"),
         ("transfer-encoding: chunked", "transfer-encoding is set by the server itself"),
         ("Connection: close", "Connection is set by the server itself"),
+        ("Date: Tue, 01 Dec 2026 00:00:00 GMT", "Date is set by the server itself"),
     ],
 )
 def test_header_line_refused(value: str, error: str) -> None:
