@@ -460,10 +460,18 @@ def split_head(head: bytes, limits: Limits) -> list[bytes]:
     return lines
 
 
+TLS_ON_PLAIN_PORT = "this port speaks plain HTTP: a TLS handshake was sent to it; use http://, not https://"
+
+
 def check_incomplete_head(buffer: bytearray, limits: Limits) -> None:
     """Refuse early what can already be refused before the head is complete: an oversized
     request line or header section, and bare-LF line ends (which would otherwise make us
-    wait for a CRLF CRLF that never comes)."""
+    wait for a CRLF CRLF that never comes), and a TLS handshake sent to this plain port."""
+    # RFC 8446 §5.1: a TLS connection starts with a handshake record, content type 22
+    # (0x16, then the version, 0x03 0x0N). No request line starts with a control byte,
+    # and the client, waiting for our ServerHello, would otherwise wait for the timeout.
+    if buffer[:1] == b"\x16":
+        raise ProtocolError(400, TLS_ON_PLAIN_PORT)
     line_end = buffer.find(b"\n", 0, limits.max_request_line + 2)
     if line_end < 0 and len(buffer) > limits.max_request_line + 1:
         raise ProtocolError(414, f"request line longer than {limits.max_request_line} bytes")

@@ -16,6 +16,7 @@ import signal
 import sys
 from typing import Any
 
+from app import tls
 from app.server import Server
 from app.settings import Limits, Settings, Timeouts
 from app.workers import Supervisor
@@ -106,18 +107,30 @@ def add_stderr_handler(logger: logging.Logger, line_format: str) -> None:
 def banner(settings: Settings, port: int) -> str:
     """The first line printed: where the server listens (tests and scripts wait for it)."""
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    line = f"Serving HTTP on {settings.host} port {port} (http://{url_host}:{port}/)"
+    protocol = "HTTPS" if settings.tls_cert is not None else "HTTP"
+    line = f"Serving {protocol} on {settings.host} port {port} ({protocol.lower()}://{url_host}:{port}/)"
     if settings.workers > 1:
         line += f" with {settings.workers} worker processes"
     return line + " ..."
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
     settings = settings_from_arguments(arguments)
+    if problem := tls.option_problem(settings):
+        parser.error(problem)
     configure_logging(arguments.verbose, arguments.quiet, settings.workers)
     try:
-        runner = Supervisor(settings) if settings.workers > 1 else Server(settings)
+        tls_context = tls.server_context(settings)
+    except tls.TLSSetupError as error:
+        print(f"cannot serve HTTPS: {error}", file=sys.stderr)
+        return 1
+    try:
+        if settings.workers > 1:
+            runner: Server | Supervisor = Supervisor(settings, tls_context)
+        else:
+            runner = Server(settings, tls_context=tls_context)
     except OSError as error:
         print(f"cannot listen on {settings.host} port {settings.port}: {error.strerror}", file=sys.stderr)
         return 1
