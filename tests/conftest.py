@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BANNER_RE = re.compile(r"Serving HTTP on \S+ port (\d+) ")
+BANNER_RE = re.compile(r"Serving HTTPS? on \S+ port (\d+) ")
 
 
 class ServerProcess:
