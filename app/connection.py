@@ -150,23 +150,34 @@ class Connection:
         """The TLS handshake, in this connection's thread and under its own timeout (a
         client that connects and sends nothing holds only this thread); whether requests
         may follow. A failed handshake costs one debug line; plain HTTP sent to this port
-        gets a plain-text 400 (`refuse_plain_http`)."""
-        deadline = time.monotonic() + self.settings.timeouts.tls_handshake_timeout
-        self._timeouts = {}  # the handshake's timeout will be in force: set the next one anew
+        gets a plain-text 400 (`refuse_plain_http`). Until the handshake is done the
+        connection counts as idle: no request has begun that shutdown could cut off."""
+        self.idle = True
         try:
-            self.sock.settimeout(self.settings.timeouts.tls_handshake_timeout)
-            if not tls.sends_tls(self.sock):
+            if not self.handshake():
                 self.refuse_plain_http()
                 return False
-            # Wrapping does no I/O; do_handshake() waits until `deadline` at most in all.
-            self.sock = self.tls_context.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
-            self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
-            self.sock.do_handshake()
-        except (OSError, ValueError) as error:  # ssl.SSLError and TimeoutError are OSErrors
+        except OSError as error:  # ssl.SSLError and TimeoutError are OSErrors
             log.debug("TLS handshake with %s failed: %s", self.client, getattr(error, "reason", None) or error)
             return False
+        finally:
+            self.idle = False
         self.encrypted = True
         self.note_tls(self.sock.version() or "", (self.sock.cipher() or ("",))[0])
+        return True
+
+    def handshake(self) -> bool:
+        """Wrap the socket in TLS and run the handshake, within --tls-handshake-timeout in
+        all; False, with nothing read, when the client speaks plain HTTP instead."""
+        deadline = time.monotonic() + self.settings.timeouts.tls_handshake_timeout
+        self._timeouts = {}  # the handshake's timeout will be in force: set the next one anew
+        self.sock.settimeout(self.settings.timeouts.tls_handshake_timeout)
+        if not tls.sends_tls(self.sock):
+            return False
+        # Wrapping does no I/O; do_handshake() waits until the deadline at most in all.
+        self.sock = self.tls_context.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
+        self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        self.sock.do_handshake()
         return True
 
     def note_tls(self, version: str, cipher: str) -> None:

@@ -390,13 +390,15 @@ def test_write_timeout_drops_a_client_that_stops_reading(impatient: ServerProces
 
 
 def test_shutdown_closes_idle_tls_connections(start_server, certificates: Certificates) -> None:
+    """Idle: waiting for a request after one, and waiting for a handshake that never comes."""
     process = start_server(*certificates.options())
-    with TLSClient(process.port, certificates.ca) as client:
+    with TLSClient(process.port, certificates.ca) as client, RawClient(process.port) as silent:
         assert client.exchange(b"GET /echo/idle HTTP/1.1\r\n" + H + b"\r\n").body == b"idle"
         time.sleep(0.2)  # let the connection's thread go back to waiting for a request
         code, stdout = process.stop()
         assert client.is_closed_by_server(within=5)
-    assert (code, stdout.splitlines()[-1]) == (0, "Stopped: closed 1 idle connection(s), 0 finished in flight.")
+        assert silent.is_closed_by_server(within=5)
+    assert (code, stdout.splitlines()[-1]) == (0, "Stopped: closed 2 idle connection(s), 0 finished in flight.")
     assert "Traceback" not in process.log
 
 
