@@ -257,6 +257,7 @@ def test_tls_to_the_plain_port_gets_a_400_that_says_so(server: ServerProcess, ce
         response = client.read_response()
         assert (response.status, response.body) == (400, (TLS_ON_PLAIN_PORT + "\n").encode())
         assert client.is_closed_by_server(within=5)
+    assert wait_until(lambda: '"(TLS handshake on the plain HTTP port)" 400' in server.log)
     assert "Traceback" not in server.log
     server.assert_answers()
 
