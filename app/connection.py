@@ -355,10 +355,14 @@ class Connection:
     def wake(self) -> None:
         """From another thread: make this connection's blocked recv() return b"" at once
         (shutdown closes idle connections this way, and cuts off the rest)."""
+        # An idle TLS connection stops reading only: its thread can then still send the
+        # close_notify alert as it closes (sending it from here would race that thread's
+        # use of the TLS session).
+        how = socket.SHUT_RD if self.idle and self.encrypted else socket.SHUT_RDWR
         try:
             # The socket's own shutdown, not ssl.SSLSocket's, which would also drop the
             # TLS layer under the feet of this connection's thread.
-            socket.socket.shutdown(self.sock, socket.SHUT_RDWR)
+            socket.socket.shutdown(self.sock, how)
         except OSError:
             pass
 

@@ -57,6 +57,11 @@ def server_context(settings: Settings) -> ssl.SSLContext | None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     # RFC 7301: offer only HTTP/1.1, so a client that would prefer h2 knows what it gets.
     context.set_alpn_protocols(["http/1.1"])
+    # A client that closes without TLS's close_notify alert is a plain end of the
+    # connection to us: a cut-off request is caught by its framing (RFC 9112 §9.8).
+    # Otherwise OpenSSL 3 answers it with a decode_error alert, and its session is left
+    # unable to send our own close_notify (e.g. at shutdown, after wake()).
+    context.options |= getattr(ssl, "OP_IGNORE_UNEXPECTED_EOF", 0)  # OpenSSL 3.0+
     load_certificate(context, settings.tls_cert, settings.tls_key, settings.tls_password_file)
     return context
 

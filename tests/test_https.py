@@ -94,14 +94,15 @@ def https(certificates: Certificates, shared: Path) -> Iterator[ServerProcess]:
 
 
 class TLSClient(RawClient):
-    """RawClient over TLS: exact bytes out, responses parsed by hand, the CA trusted."""
+    """RawClient over TLS: exact bytes out, responses parsed by hand, the CA trusted. An
+    end of the connection without TLS's close_notify alert is an error (`ssl.SSLEOFError`)."""
 
     def __init__(self, port: int, ca: Path, timeout: float = 5.0, alpn: list[str] | None = None) -> None:
         super().__init__(port, timeout)
         context = ssl.create_default_context(cafile=str(ca))
         if alpn:
             context.set_alpn_protocols(alpn)
-        self.sock = context.wrap_socket(self.sock, server_hostname="localhost")
+        self.sock = context.wrap_socket(self.sock, server_hostname="localhost", suppress_ragged_eofs=False)
 
 
 def curl(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -189,6 +190,15 @@ def test_pipelined_requests_are_answered_in_order(https: ServerProcess, certific
         client.send(b"".join(b"GET /echo/%d HTTP/1.1\r\n%s\r\n" % (number, H) for number in range(3)))
         assert [client.read_response().body for _ in range(3)] == [b"0", b"1", b"2"]
         assert client.exchange(b"GET /echo/again HTTP/1.1\r\n" + H + b"\r\n").body == b"again"
+
+
+def test_connection_close_ends_with_close_notify(https: ServerProcess, certificates: Certificates) -> None:
+    """RFC 9112 §9.8: the server sends TLS's closure alert before closing (the client
+    raises SSLEOFError for an end without it)."""
+    with TLSClient(https.port, certificates.ca) as client:
+        answer = client.exchange(b"GET /echo/bye HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+        assert (answer.body, answer.header("Connection")) == (b"bye", "close")
+        assert client.read_until_closed() == b""
 
 
 def test_100_continue_then_the_body(https: ServerProcess, certificates: Certificates, shared: Path) -> None:
