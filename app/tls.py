@@ -20,13 +20,8 @@ import ssl
 from collections.abc import Callable
 from pathlib import Path
 
+from app.http import TLS_HANDSHAKE_RECORD
 from app.settings import Settings
-
-# RFC 8446 §5.1 (and RFC 5246 §6.2.1 for TLS 1.2): every TLS record starts with its
-# content type, and a connection starts with a handshake record (ClientHello):
-#   enum { ..., handshake(22), ... } ContentType;
-# No HTTP request can start with this byte: a method is a token (RFC 9110 §9.1).
-HANDSHAKE_RECORD = 0x16
 
 # What plain HTTP sent to the HTTPS port gets (nginx answers it with its page 497).
 PLAIN_HTTP_REASON = "this port speaks HTTPS: the plain HTTP request was sent to an HTTPS port; use https://"
@@ -127,7 +122,7 @@ def sends_tls(sock: socket.socket) -> bool:
     first = sock.recv(1, socket.MSG_PEEK)
     if not first:
         raise ConnectionAbortedError("closed before the TLS handshake")
-    return first[0] == HANDSHAKE_RECORD
+    return first == TLS_HANDSHAKE_RECORD
 
 
 def send_close_notify(sock: ssl.SSLSocket) -> None:
