@@ -136,6 +136,23 @@ def test_requests_get_echo_gzip_and_range(https: ServerProcess, certificates: Ce
     assert ranged.headers["Content-Range"] == "bytes 7-11/13"
 
 
+def test_a_range_of_a_big_file_spans_many_buffers(https: ServerProcess, certificates: Certificates, shared: Path) -> None:
+    start, end = 100_001, 300_000  # not aligned to the 64 KiB buffer
+    ranged = requests.get(
+        https.url + "/files/big.bin", headers={"Range": f"bytes={start}-{end}"}, verify=str(certificates.ca)
+    )
+    assert ranged.status_code == 206
+    assert ranged.content == (shared / "big.bin").read_bytes()[start : end + 1]
+
+
+def test_a_chunked_upload(https: ServerProcess, certificates: Certificates, shared: Path) -> None:
+    with TLSClient(https.port, certificates.ca) as client:
+        client.send(b"PUT /files/chunked.txt HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n")
+        client.send(b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+        assert client.read_response().status == 201
+    assert (shared / "chunked.txt").read_bytes() == b"hello world"
+
+
 def test_curl_with_cacert_gets_http_1_1_by_alpn(https: ServerProcess, certificates: Certificates) -> None:
     result = curl("-v", "--cacert", str(certificates.ca), https.url + "/files/hello.txt")
     assert result.returncode == 0, result.stderr
