@@ -318,8 +318,9 @@ class Connection:
     def copy_file(self, body: FileBody) -> int:
         """Send a stretch of a file over TLS, where os.sendfile cannot be used (the ssl
         module must encrypt the bytes): read it into one fixed buffer and send that, piece
-        by piece, so memory stays flat whatever the file's size."""
-        buffer = memoryview(bytearray(self.settings.limits.tls_file_buffer))
+        by piece, so memory stays flat whatever the file's size (and a small file costs
+        no more than its size)."""
+        buffer = memoryview(bytearray(min(self.settings.limits.tls_file_buffer, body.length)))
         done = 0
         while done < body.length:
             piece = buffer[: min(len(buffer), body.length - done)]
