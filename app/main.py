@@ -16,6 +16,7 @@ import signal
 import sys
 from typing import Any
 
+from app import tls
 from app.netaddr import lan_host
 from app.policy import access_lines, startup_errors
 from app.server import Server
@@ -116,7 +117,8 @@ def banner(settings: Settings, port: int) -> str:
     """What is printed at start: first the line saying where the server listens (tests
     and scripts wait for it), then the URLs to share and who may do what."""
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    line = f"Serving HTTP on {settings.host} port {port} (http://{url_host}:{port}/)"
+    protocol = "HTTPS" if settings.tls_cert is not None else "HTTP"
+    line = f"Serving {protocol} on {settings.host} port {port} ({protocol.lower()}://{url_host}:{port}/)"
     if settings.workers > 1:
         line += f" with {settings.workers} worker processes"
     return "\n".join([line + " ...", *access_lines(settings, port)])
@@ -128,11 +130,21 @@ def main(argv: list[str] | None = None) -> int:
     settings = settings_from_arguments(arguments)
     for error in startup_errors(settings):
         parser.error(error)
+    if problem := tls.option_problem(settings):
+        parser.error(problem)
     if settings.lan:
         settings = dataclasses.replace(settings, host=lan_host())
     configure_logging(arguments.verbose, arguments.quiet, settings.workers)
     try:
-        runner = Supervisor(settings) if settings.workers > 1 else Server(settings)
+        tls_context = tls.server_context(settings)
+    except tls.TLSSetupError as error:
+        print(f"cannot serve HTTPS: {error}", file=sys.stderr)
+        return 1
+    try:
+        if settings.workers > 1:
+            runner: Server | Supervisor = Supervisor(settings, tls_context)
+        else:
+            runner = Server(settings, tls_context=tls_context)
     except OSError as error:
         print(f"cannot listen on {settings.host} port {settings.port}: {error.strerror}", file=sys.stderr)
         return 1

@@ -73,8 +73,7 @@ def password_line(settings: Settings) -> str | None:
 
 
 def uses_tls(settings: Settings) -> bool:
-    # The HTTPS options (issue 9's other half) add `tls_cert`; until then, plain HTTP.
-    return getattr(settings, "tls_cert", None) is not None
+    return settings.tls_cert is not None
 
 
 def access_lines(settings: Settings, port: int) -> list[str]:

@@ -61,6 +61,13 @@ def existing_directory(value: str) -> Path:
     return path
 
 
+def existing_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{value} is not a file")
+    return path
+
+
 def site_directory(value: str) -> Path | None:
     """`--www DIR`; an empty value means no site at all."""
     return existing_directory(value) if value else None
@@ -121,6 +128,9 @@ class Limits:
     # clients that accept it; larger ones are sent with sendfile, uncompressed, since
     # compressing means reading the whole file through Python.
     max_gzip_file: int = 1 * MiB
+    # Over TLS, os.sendfile cannot be used (the bytes must be encrypted by the ssl module):
+    # files are read into one buffer of this size and sent from it, piece by piece.
+    tls_file_buffer: int = 64 * KiB
 
 
 @dataclass(frozen=True)
@@ -140,6 +150,11 @@ class Timeouts:
     # How long sending a response may wait with the client accepting none of its bytes.
     write_timeout: float = option(
         60.0, "seconds a client may take to accept response bytes", positive_seconds, "SECONDS"
+    )
+    # From accepting a connection until its TLS handshake is done (HTTPS only): a client
+    # that connects and says nothing holds only its own thread, and only this long.
+    tls_handshake_timeout: float = option(
+        10.0, "seconds a client may take to complete the TLS handshake (HTTPS)", positive_seconds, "SECONDS"
     )
     # After Ctrl+C / SIGTERM: how long requests in flight may take to finish.
     shutdown_grace: float = 5.0
@@ -239,6 +254,14 @@ class Settings:
     )
 
     # -- HTTPS --
+    # The flags of `python -m http.server` (Python 3.14); app/tls.py makes the context.
+    tls_cert: Path | None = option(
+        None, "serve HTTPS with this PEM certificate (chain); needs --tls-key", existing_file, "FILE"
+    )
+    tls_key: Path | None = option(None, "the PEM private key of --tls-cert", existing_file, "FILE")
+    tls_password_file: Path | None = option(
+        None, "a file whose first line is the password of an encrypted --tls-key", existing_file, "FILE"
+    )
 
     # -- Behind a proxy, under systemd --
 
