@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
 
+from app.auth import hide_credentials
 from app.compression import VARY_ACCEPT_ENCODING, gzip_compress, use_gzip
 from app.archive import archive_response, download_format
 from app.files import (
@@ -76,9 +77,9 @@ def echo_text(request: Request, settings: Settings, subpath: str) -> Response:
 
 
 def echo_request(request: Request, settings: Settings, subpath: str) -> Response:
-    """`/echo`: the request exactly as received, then one `name: value` line for each
-    query parameter."""
-    body = request.raw_head + request.body.read_all(settings.limits.max_body)
+    """`/echo`: the request exactly as received (the password hidden, `auth.py`), then
+    one `name: value` line for each query parameter."""
+    body = hide_credentials(request.raw_head, settings) + request.body.read_all(settings.limits.max_body)
     parameters = parse_qsl(request.query, keep_blank_values=True)
     lines = "".join(f"{name}: {value}\n" for name, value in parameters)
     return Response(200, [("Content-Type", "text/plain")], body + lines.encode("utf-8"))
