@@ -236,6 +236,23 @@ def test_uploads_obey_the_write_policy(start_server):
     assert (response.status_code, response.text) == (403, "uploads are off: start the server with --directory DIR to enable them\n")
 
 
+def test_read_only_refuses_every_folder_write(start_server, tmp_path):
+    (tmp_path / "empty").mkdir()
+    process = start_server("--directory", str(tmp_path), "--read-only")
+    url = process.url + "/files/"
+    answers = [
+        post_form(process, "/files/", multipart([("file", "a", b"a")])),
+        requests.post(url, data={"mkdir": "new"}, allow_redirects=False),
+        requests.post(url, data={"delete": "empty"}, allow_redirects=False),
+        requests.request("MKCOL", url + "new/"),
+        requests.delete(url + "empty/"),
+    ]
+    reason = "writes are off: the server was started with --read-only\n"
+    assert [(answer.status_code, answer.text) for answer in answers] == [(403, reason)] * 5
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["empty"]
+    assert requests.get(url + "?download=zip").status_code == 200  # reading stays on
+
+
 # --- folders: MKCOL, DELETE, and the url-encoded form actions ----------------------------
 
 
