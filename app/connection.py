@@ -1,7 +1,11 @@
 """One connection, from its first byte to its close, in the thread the server started
 for it: receiving request heads into a buffer, the keep-alive loop (`Connection.serve()`,
 one `exchange()` per request), dispatching to the handlers, sending (`sendall`, or
-`os.sendfile` for files), the lingering close, and the access line.
+`os.sendfile` for files), the lingering close, the access line, and why the connection
+ended (`close_reason`, set where that is decided and logged once, by `close()`).
+
+`--trace` uses `TracedConnection` (`trace.py`), a subclass that overrides the methods
+marked "hook" here; this class does no trace work at all.
 
 Read it top to bottom; the README's "The life of a request" follows one request through it.
 """
@@ -55,6 +59,12 @@ class Connection:
         # sendall() into a poll() plus the call, and every change of value into an ioctl().
         set_kernel_timeout(sock, socket.SO_SNDTIMEO, settings.timeouts.write_timeout)
         self._receive_timeout: float | None = None
+        # Why the connection ended, in words (for `-v` and `--trace`): set where the
+        # decision is made, read once by `close()`.
+        self.close_reason = "client closed the connection"
+        # How the last file body went out: "sendfile" here; a read-and-send loop where
+        # the kernel cannot copy (TLS).
+        self.file_sent_by = "sendfile"
 
     # The keep-alive loop ------------------------------------------------------------------
 
@@ -65,14 +75,25 @@ class Connection:
             while self.exchange():
                 pass
         except ClientDisconnected as error:
-            log.debug("client %s disconnected %s", self.client, error)
+            self.close_reason = f"client disconnected {error}"
         except OSError as error:  # a send failed: reset, broken pipe, write timeout
-            log.debug("connection to %s lost: %s", self.client, error)
-        except Exception:
+            self.close_reason = self.send_failure(error)
+        except Exception as error:
             log.exception("unexpected error on the connection to %s", self.client)
+            self.close_reason = f"server error: {error!r}"
         finally:
             self.close()
-            log.debug("connection closed to %s", self.client)
+            log.debug("connection closed to %s: %s", self.client, self.close_reason)
+
+    def send_failure(self, error: OSError) -> str:
+        """Why sending failed, in words."""
+        if isinstance(error, (BlockingIOError, TimeoutError)):  # SO_SNDTIMEO expired
+            return f"write timeout: the client accepted no byte for {self.settings.timeouts.write_timeout:g}s"
+        if isinstance(error, ConnectionResetError):
+            return "reset by the client while the response was sent"
+        if isinstance(error, BrokenPipeError):
+            return "client closed the connection before the response was sent"
+        return f"lost while sending: {error}"
 
     def exchange(self) -> bool:
         """Receive one request and answer it; whether the connection goes on."""
@@ -105,9 +126,16 @@ class Connection:
 
     def keep_open_after(self, request: Request) -> bool:
         """Whether another request may follow this one on the connection."""
-        if not request.wants_keep_alive or self.stopping.is_set():
+        if not request.wants_keep_alive:
+            self.close_reason = "the client asked to close (Connection: close, or HTTP/1.0)"
             return False
-        return self.finish_body(request)
+        if self.stopping.is_set():
+            self.close_reason = "server shutting down"
+            return False
+        if not self.finish_body(request):
+            self.close_reason = "request body left unread (not invited with 100 Continue, too large to drop, or malformed)"
+            return False
+        return True
 
     def finish_body(self, request: Request) -> bool:
         """Consume what the handler left of the request body, so that the next request
@@ -129,6 +157,7 @@ class Connection:
         then closes: after a framing error we cannot know where the next request starts."""
         started = time.perf_counter()
         head = request.raw_head if request is not None else bytes(self.buffer)
+        self.close_reason = f"refused with {error.status}: {error.reason}"
         response = text_response(error.status, error.reason, error.headers)
         size = self.send(response, request, keep_open=False)
         log_access(self.client, head, error.status, size, started)
@@ -147,6 +176,7 @@ class Connection:
                     return request
             if not self.buffer:  # between requests (parse_request drops stray CRLFs)
                 if self.stopping.is_set():
+                    self.close_reason = "server shutting down"
                     return None
                 data = self.receive_head_bytes(header_deadline=None)
             else:  # a request has begun: its head must be whole in time
@@ -170,8 +200,9 @@ class Connection:
         try:
             data = self.recv(timeout, self.settings.limits.head_recv_size)
         except TimeoutError:
-            if header_deadline is None:
-                return b""  # an idle keep-alive connection: close quietly
+            if header_deadline is None:  # an idle keep-alive connection: close quietly
+                self.close_reason = f"idle timeout: no request for {timeout:g}s"
+                return b""
             raise ProtocolError(408, "request headers not received in time") from None
         except OSError as error:
             raise ClientDisconnected(f"while waiting for a request: {error}") from None
@@ -179,6 +210,8 @@ class Connection:
             self.idle = False
         if not data and header_deadline is not None:
             raise ClientDisconnected("closed in the middle of the request headers")
+        if not data and self.stopping.is_set():  # `wake()` ended the wait
+            self.close_reason = "server shutting down"
         return data
 
     def receive_more(self) -> None:
@@ -194,7 +227,8 @@ class Connection:
         self.buffer += data
 
     def send_continue(self) -> None:
-        """`http.Transport`: invite the client to send the body (RFC 9110 §15.2.1)."""
+        """`http.Transport`: invite the client to send the body (RFC 9110 §15.2.1).
+        (A hook: `--trace` shows it.)"""
         self.sock.sendall(CONTINUE_RESPONSE)
 
     def recv(self, timeout: float, size: int) -> bytes:
@@ -208,10 +242,15 @@ class Connection:
 
     # Sending ------------------------------------------------------------------------------
 
+    # The head of a response (`http.response_head`). A hook: `TracedConnection` replaces
+    # it with a method that also keeps the bytes; here it is the function itself, so the
+    # plain connection pays no extra call for it.
+    frame = staticmethod(response_head)
+
     def send(self, response: Response, request: Request | None, keep_open: bool) -> int:
         """Frame and send the response: head and body in one `sendall`, or the head and
         then the file (`send_file`). Returns the number of body bytes sent."""
-        head = response_head(response, request, keep_open, self.settings.date)
+        head = self.frame(response, request, keep_open, self.settings.date)
         body = response.body
         if not sends_body(response, request):
             response.release()
@@ -243,10 +282,14 @@ class Connection:
 
     # Closing ------------------------------------------------------------------------------
 
+    def note_tls(self, version: str, cipher: str) -> None:
+        """Called once the TLS handshake is done. A hook: `--trace` shows it."""
+
     def close(self) -> None:
         """Close the socket. If the client may still be sending, first half-close and read
         what comes for a moment: closing a socket with unread data makes the kernel send
-        RST, which can destroy our response before the client has read it (RFC 9112 §9.6)."""
+        RST, which can destroy our response before the client has read it (RFC 9112 §9.6).
+        (A hook: `--trace` shows why the connection ended.)"""
         try:
             if self.client_may_be_sending:
                 self.sock.shutdown(socket.SHUT_WR)

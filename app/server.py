@@ -15,6 +15,7 @@ import threading
 import time
 
 from app.connection import Connection
+from app.trace import TracedConnection
 from app.http import response_head, text_response
 from app.settings import Settings
 
@@ -48,6 +49,8 @@ class Server:
         self.connections: set[Connection] = set()
         self.connections_lock = threading.Lock()
         self.refusing = False  # at --max-connections: new connections get 503
+        # Chosen once: with --trace off, connections run no trace code at all.
+        self.connection_class = TracedConnection if settings.trace or settings.trace_body else Connection
 
     def serve_forever(self) -> None:
         """Accept connections until `shutdown()` is called (or Ctrl+C reaches the main
@@ -64,7 +67,7 @@ class Server:
                 time.sleep(0.1)
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            connection = Connection(sock, address[0], self.settings, self.stopping)
+            connection = self.connection_class(sock, address[0], self.settings, self.stopping)
             if self.admit(connection):
                 threading.Thread(target=self.run_connection, args=(connection,), daemon=True).start()
             else:
