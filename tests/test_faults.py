@@ -1,7 +1,7 @@
 """Faults: clients that vanish at every stage, and a handler that raises.
 
-A client going away costs one debug line and nothing else: no traceback, no warning, no
-thread left behind, no file on disk. A handler exception is a 500, one traceback in the
+A client going away costs nothing but its reason in the debug "connection closed" line:
+no traceback, no warning, no thread left behind, no file on disk. A handler exception is a 500, one traceback in the
 log, and the server goes on.
 """
 
@@ -64,7 +64,7 @@ def verbose_server(start_server, tmp_path):
 
 @pytest.mark.parametrize("how", ["close", "reset"])
 @pytest.mark.parametrize("stage", list(STAGES))
-def test_client_vanishing_costs_one_debug_line(verbose_server, tmp_path, stage: str, how: str) -> None:
+def test_client_vanishing_is_the_close_reason(verbose_server, tmp_path, stage: str, how: str) -> None:
     server = verbose_server
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a response cannot fit
