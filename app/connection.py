@@ -127,7 +127,11 @@ class Connection:
     def keep_open_after(self, request: Request) -> bool:
         """Whether another request may follow this one on the connection."""
         if not request.wants_keep_alive:
-            self.close_reason = "the client asked to close (Connection: close, or HTTP/1.0)"
+            self.close_reason = (
+                "HTTP/1.0 client without Connection: keep-alive"
+                if request.version == "HTTP/1.0"
+                else "the client asked to close (Connection: close)"
+            )
             return False
         if self.stopping.is_set():
             self.close_reason = "server shutting down"

@@ -175,7 +175,7 @@ def body_summary(response: Response, request: Request | None, size: int, file_se
         why = "HEAD" if request is not None and request.method == "HEAD" else f"status {response.status}"
         return f"no response body ({why})"
     headers = {name.lower(): value for name, value in response.headers}
-    words = [f"response body: {size} bytes"]
+    words = [f"response body: {size} byte{'' if size == 1 else 's'}"]
     if headers.get("content-encoding") == "gzip":
         words.append("gzipped")
     if "content-range" in headers:

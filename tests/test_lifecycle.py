@@ -131,7 +131,7 @@ def test_verbose_logs_connections(start_server) -> None:
     server.stop()
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} DEBUG connection opened from 127\.0\.0\.1$", server.log, re.M)
     assert re.search(
-        r"DEBUG connection closed to 127\.0\.0\.1: the client asked to close \(Connection: close, or HTTP/1\.0\)$",
+        r"DEBUG connection closed to 127\.0\.0\.1: the client asked to close \(Connection: close\)$",
         server.log,
         re.M,
     )

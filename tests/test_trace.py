@@ -62,7 +62,7 @@ def test_a_simple_get(traced: ServerProcess) -> None:
         r"< [c1] \r\n",
         "* [c1] response body: 3 bytes, sent with the head in one sendall",
         "* [c1] first response byte after T ms, done after T ms",
-        "* [c1] closed after 1 request(s) and T ms: the client asked to close (Connection: close, or HTTP/1.0)",
+        "* [c1] closed after 1 request(s) and T ms: the client asked to close (Connection: close)",
     ]
 
 
@@ -293,3 +293,12 @@ def test_concurrent_connections_never_interleave_within_an_exchange(traced: Serv
             if "done after" in line:
                 current = None
     assert exchanges == clients * requests
+
+
+def test_an_http10_request_closes_and_says_why(traced: ServerProcess) -> None:
+    with traced.connect() as client:
+        client.send(b"GET /echo/old HTTP/1.0\r\n\r\n")
+        assert client.read_until_closed().endswith(b"old")
+    assert closed(traced)[-1] == (
+        "* [c1] closed after 1 request(s) and T ms: HTTP/1.0 client without Connection: keep-alive"
+    )
