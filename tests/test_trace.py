@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from app import trace
+from app.server import Server
+from app.settings import Settings
 from tests.conftest import BANNER_RE, ROOT, ServerProcess, wait_until
 
 H = b"Host: localhost\r\n"
@@ -302,3 +305,39 @@ def test_an_http10_request_closes_and_says_why(traced: ServerProcess) -> None:
     assert closed(traced)[-1] == (
         "* [c1] closed after 1 request(s) and T ms: HTTP/1.0 client without Connection: keep-alive"
     )
+
+
+def trace_functions_called(settings: Settings) -> set[str]:
+    """The functions of app/trace.py that run while an in-process server with `settings`
+    answers three keep-alive requests (a profiler watches the connection's thread)."""
+    called: set[str] = set()
+
+    def watch(frame, event, arg) -> None:
+        if event == "call" and frame.f_code.co_filename == trace.__file__:
+            called.add(frame.f_code.co_name)
+
+    server = Server(settings)
+    threading.setprofile(watch)
+    try:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            for _ in range(3):
+                sock.sendall(b"GET /echo/hello HTTP/1.1\r\n" + H + b"\r\n")
+                data = b""
+                while not data.endswith(b"hello"):
+                    data += sock.recv(4096)
+        assert wait_until(lambda: not server.connections)
+    finally:
+        threading.setprofile(None)
+        server.shutdown()
+    return called
+
+
+def test_with_trace_off_no_trace_code_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """The hot path does no trace work: the plain Connection runs no trace function, while
+    the traced one (the check that the watch works) runs its hooks."""
+    assert trace_functions_called(Settings(port=0, www=None)) == set()
+    assert {"receive_request", "frame", "send", "close"} <= trace_functions_called(
+        Settings(port=0, www=None, trace=True)
+    )
+    assert "request 3 on this connection" in capsys.readouterr().err
