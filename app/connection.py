@@ -62,9 +62,6 @@ class Connection:
         # Why the connection ended, in words (for `-v` and `--trace`): set where the
         # decision is made, read once by `close()`.
         self.close_reason = "client closed the connection"
-        # How the last file body went out: "sendfile" here; a read-and-send loop where
-        # the kernel cannot copy (TLS).
-        self.file_sent_by = "sendfile"
 
     # The keep-alive loop ------------------------------------------------------------------
 
@@ -267,7 +264,7 @@ class Connection:
         self.sock.sendall(head + body)
         return len(body)
 
-    def send_file(self, body: FileBody) -> int:
+    def send_file(self, body: FileBody) -> int:  # a hook: `--trace` says how a file went out
         """Send a stretch of a file with `os.sendfile`: the kernel copies it from the
         page cache to the socket (zero copy), so memory stays flat whatever its size.
         (Not `socket.sendfile()`: on a blocking socket, when the kernel's send timeout

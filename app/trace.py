@@ -181,7 +181,7 @@ def body_summary(response: Response, request: Request | None, size: int, file_se
     if "content-range" in headers:
         words.append(f"range {headers['content-range']}")
     if isinstance(response.body, FileBody):
-        words.append(f"sent after the head by {file_sent_by}")
+        words.append(f"sent after the head by {file_sent_by}" if file_sent_by else "sent after the head")
     else:
         words.append("sent with the head in one sendall")
     return ", ".join(words)
@@ -237,6 +237,7 @@ class TracedConnection(Connection):
         self.started = self.first_byte = 0.0
         self.response_head = b""
         self.request_body: PreviewedBody | None = None
+        self.file_sent_by = ""  # how the file body of the exchange went out, if it had one
 
     def event(self, text: str) -> None:
         self.lines.append(f"* [{self.trace_id}] {text}")
@@ -261,6 +262,7 @@ class TracedConnection(Connection):
         super().serve()
 
     def note_tls(self, version: str, cipher: str) -> None:
+        super().note_tls(version, cipher)
         self.event(f"TLS handshake: {version} {cipher}")
         self.write()
 
@@ -293,9 +295,21 @@ class TracedConnection(Connection):
     def send(self, response: Response, request: Request | None, keep_open: bool) -> int:
         limit = self.settings.trace_body
         preview = response_preview(response, request, limit) if limit else b""
+        self.file_sent_by = ""
         size = super().send(response, request, keep_open)
         self.finish_exchange(response, request, size, preview)
         return size
+
+    # How a file body goes out: what was called says it, not a guess from the socket.
+    def send_file(self, body: FileBody) -> int:
+        self.file_sent_by = "sendfile"
+        return super().send_file(body)
+
+    def copy_file(self, body: FileBody) -> int:
+        """Over TLS (the HTTPS branch's `Connection.copy_file`): the bytes are encrypted in
+        Python, so they are read from the file and sent, piece by piece."""
+        self.file_sent_by = "a read-and-send loop (TLS)"
+        return super().copy_file(body)  # type: ignore[misc]
 
     def close(self) -> None:
         super().close()

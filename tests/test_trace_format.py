@@ -225,6 +225,7 @@ def file_body(length: int) -> FileBody:
             "a read-and-send loop",
             "response body: 9 bytes, sent after the head by a read-and-send loop",
         ),
+        (Response(200, [], file_body(9)), 9, "", "response body: 9 bytes, sent after the head"),
         (Response(304), 0, "sendfile", "no response body (status 304)"),
         (Response(204), 0, "sendfile", "no response body (status 204)"),
     ],
