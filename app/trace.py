@@ -27,7 +27,16 @@ import time
 from typing import TextIO
 
 from app.connection import Connection
-from app.http import CONTINUE_RESPONSE, FileBody, Request, RequestBody, Response, response_head, sends_body
+from app.http import (
+    CONTINUE_RESPONSE,
+    FileBody,
+    ProtocolError,
+    Request,
+    RequestBody,
+    Response,
+    response_head,
+    sends_body,
+)
 
 # Header fields whose values are secrets: never written to a terminal or a log file.
 SECRET_FIELDS = frozenset({b"authorization", b"proxy-authorization", b"cookie", b"set-cookie"})
@@ -154,6 +163,11 @@ def tagged(marker: str, connection_id: str, lines: list[str]) -> list[str]:
     return [f"{marker} [{connection_id}] {line}" for line in lines]
 
 
+def connection_id(number: int, workers: int) -> str:
+    """`c7`; with worker processes, each counting its own, `4711.c7` (the process id)."""
+    return f"{os.getpid()}.c{number}" if workers > 1 else f"c{number}"
+
+
 def milliseconds(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
@@ -229,7 +243,7 @@ class TracedConnection(Connection):
 
     def __init__(self, *arguments, **keywords) -> None:
         super().__init__(*arguments, **keywords)
-        self.trace_id = f"c{next(CONNECTION_IDS)}"
+        self.trace_id = connection_id(next(CONNECTION_IDS), self.settings.workers)
         self.colour = use_colour(sys.stderr, os.environ)
         self.opened = time.perf_counter()
         self.requests = 0
@@ -267,7 +281,9 @@ class TracedConnection(Connection):
         self.write()
 
     def receive_request(self) -> Request | None:
-        pipelined = bool(self.buffer)  # the next request arrived with the previous one
+        # Bytes already here (not just the stray CRLF some clients send after a body): the
+        # request arrived before the previous one was answered.
+        pipelined = bool(self.buffer.strip(b"\r\n"))
         request = super().receive_request()
         if request is not None:
             self.start_exchange(request.raw_head, pipelined)
@@ -285,7 +301,7 @@ class TracedConnection(Connection):
         self.first_byte = time.perf_counter()
         return self.response_head
 
-    def refuse(self, request: Request | None, error) -> None:
+    def refuse(self, request: Request | None, error: ProtocolError) -> None:
         if request is None:  # refused before its head was whole or parsed
             self.start_exchange(bytes(self.buffer[:REFUSED_HEAD_SHOWN]), pipelined=False)
             if len(self.buffer) > REFUSED_HEAD_SHOWN:
@@ -314,7 +330,9 @@ class TracedConnection(Connection):
     def close(self) -> None:
         super().close()
         if self.lines:  # an exchange the connection ended in the middle of
-            self.event("no response was sent")
+            if self.response_head:
+                self.lines += tagged("<", self.trace_id, head_lines(self.response_head))
+            self.event("the response was not completed" if self.response_head else "no response was sent")
         lifetime = milliseconds(time.perf_counter() - self.opened)
         self.event(f"closed after {self.requests} request(s) and {lifetime}: {self.close_reason}")
         self.write()
@@ -324,7 +342,7 @@ class TracedConnection(Connection):
     def start_exchange(self, head: bytes, pipelined: bool) -> None:
         self.requests += 1
         self.started = time.perf_counter()
-        self.request_body = None
+        self.request_body, self.response_head = None, b""
         self.event(exchange_title(self.requests, pipelined))
         self.lines += tagged(">", self.trace_id, head_lines(head))
 

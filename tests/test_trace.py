@@ -341,3 +341,20 @@ def test_with_trace_off_no_trace_code_runs(capsys: pytest.CaptureFixture[str]) -
         Settings(port=0, www=None, trace=True)
     )
     assert "request 3 on this connection" in capsys.readouterr().err
+
+
+def test_a_write_timeout_shows_the_head_sent_and_the_reason(start_server, tmp_path: Path) -> None:
+    (tmp_path / "big").write_bytes(b"b" * 16 * 1024 * 1024)
+    server = start_server("--trace", "-q", "--directory", str(tmp_path), "--write-timeout", "1")
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        sock.sendall(b"GET /files/big HTTP/1.1\r\n" + H + b"\r\n")  # and never read the answer
+        lines = closed(server)
+    finally:
+        sock.close()
+    assert r"< [c1] Content-Length: 16777216\r\n" in lines
+    assert lines[-2:] == [
+        "* [c1] the response was not completed",
+        "* [c1] closed after 1 request(s) and T ms: write timeout: the client accepted no byte for 1s",
+    ]

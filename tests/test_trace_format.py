@@ -232,3 +232,12 @@ def file_body(length: int) -> FileBody:
 )
 def test_body_summary(response: Response, size: int, sent_by: str, summary: str) -> None:
     assert body_summary(response, None, size, sent_by) == summary
+
+
+def test_connection_id() -> None:
+    import os
+
+    from app.trace import connection_id
+
+    assert connection_id(7, workers=1) == "c7"
+    assert connection_id(7, workers=2) == f"{os.getpid()}.c7"
