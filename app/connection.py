@@ -72,7 +72,7 @@ class Connection:
             while self.exchange():
                 pass
         except ClientDisconnected as error:
-            self.close_reason = f"client disconnected {error}"
+            self.close_reason = f"client disconnected: {error}"
         except OSError as error:  # a send failed: reset, broken pipe, write timeout
             self.close_reason = self.send_failure(error)
         except Exception as error:
@@ -134,7 +134,9 @@ class Connection:
             self.close_reason = "server shutting down"
             return False
         if not self.finish_body(request):
-            self.close_reason = "request body left unread (not invited with 100 Continue, too large to drop, or malformed)"
+            self.close_reason = (
+                "request body left unread (not invited with 100 Continue, too large to drop, or malformed)"
+            )
             return False
         return True
 

@@ -15,9 +15,9 @@ import threading
 import time
 
 from app.connection import Connection
-from app.trace import TracedConnection
 from app.http import response_head, text_response
 from app.settings import Settings
+from app.trace import TracedConnection
 
 log = logging.getLogger("app")
 

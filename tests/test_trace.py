@@ -176,7 +176,7 @@ def test_a_client_that_leaves_mid_head(traced: ServerProcess) -> None:
     with traced.connect() as client:
         client.send(b"GET /echo/a HTTP/1.1\r\nHo")
     assert closed(traced)[-1] == (
-        "* [c1] closed after 0 request(s) and T ms: client disconnected closed in the middle of the request headers"
+        "* [c1] closed after 0 request(s) and T ms: client disconnected: closed in the middle of the request headers"
     )
 
 
