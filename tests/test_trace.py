@@ -358,3 +358,11 @@ def test_a_write_timeout_shows_the_head_sent_and_the_reason(start_server, tmp_pa
         "* [c1] the response was not completed",
         "* [c1] closed after 1 request(s) and T ms: write timeout: the client accepted no byte for 1s",
     ]
+
+
+def test_with_workers_each_id_names_its_process(start_server) -> None:
+    server = start_server("--trace", "-q", "--workers", "2")
+    with server.connect() as client:
+        client.exchange(b"GET /echo/a HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+    lines = closed(server)
+    assert re.fullmatch(r"\* \[\d+\.c1\] connection from 127\.0\.0\.1 port P opened", lines[0]), lines
