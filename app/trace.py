@@ -24,7 +24,8 @@ import re
 import sys
 import threading
 import time
-from typing import TextIO
+from collections.abc import Iterator
+from typing import Any, TextIO
 
 from app.connection import Connection
 from app.http import (
@@ -230,7 +231,7 @@ class PreviewedBody(RequestBody):
     preview: bytearray
     preview_limit: int
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         for piece in super().__iter__():
             room = self.preview_limit - len(self.preview)
             if room > 0:
@@ -241,7 +242,7 @@ class PreviewedBody(RequestBody):
 class TracedConnection(Connection):
     """A `Connection` that writes each exchange, and its opening and close, to stderr."""
 
-    def __init__(self, *arguments, **keywords) -> None:
+    def __init__(self, *arguments: Any, **keywords: Any) -> None:
         super().__init__(*arguments, **keywords)
         self.trace_id = connection_id(next(CONNECTION_IDS), self.settings.workers)
         self.colour = use_colour(sys.stderr, os.environ)
