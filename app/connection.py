@@ -2,8 +2,12 @@
 for it: receiving request heads into a buffer, the keep-alive loop (`Connection.serve()`,
 one `exchange()` per request), dispatching to the handlers, sending (`sendall`,
 `os.sendfile` for files, piece by piece for a body of unknown length), the lingering
-close, and the access line. Over HTTPS it also runs the TLS handshake first
+close, the access line, and why the connection ended (`close_reason`, set where that is
+decided and logged once, by `close()`). Over HTTPS it also runs the TLS handshake first
 (`start_tls()`, with `tls.py`).
+
+`--trace` uses `TracedConnection` (`trace.py`), a subclass that overrides the methods
+marked "hook" here; this class does no trace work at all.
 
 Read it top to bottom; the README's "The life of a request" follows one request through it.
 """
@@ -68,6 +72,9 @@ class Connection:
         # The timeout in force for each direction (SO_RCVTIMEO, SO_SNDTIMEO): see set_timeout().
         self._timeouts: dict[int, float] = {}
         self.set_timeout(socket.SO_SNDTIMEO, settings.timeouts.write_timeout)
+        # Why the connection ended, in words (for `-v` and `--trace`): set where the
+        # decision is made, read once by `close()`.
+        self.close_reason = "client closed the connection"
 
     # The keep-alive loop ------------------------------------------------------------------
 
@@ -79,14 +86,25 @@ class Connection:
                 while self.exchange():
                     pass
         except ClientDisconnected as error:
-            log.debug("client %s disconnected %s", self.client, error)
+            self.close_reason = f"client disconnected: {error}"
         except OSError as error:  # a send failed: reset, broken pipe, write timeout
-            log.debug("connection to %s lost: %s", self.client, error)
-        except Exception:
+            self.close_reason = self.send_failure(error)
+        except Exception as error:
             log.exception("unexpected error on the connection to %s", self.client)
+            self.close_reason = f"server error: {error!r}"
         finally:
             self.close()
-            log.debug("connection closed to %s", self.client)
+            log.debug("connection closed to %s: %s", self.client, self.close_reason)
+
+    def send_failure(self, error: OSError) -> str:
+        """Why sending failed, in words."""
+        if isinstance(error, (BlockingIOError, TimeoutError)):  # SO_SNDTIMEO expired
+            return f"write timeout: the client accepted no byte for {self.settings.timeouts.write_timeout:g}s"
+        if isinstance(error, ConnectionResetError):
+            return "reset by the client while the response was sent"
+        if isinstance(error, BrokenPipeError):
+            return "client closed the connection before the response was sent"
+        return f"lost while sending: {error}"
 
     def exchange(self) -> bool:
         """Receive one request and answer it; whether the connection goes on."""
@@ -121,9 +139,22 @@ class Connection:
 
     def keep_open_after(self, request: Request) -> bool:
         """Whether another request may follow this one on the connection."""
-        if not request.wants_keep_alive or self.stopping.is_set():
+        if not request.wants_keep_alive:
+            self.close_reason = (
+                "HTTP/1.0 client without Connection: keep-alive"
+                if request.version == "HTTP/1.0"
+                else "the client asked to close (Connection: close)"
+            )
             return False
-        return self.finish_body(request)
+        if self.stopping.is_set():
+            self.close_reason = "server shutting down"
+            return False
+        if not self.finish_body(request):
+            self.close_reason = (
+                "request body left unread (not invited with 100 Continue, too large to drop, or malformed)"
+            )
+            return False
+        return True
 
     def finish_body(self, request: Request) -> bool:
         """Consume what the handler left of the request body, so that the next request
@@ -145,6 +176,7 @@ class Connection:
         then closes: after a framing error we cannot know where the next request starts."""
         started = time.perf_counter()
         head = request.raw_head if request is not None else bytes(self.buffer)
+        self.close_reason = f"refused with {error.status}: {error.reason}"
         response = text_response(error.status, error.reason, error.headers)
         size = self.send(response, request, keep_open=False)
         log_access(self.client, head, error.status, size, started)
@@ -164,7 +196,9 @@ class Connection:
                 self.refuse_plain_http()
                 return False
         except OSError as error:  # ssl.SSLError and TimeoutError are OSErrors
-            log.debug("TLS handshake with %s failed: %s", self.client, getattr(error, "reason", None) or error)
+            reason = getattr(error, "reason", None) or error
+            self.close_reason = f"TLS handshake failed: {reason}"
+            log.debug("TLS handshake with %s failed: %s", self.client, reason)
             return False
         finally:
             self.idle = False
@@ -187,7 +221,7 @@ class Connection:
         return True
 
     def note_tls(self, version: str, cipher: str) -> None:
-        """A TLS handshake succeeded: one debug line (the trace helper shows more)."""
+        """A TLS handshake succeeded: one debug line. (A hook: `--trace` shows it.)"""
         log.debug("TLS with %s: %s, %s", self.client, version, cipher)
 
     def refuse_plain_http(self) -> None:
@@ -210,6 +244,7 @@ class Connection:
                     return request
             if not self.buffer:  # between requests (parse_request drops stray CRLFs)
                 if self.stopping.is_set():
+                    self.close_reason = "server shutting down"
                     return None
                 data = self.receive_head_bytes(header_deadline=None)
             else:  # a request has begun: its head must be whole in time
@@ -233,8 +268,9 @@ class Connection:
         try:
             data = self.recv(timeout, self.settings.limits.head_recv_size)
         except TimeoutError:
-            if header_deadline is None:
-                return b""  # an idle keep-alive connection: close quietly
+            if header_deadline is None:  # an idle keep-alive connection: close quietly
+                self.close_reason = f"idle timeout: no request for {timeout:g}s"
+                return b""
             raise ProtocolError(408, "request headers not received in time") from None
         except OSError as error:
             raise ClientDisconnected(f"while waiting for a request: {error}") from None
@@ -242,6 +278,8 @@ class Connection:
             self.idle = False
         if not data and header_deadline is not None:
             raise ClientDisconnected("closed in the middle of the request headers")
+        if not data and self.stopping.is_set():  # `wake()` ended the wait
+            self.close_reason = "server shutting down"
         return data
 
     def receive_more(self) -> None:
@@ -257,7 +295,8 @@ class Connection:
         self.buffer += data
 
     def send_continue(self) -> None:
-        """`http.Transport`: invite the client to send the body (RFC 9110 §15.2.1)."""
+        """`http.Transport`: invite the client to send the body (RFC 9110 §15.2.1).
+        (A hook: `--trace` shows it.)"""
         self.sendall(CONTINUE_RESPONSE)
 
     def recv(self, timeout: float, size: int) -> bytes:
@@ -285,11 +324,16 @@ class Connection:
 
     # Sending ------------------------------------------------------------------------------
 
+    # The head of a response (`http.response_head`). A hook: `TracedConnection` replaces
+    # it with a method that also keeps the bytes; here it is the function itself, so the
+    # plain connection pays no extra call for it.
+    frame = staticmethod(response_head)
+
     def send(self, response: Response, request: Request | None, keep_open: bool) -> int:
         """Frame and send the response: head and body in one `sendall`, or the head and
         then the file (`send_file`). Returns the number of body bytes sent."""
         gate.add_response_headers(response, request, self.settings)
-        head = response_head(response, request, keep_open, self.settings.date)
+        head = self.frame(response, request, keep_open, self.settings.date)
         body = response.body
         if not sends_body(response, request):
             response.release()
@@ -332,7 +376,7 @@ class Connection:
             self.sendall(piece)  # a client gone mid-body: OSError, the loop ends
             sent += len(piece)
 
-    def send_file(self, body: FileBody) -> int:
+    def send_file(self, body: FileBody) -> int:  # a hook: `--trace` says how a file went out
         """Send a stretch of a file with `os.sendfile`: the kernel copies it from the
         page cache to the socket (zero copy), so memory stays flat whatever its size.
         (Not `socket.sendfile()`: on a blocking socket, when the kernel's send timeout
@@ -368,7 +412,8 @@ class Connection:
     def close(self) -> None:
         """Close the socket. If the client may still be sending, first half-close and read
         what comes for a moment: closing a socket with unread data makes the kernel send
-        RST, which can destroy our response before the client has read it (RFC 9112 §9.6)."""
+        RST, which can destroy our response before the client has read it (RFC 9112 §9.6).
+        (A hook: `--trace` shows why the connection ended.)"""
         try:
             if self.encrypted:
                 tls.send_close_notify(self.sock)

@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
             if "help" in setting.metadata:
                 add_option(group, setting)
     verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="also log connections opening and closing")
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="also log connections opening and closing, and why each closed")
     verbosity.add_argument("-q", "--quiet", action="store_true", help="no access log; warnings and errors only")
     return parser
 

@@ -19,6 +19,7 @@ from app.connection import Connection
 from app.gate import add_response_headers
 from app.http import response_head, text_response
 from app.settings import Settings
+from app.trace import TracedConnection
 
 log = logging.getLogger("app")
 
@@ -53,6 +54,8 @@ class Server:
         self.connections: set[Connection] = set()
         self.connections_lock = threading.Lock()
         self.refusing = False  # at --max-connections: new connections get 503
+        # Chosen once: with --trace off, connections run no trace code at all.
+        self.connection_class = TracedConnection if settings.trace or settings.trace_body else Connection
 
     def serve_forever(self) -> None:
         """Accept connections until `shutdown()` is called (or Ctrl+C reaches the main
@@ -69,7 +72,7 @@ class Server:
                 time.sleep(0.1)
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            connection = Connection(sock, address[0], self.settings, self.stopping, self.tls_context)
+            connection = self.connection_class(sock, address[0], self.settings, self.stopping, self.tls_context)
             if self.admit(connection):
                 threading.Thread(target=self.run_connection, args=(connection,), daemon=True).start()
             elif self.tls_context is None:

@@ -269,6 +269,21 @@ class Settings:
 
     # -- Seeing the wire: --trace --
 
+    # Every exchange on stderr (trace.py): heads byte for byte, timings, why a
+    # connection closed. Off, the server runs the plain Connection: no trace code at all.
+    trace: bool = option(
+        False,
+        "show every exchange on stderr as it happens: request and response heads exactly as "
+        "received and sent (secrets redacted), 100 Continue, timings, why each connection closed",
+    )
+    trace_body: int = option(
+        0,
+        "also show the first N bytes of each body both ways, as text or hex (implies --trace; "
+        "default: %(default)s)",
+        byte_count,
+        "N",
+    )
+
     # -- Holding load: access log file, crowded server --
 
     # The Retry-After (RFC 9110 §10.2.3) sent with the 503 at --max-connections, in seconds.

@@ -469,6 +469,16 @@ def test_a_client_leaving_mid_zip_leaves_the_server_fine(start_server, tmp_path)
     assert "Traceback" not in process.log
 
 
+def test_trace_body_tells_a_streamed_archive_apart(start_server, shared):
+    process = start_server("--trace-body", "8", "-q", "--directory", str(shared))
+    for version, framing in (("1.1", "chunked"), ("1.0", "close-delimited (HTTP/1.0)")):
+        with process.connect() as client:
+            client.send(f"GET /files/pack/?download=zip HTTP/{version}\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+            assert client.read_until_closed().startswith(b"HTTP/1.1 200 OK\r\n")
+        assert wait_until(lambda: f"made while sent, {framing}" in process.log)
+    process.assert_answers()
+
+
 def test_a_body_failing_half_way_is_cut_without_its_last_chunk(tmp_path):
     """The head is gone when the generator fails: the connection sends what it had and
     raises, so the client sees a chunked body with no last chunk (incomplete), never a

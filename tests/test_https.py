@@ -409,7 +409,7 @@ def test_body_timeout_answers_408(impatient: ServerProcess, certificates: Certif
 def test_write_timeout_drops_a_client_that_stops_reading(impatient: ServerProcess, certificates: Certificates) -> None:
     with TLSClient(impatient.port, certificates.ca, timeout=10) as client:
         client.send(b"GET /files/big.bin HTTP/1.1\r\n" + H + b"\r\n")  # and never read the answer
-        lost = "connection to 127.0.0.1 lost: The write operation timed out"
+        lost = "connection closed to 127.0.0.1: write timeout: the client accepted no byte for"
         assert wait_until(lambda: lost in impatient.log, timeout=15)
     assert "Traceback" not in impatient.log
 
@@ -444,3 +444,19 @@ def test_beyond_max_connections_a_tls_client_is_closed(start_server, certificate
         with pytest.raises((ssl.SSLError, ConnectionError)):
             TLSClient(process.port, certificates.ca)
     assert wait_until(lambda: "refusing new ones" in process.log)
+
+
+# --- --trace over TLS -----------------------------------------------------------------------
+
+
+def test_trace_shows_the_handshake_and_a_file_sent_by_the_read_and_send_loop(
+    start_server, certificates: Certificates, shared: Path
+) -> None:
+    process = start_server("--trace", "--directory", str(shared), *certificates.options())
+    (shared / "traced.txt").write_bytes(b"over TLS\n")
+    with TLSClient(process.port, certificates.ca) as client:
+        response = client.exchange(b"GET /files/traced.txt HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n")
+    assert response.body == b"over TLS\n"
+    assert wait_until(lambda: "a read-and-send loop (TLS)" in process.log)
+    assert re.search(r"\* \[c\d+\] TLS handshake: TLSv1\.[23] \S+", process.log)
+    assert "sendfile" not in process.log
