@@ -30,7 +30,7 @@ ORIGIN_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[A-Za-z0-9._~%!$&'()*+,;=-
 
 # How long a browser may reuse a preflight's answer (Chromium caps it at 2 hours).
 MAX_AGE = "600"
-METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS"
+METHODS = "GET, HEAD, POST, PUT, DELETE, MKCOL, OPTIONS"
 # Beyond the CORS-safelisted response headers, the ones a page may want to read.
 EXPOSED = "ETag, Location, Content-Range, Accept-Ranges, Retry-After, WWW-Authenticate"
 

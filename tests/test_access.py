@@ -262,7 +262,7 @@ def test_cors_any_origin(start_server) -> None:
     preflight = exchange(server, "OPTIONS", "/files/a.txt", *PREFLIGHT)
     assert preflight.status == 204
     assert preflight.headers == [
-        ("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, OPTIONS"),
+        ("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, MKCOL, OPTIONS"),
         ("Access-Control-Max-Age", "600"),
         ("Vary", "Access-Control-Request-Method, Access-Control-Request-Headers"),
         ("Access-Control-Allow-Headers", "authorization, content-type"),
