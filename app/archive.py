@@ -3,7 +3,7 @@
 
 It owns: which entries go in (`archive_entries`: what the listing shows, walked without
 following symlinks, so nothing outside the root gets in, and no dot files, among them
-the `.NAME.*.part` files of uploads in progress), the two writers (`zip_pieces`,
+the `.NAME.*.part` files of uploads in progress, nor names that are not UTF-8), the two writers (`zip_pieces`,
 `tar_gz_pieces`), the `Content-Disposition` header (`attachment`, RFC 6266), and the
 response (`archive_response`).
 
@@ -24,12 +24,13 @@ generators are lazy, a HEAD, or a client that leaves half-way, stops the work th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tarfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
@@ -51,7 +52,7 @@ def archive_entries(folder: Path, prefix: str) -> Iterator[Entry]:
     with os.scandir(folder) as scan:
         items = sorted(scan, key=lambda item: item.name)
     for item in items:
-        if item.name.startswith("."):
+        if item.name.startswith(".") or not valid_utf8(item.name):
             continue
         try:
             info = item.stat(follow_symlinks=False)
@@ -63,6 +64,16 @@ def archive_entries(folder: Path, prefix: str) -> Iterator[Entry]:
             yield from archive_entries(path, prefix + item.name + "/")
         elif stat.S_ISREG(info.st_mode):
             yield prefix + item.name, path, info
+
+
+def valid_utf8(name: str) -> bool:
+    """Whether a name read from the disk was valid UTF-8 (Python keeps other bytes as
+    lone surrogates): an archive stores names as UTF-8, so such a name cannot go in."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def file_pieces(path: Path, size: int) -> Iterator[bytes]:
@@ -162,6 +173,23 @@ def tar_gz_pieces(folder: Path, top: str) -> Iterator[bytes]:
     yield gzip.compress(tarfile.NUL * end) + gzip.flush()
 
 
+def gathered(pieces: Generator[bytes, None, None], size: int = READ_SIZE) -> Iterator[bytes]:
+    """The same bytes in pieces of at least `size` (but the last): a folder of many small
+    files makes many small pieces (a header, a few bytes of gzip), and each piece sent
+    costs a chunk header and a system call."""
+    waiting: list[bytes] = []
+    count = 0
+    with contextlib.closing(pieces):  # stopped early (a client gone): the writer stops too
+        for piece in pieces:
+            waiting.append(piece)
+            count += len(piece)
+            if count >= size:
+                yield b"".join(waiting)
+                waiting.clear()
+                count = 0
+    yield b"".join(waiting)
+
+
 # ---------------------------------------------------------------------------------------
 # The response
 # ---------------------------------------------------------------------------------------
@@ -191,10 +219,10 @@ ATTR_CHARS = "!#$&+-.^_`|~"
 
 def attachment(filename: str) -> str:
     """`Content-Disposition: attachment` with the file name (RFC 6266 §4.1): an ASCII
-    `filename` every client reads (anything else, quotes and backslashes replaced by
-    `_`), and `filename*=UTF-8''...` (§4.3, which clients prefer) when that lost
+    `filename` every client reads (anything else, quotes, backslashes and `%`, which
+    some browsers decode, replaced by `_`), and `filename*=UTF-8''...` (§4.3, which clients prefer) when that lost
     something."""
-    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\%' else "_" for c in filename)
     value = f'attachment; filename="{fallback}"'
     if fallback != filename:
         value += "; filename*=UTF-8''" + quote(filename, safe=ATTR_CHARS)
@@ -217,4 +245,4 @@ def archive_response(request: Request, settings: Settings, subpath: str, kind: s
         ("Content-Disposition", attachment(top + extension)),
         ("Cache-Control", "no-store"),  # built anew on each request; no validator
     ]
-    return Response(200, headers, StreamBody(writer(folder, top)))
+    return Response(200, headers, StreamBody(gathered(writer(folder, top))))

@@ -216,7 +216,8 @@ def remove_path(path: Path, name: str) -> None:
     except OSError as error:
         if error.errno == errno.ENOTEMPTY:
             count = sum(1 for _ in os.scandir(path))
-            raise HTTPError(409, f"folder {name} is not empty ({count} entries); delete them first") from None
+            entries = "1 entry" if count == 1 else f"{count} entries"
+            raise HTTPError(409, f"folder {name} is not empty ({entries}); delete them first") from None
         if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise HTTPError(403, f"permission denied deleting {name}") from None
         raise

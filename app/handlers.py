@@ -14,18 +14,20 @@ through `request.body` and return a `Response`. HEAD is answered by the GET hand
 connection leaves the body out.
 
 A path no route claims belongs to the static site (`--www`), served by `static_site`.
-Everything that touches the disk is in `files.py` (and `listing.py` for folders).
+Everything that touches the disk is in `files.py` (and `listing.py` for folders). A POST
+to a folder URL (`/files/` or `/files/sub/`) is a form, answered by `uploads.py`
+(multipart uploads, mkdir and delete actions); `?download=zip` on a folder URL is an
+archive (`archive.py`).
 """
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
 
+from app.auth import hide_credentials
 from app.compression import VARY_ACCEPT_ENCODING, gzip_compress, use_gzip
 from app.archive import archive_response, download_format
 from app.files import (
@@ -43,7 +45,7 @@ from app.files import (
 from app.http import HTTPError, ProtocolError, Request, Response, text_response
 from app.listing import files_listing, site_listing
 from app.settings import Settings
-from app.uploads import post_to_folder
+from app.uploads import is_form_upload, post_to_folder
 
 Handler = Callable[[Request, Settings, str], Response]
 
@@ -80,9 +82,9 @@ def echo_text(request: Request, settings: Settings, subpath: str) -> Response:
 
 
 def echo_request(request: Request, settings: Settings, subpath: str) -> Response:
-    """`/echo`: the request exactly as received, then one `name: value` line for each
-    query parameter."""
-    body = request.raw_head + request.body.read_all(settings.limits.max_body)
+    """`/echo`: the request exactly as received (the password hidden, `auth.py`), then
+    one `name: value` line for each query parameter."""
+    body = hide_credentials(request.raw_head, settings) + request.body.read_all(settings.limits.max_body)
     parameters = parse_qsl(request.query, keep_blank_values=True)
     lines = "".join(f"{name}: {value}\n" for name, value in parameters)
     return Response(200, [("Content-Type", "text/plain"), NO_STORE], body + lines.encode("utf-8"))
@@ -114,6 +116,9 @@ def post_file(request: Request, settings: Settings, subpath: str) -> Response:
     `/files/sub/` (a folder URL) is a form: files to store or a folder action."""
     if subpath == "" or subpath.endswith("/"):
         return post_to_folder(request, settings, subpath)
+    if is_form_upload(request):
+        # Stored as it is, the file would hold the form's envelope: never what was meant.
+        raise HTTPError(400, f"multipart/form-data goes to a folder URL, e.g. POST {request.path.rsplit('/', 1)[0]}/")
     return put_file(request, settings, subpath)
 
 
@@ -151,6 +156,8 @@ def delete_file(request: Request, settings: Settings, subpath: str) -> Response:
         current = path.stat()
     except (FileNotFoundError, NotADirectoryError):
         raise HTTPError(404, f"no file or folder named {name}") from None
+    if subpath.endswith("/") and not path.is_dir():
+        raise HTTPError(404, f"no folder named {name}")  # the name of a file, with a "/"
     check_write_preconditions(request, current, name)
     remove_path(path, name)
     return Response(204)

@@ -5,7 +5,9 @@ the errors that refuse a request (`HTTPError`, `ProtocolError`), the list-valued
 of RFC 9110 §5.6.1 (`list_elements`, the one place a field is split into elements),
 content negotiation (`accepts_gzip`, `media_range_weights`), HTTP-dates both ways
 (`http_date`, `parse_http_date`), and framing a response (`response_head`: status line,
-Content-Length, Connection, Date, and whether a body is sent at all).
+Content-Length, Connection, Date, and whether a body is sent at all; for a body of
+unknown length, a `StreamBody`, chunked framing or a close-delimited body:
+`framed_pieces`).
 
 It does no I/O. The connection (`connection.py`) owns a `bytearray` receive buffer and
 appends whatever `recv()` returns to it; this module reads from the front of that buffer
@@ -28,9 +30,10 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from app.settings import Limits
+if TYPE_CHECKING:  # for the annotations only: settings.py's validators import this module's grammar
+    from app.settings import Limits
 
 # ---------------------------------------------------------------------------------------
 # Errors
@@ -536,10 +539,21 @@ def split_head(head: bytes, limits: Limits) -> list[bytes]:
     return lines
 
 
+TLS_ON_PLAIN_PORT = "this port speaks plain HTTP: a TLS handshake was sent to it; use http://, not https://"
+# RFC 8446 §5.1 (RFC 5246 §6.2.1 for TLS 1.2): every TLS record starts with its content
+# type, and a connection starts with a handshake record (the ClientHello):
+#   enum { ..., handshake(22), ... } ContentType;
+# No HTTP request starts with this byte: a method is a token (RFC 9110 §9.1).
+TLS_HANDSHAKE_RECORD = b"\x16"
+
+
 def check_incomplete_head(buffer: bytearray, limits: Limits) -> None:
     """Refuse early what can already be refused before the head is complete: an oversized
     request line or header section, and bare-LF line ends (which would otherwise make us
-    wait for a CRLF CRLF that never comes)."""
+    wait for a CRLF CRLF that never comes), and a TLS handshake sent to this plain port."""
+    # A TLS client, waiting for our ServerHello, would otherwise wait for the timeout.
+    if buffer[:1] == TLS_HANDSHAKE_RECORD:
+        raise ProtocolError(400, TLS_ON_PLAIN_PORT)
     line_end = buffer.find(b"\n", 0, limits.max_request_line + 2)
     if line_end < 0 and len(buffer) > limits.max_request_line + 1:
         raise ProtocolError(414, f"request line longer than {limits.max_request_line} bytes")
@@ -561,7 +575,9 @@ def parse_request_line(line: bytes) -> tuple[str, str, str]:
         raise ProtocolError(400, "malformed request line; expected: METHOD SP TARGET SP HTTP/1.1")
     method, target, version = parts
     if not TOKEN_RE.fullmatch(method):
-        raise ProtocolError(400, "invalid character in method")
+        # A TLS handshake whose bytes happen to hold a CRLF CRLF ends up here.
+        tls = method[:1] == TLS_HANDSHAKE_RECORD
+        raise ProtocolError(400, TLS_ON_PLAIN_PORT if tls else "invalid character in method")
     if not REQUEST_TARGET_RE.fullmatch(target):
         raise ProtocolError(400, "invalid character in request target")
     match = HTTP_VERSION_RE.fullmatch(version)

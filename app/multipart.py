@@ -47,7 +47,11 @@ BOUNDARY_RE = re.compile(r"[0-9A-Za-z'()+_,\-./:=? ]{0,69}[0-9A-Za-z'()+_,\-./:=
 TOKEN = r"[-!#$%&'*+.^_`|~0-9A-Za-z]+"
 QUOTED = r'"(?:[^"\\\x00-\x08\x0a-\x1f\x7f]|\\[\t\x20-\x7e\x80-\xff])*"'
 PARAMETER_RE = re.compile(rf"[ \t]*;[ \t]*(?:({TOKEN})[ \t]*=[ \t]*({TOKEN}|{QUOTED}))?[ \t]*")
-QUOTED_PAIR_RE = re.compile(r"\\(.)")
+# RFC 9110 §5.6.4 lets a quoted-pair escape any character, but browsers follow the HTML
+# standard, which never escapes (it sends `"` as %22) and leaves a backslash as it is:
+# so only `\"` and `\\` (what curl sends) are unescaped, and any other backslash stays,
+# to be refused with the name rather than silently dropped from it.
+QUOTED_PAIR_RE = re.compile(r'\\(["\\])')
 
 # RFC 8187 §3.2.1 (ext-value, as used by `filename*`, RFC 6266 §4.3):
 #   ext-value = charset "'" [ language ] "'" value-chars
@@ -183,6 +187,7 @@ class MultipartParser:
         self.delimiter = b"\r\n" + self.dash_boundary
         self.buffer = bytearray()
         self.state = self._PREAMBLE
+        self.at_body_start = True  # nothing of the body dropped yet (a preamble would be)
         self.input_ended = False
 
     def feed(self, data: bytes) -> None:
@@ -218,10 +223,14 @@ class MultipartParser:
     def _skip_preamble(self) -> Event | None:
         """Drop the preamble, up to the first dash-boundary (at the very start of the
         body, or after a CRLF)."""
-        if self.buffer.startswith(self.dash_boundary):
-            del self.buffer[: len(self.dash_boundary)]
-            self.state = self._AFTER_BOUNDARY
-            return None
+        if self.at_body_start:
+            if self.buffer.startswith(self.dash_boundary):
+                del self.buffer[: len(self.dash_boundary)]
+                self.state = self._AFTER_BOUNDARY
+                return None
+            if len(self.buffer) < len(self.dash_boundary) and self.dash_boundary.startswith(self.buffer):
+                return Event.NEED_DATA  # maybe the first boundary, not all here yet
+            self.at_body_start = False  # a preamble: from now on only CRLF--boundary counts
         found = self.buffer.find(self.delimiter)
         if found < 0:
             # Keep what could be the start of the delimiter; drop the rest.
@@ -290,6 +299,11 @@ def part_start(lines: list[bytes]) -> PartStart:
             headers.add(*parse_field_line(line))
         except ProtocolError as error:
             raise MultipartError(f"in a multipart part's headers: {error.reason}") from None
+    # RFC 7578 §4.7: Content-Transfer-Encoding is deprecated; a part in base64 or
+    # quoted-printable would be stored still encoded, so it is refused, not stored.
+    encoding = headers.get("content-transfer-encoding", "binary").strip().lower()
+    if encoding not in ("binary", "8bit", "7bit"):
+        raise MultipartError(f"Content-Transfer-Encoding {encoding} in a multipart part is not supported (RFC 7578 §4.7)")
     dispositions = headers.get_all("content-disposition")
     if len(dispositions) != 1:
         raise MultipartError("a multipart part needs exactly one Content-Disposition header")

@@ -14,7 +14,8 @@ Choices, as documented in docs/file-sharing.md:
   part, the client gone, the limit passed), the part being written is removed (it was
   only ever a temporary file) and the parts already complete stay: the error's reason
   says how many. A folder upload cut off half-way keeps what arrived, as with scp.
-- An existing file of the same name is replaced, as by PUT without preconditions.
+- An existing file of the same name is replaced, as by PUT without preconditions;
+  with `If-None-Match: *` (as for PUT) an existing name is refused with 412 instead.
 - A file name may hold folders (`dir/sub/a.txt`, sent by browsers for a folder picked
   with `webkitdirectory`): they are created. A name that is absolute or holds `..` is
   refused with 400, never cleaned up into some other name.
@@ -38,6 +39,8 @@ from app.settings import Settings
 # A form field that is not a file (`mkdir`, or a submit button's name) is held in memory
 # whole; a field larger than this is refused. So is an url-encoded form.
 MAX_FIELD_BYTES = 64 * 1024
+# A reason stays one short line: a folder upload stopped at file 900 names the first few.
+MAX_NAMES_IN_REASON = 5
 
 
 @dataclass
@@ -54,10 +57,9 @@ def post_to_folder(request: Request, settings: Settings, subpath: str) -> Respon
     folder = writable_folder(settings, subpath)
     if not folder.is_dir():
         raise HTTPError(404, f"no folder at {request.path}")
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type == "multipart/form-data":
+    if is_form_upload(request):
         return form_upload(request, settings, subpath)
-    if media_type == "application/x-www-form-urlencoded":
+    if media_type(request) == "application/x-www-form-urlencoded":
         return form_action(request, settings, subpath)
     raise HTTPError(
         415,
@@ -65,6 +67,15 @@ def post_to_folder(request: Request, settings: Settings, subpath: str) -> Respon
         "(mkdir=NAME or delete=NAME)",
         [("Accept-Post", "multipart/form-data, application/x-www-form-urlencoded")],
     )
+
+
+def media_type(request: Request) -> str:
+    """The request's Content-Type without its parameters, lowercased (RFC 9110 §8.3.1)."""
+    return request.headers.get("content-type", "").partition(";")[0].strip().lower()
+
+
+def is_form_upload(request: Request) -> bool:
+    return media_type(request) == "multipart/form-data"
 
 
 # ---------------------------------------------------------------------------------------
@@ -81,11 +92,13 @@ def form_upload(request: Request, settings: Settings, subpath: str) -> Response:
         raise HTTPError(400, str(error)) from None
     refuse_oversized(request, settings)
     reader = MultipartReader(boundary, request.body)
+    # RFC 9110 §13.1.2: `If-None-Match: *` asks that no current file be replaced.
+    replace = request.headers.get("if-none-match", "").strip() != "*"
     stored: list[Stored] = []
     try:
         while (event := reader.next_event()) is not Event.END_OF_BODY:
             assert isinstance(event, PartStart), event  # the grammar allows nothing else here
-            stored.extend(store_part(reader, event, settings, subpath))
+            stored.extend(store_part(reader, event, settings, subpath, replace))
     except MultipartError as error:
         raise HTTPError(400, str(error) + kept(stored)) from None
     except HTTPError as error:  # a ProtocolError (413, 408) stays one: the connection closes
@@ -99,10 +112,14 @@ def kept(stored: list[Stored]) -> str:
     """What an error's reason adds when earlier parts of the same form were stored."""
     if not stored:
         return ""
-    return f" (the {len(stored)} entries before it were stored: {', '.join(item.name for item in stored)})"
+    names = ", ".join(item.name for item in stored[:MAX_NAMES_IN_REASON])
+    more = len(stored) - MAX_NAMES_IN_REASON
+    return f" (stored before it, and kept: {names}" + (f" and {more} more)" if more > 0 else ")")
 
 
-def store_part(reader: MultipartReader, part: PartStart, settings: Settings, subpath: str) -> list[Stored]:
+def store_part(
+    reader: MultipartReader, part: PartStart, settings: Settings, subpath: str, replace: bool
+) -> list[Stored]:
     """One part: a file is stored, a `mkdir` field makes a folder, other fields (a
     submit button) are read and dropped. An empty file part with an empty file name
     is what a browser sends for a file input left empty: skipped."""
@@ -116,7 +133,7 @@ def store_part(reader: MultipartReader, part: PartStart, settings: Settings, sub
         if any(reader.part_data()):
             raise HTTPError(400, f"a file part (field {part.disposition.name}) has an empty file name")
         return []
-    return [store_file(reader, settings, subpath, filename)]
+    return [store_file(reader, settings, subpath, filename, replace)]
 
 
 def field_value(reader: MultipartReader) -> str:
@@ -138,19 +155,24 @@ def target_path(settings: Settings, subpath: str, name: str) -> Path:
     if name.startswith("/"):
         raise HTTPError(400, f"file name {name!r} is absolute; names must be relative to the folder")
     try:
-        return writable_path(settings, subpath + quote(name, safe="/"))
+        # Encoded for `resolve_under`, which decodes once; "\\" stays as it is, so that
+        # it is refused as a backslash, not as an encoded separator.
+        return writable_path(settings, subpath + quote(name, safe="/\\"))
     except HTTPError as error:
         if error.status != 400:
             raise
         raise HTTPError(400, f"file name {name!r} refused: {error.reason}") from None
 
 
-def store_file(reader: MultipartReader, settings: Settings, subpath: str, filename: str) -> Stored:
+def store_file(reader: MultipartReader, settings: Settings, subpath: str, filename: str, replace: bool) -> Stored:
     """Stream one file part to disk through `write_atomically`: on any failure while it
-    arrives, its temporary file is removed and nothing of it is left."""
+    arrives, its temporary file is removed and nothing of it is left. An existing file
+    is replaced, unless `replace` is False (412)."""
     path = target_path(settings, subpath, filename)
     if path.is_dir():
         raise HTTPError(409, f"{filename} is a folder")
+    if not replace and path.exists():
+        raise HTTPError(412, f"{filename} exists already (If-None-Match: *)")
     size = 0
 
     def counted() -> Iterator[bytes]:

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import time
 
 from app.server import Server, open_listener
@@ -31,7 +32,8 @@ class Supervisor:
     It serves nothing itself: it replaces a worker that dies and, on Ctrl+C or SIGTERM,
     asks every worker to stop gracefully (SIGTERM) and waits for them."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tls_context: ssl.SSLContext | None = None) -> None:
+        self.tls_context = tls_context  # HTTPS: each worker inherits the context by fork()
         first = open_listener(settings, reuse_port=True)
         self.port: int = first.getsockname()[1]  # the free port --port 0 found, if so
         self.settings = dataclasses.replace(settings, port=self.port)
@@ -69,7 +71,7 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:
             others = [other for other, _ in self.workers.values()] + self.spare_listeners
-            run_worker(self.settings, listener, others)  # never returns
+            run_worker(self.settings, listener, others, self.tls_context)  # never returns
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         self.workers[pid] = (listener, time.monotonic())
         log.debug("worker %d started", pid)
@@ -102,7 +104,9 @@ class Supervisor:
         return f"Stopped {stopping} workers."
 
 
-def run_worker(settings: Settings, listener: socket.socket, others: list[socket.socket]) -> None:
+def run_worker(
+    settings: Settings, listener: socket.socket, others: list[socket.socket], tls_context: ssl.SSLContext | None
+) -> None:
     """The body of a forked worker: one `Server` on its listening socket, until SIGTERM
     from the parent. Never returns: the worker must not fall back into the parent's code."""
     exit_code = 1
@@ -114,7 +118,7 @@ def run_worker(settings: Settings, listener: socket.socket, others: list[socket.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        server = Server(settings, listener)
+        server = Server(settings, listener, tls_context)
         log.debug("worker %d listening on port %d", os.getpid(), server.port)
         try:
             server.serve_forever()

@@ -81,7 +81,7 @@ def test_delete_of_a_folder_with_entries_is_409(server, server_directory):
     (server_directory / "keep-folder").mkdir()
     (server_directory / "keep-folder" / "inside.txt").write_bytes(b"x")
     response = requests.delete(server.url + "/files/keep-folder")
-    assert (response.status_code, response.text) == (409, "folder keep-folder is not empty (1 entries); delete them first\n")
+    assert (response.status_code, response.text) == (409, "folder keep-folder is not empty (1 entry); delete them first\n")
     assert (server_directory / "keep-folder" / "inside.txt").is_file()
 
 
