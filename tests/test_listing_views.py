@@ -309,3 +309,12 @@ def test_a_name_that_is_not_utf8_is_left_out_of_every_format(start_server, tmp_p
         assert plain(process.url + url) == ["ok.txt"]
         assert parse(requests.get(process.url + url).text).rows == ["ok.txt"]
     assert requests.get(process.url + "/files/", headers={"Accept": "application/json"}).json()[0]["name"] == "ok.txt"
+
+
+def test_no_file_manager_when_writes_are_refused(start_server, folder):
+    process = start_server("--directory", str(folder), "--read-only")
+    page = parse(requests.get(process.url + "/files/").text)
+    assert not any(form.get("method") == "post" for form in page.forms)
+    assert not any(field.get("type") == "file" for field in page.inputs)
+    assert ("?download=zip", "zip") in page.links  # reading stays
+    assert page.rows == ["alpha/", "Beta/", "A.txt", "b.txt", "c.txt"]
