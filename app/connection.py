@@ -14,6 +14,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 
 from app import handlers
 from app.accesslog import log_access, request_line_for_log
@@ -38,15 +39,27 @@ class Connection:
     """One client socket and its receive buffer; also the `http.Transport` through which
     a request body asks for more bytes."""
 
-    def __init__(self, sock: socket.socket, client: str, settings: Settings, stopping: threading.Event) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        client: str,
+        settings: Settings,
+        stopping: threading.Event,
+        crowded: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.sock = sock
         self.client = client
         self.settings = settings
         self.stopping = stopping
+        # Whether the server is crowded: then a connection waits less for its next request.
+        self.crowded = crowded
         self.buffer = bytearray()
-        # True while waiting for the first byte of a request: the only moment at which
-        # shutdown may close the connection without cutting a request off.
-        self.idle = False
+        # The time.monotonic() at which the connection began waiting for the first byte of
+        # a request, None while a request is in progress. Only an idle connection may be
+        # closed (at shutdown, or to make room: `evict()`) without cutting a request off.
+        self.idle_since: float | None = None
+        # Set by `evict()`: the server wants the slot back, so no further request here.
+        self.evicted = False
         # Set when the connection ends while the client may still be sending (an unread
         # body, a refused request): `close()` then lingers (RFC 9112 §9.6).
         self.client_may_be_sending = False
@@ -105,7 +118,7 @@ class Connection:
 
     def keep_open_after(self, request: Request) -> bool:
         """Whether another request may follow this one on the connection."""
-        if not request.wants_keep_alive or self.stopping.is_set():
+        if not request.wants_keep_alive or self.stopping.is_set() or self.evicted:
             return False
         return self.finish_body(request)
 
@@ -161,8 +174,8 @@ class Connection:
         """The next bytes of a request head; b"" when the client closed, or stayed idle
         past the idle timeout, between requests (`header_deadline` None)."""
         if header_deadline is None:
-            timeout = self.settings.timeouts.idle_timeout
-            self.idle = True
+            timeout = self.idle_timeout()
+            self.idle_since = time.monotonic()
         else:
             timeout = header_deadline - time.monotonic()
             if timeout <= 0:
@@ -176,10 +189,22 @@ class Connection:
         except OSError as error:
             raise ClientDisconnected(f"while waiting for a request: {error}") from None
         finally:
-            self.idle = False
+            self.idle_since = None
         if not data and header_deadline is not None:
             raise ClientDisconnected("closed in the middle of the request headers")
         return data
+
+    def idle_timeout(self) -> float:
+        """How long to wait for the next request: shorter while the server is crowded, so
+        idle clients cannot hoard the connection slots."""
+        timeouts = self.settings.timeouts
+        if self.crowded():
+            return min(timeouts.crowded_idle_timeout, timeouts.idle_timeout)
+        return timeouts.idle_timeout
+
+    @property
+    def idle(self) -> bool:
+        return self.idle_since is not None
 
     def receive_more(self) -> None:
         """`http.Transport`: append the next bytes of a request body to the buffer."""
@@ -265,6 +290,20 @@ class Connection:
         (shutdown closes idle connections this way, and cuts off the rest)."""
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+    def evict(self) -> None:
+        """From the accept loop, at --max-connections: close this idle connection to make
+        room for a new client. Shutting down the read side makes the blocked recv() return
+        b"", and the connection closes the way an idle timeout closes it (a FIN, never half
+        a response). If a request raced in, it was already in the kernel's buffer: recv()
+        still returns it, it is answered with `Connection: close`, and then the connection
+        ends (`evicted`), as nginx does when it reuses idle keep-alive connections."""
+        self.evicted = True
+        try:
+            self.sock.shutdown(socket.SHUT_RD)
         except OSError:
             pass
 

@@ -1,8 +1,10 @@
 """The listening socket, the accept loop, and graceful shutdown.
 
 `Server.serve_forever()` accepts connections and starts one thread per client, which
-runs `Connection.serve()` (`connection.py`). At `--max-connections` a new client is
-answered 503 from the accept loop itself (`refuse_connection`). `Server.shutdown()` stops
+runs `Connection.serve()` (`connection.py`). At `--max-connections` the accept loop
+makes room by closing the connection idle the longest (`make_room`), as nginx reuses idle
+keep-alive connections; only when every connection has a request in progress is a new
+client answered 503 from the accept loop itself (`refuse_connection`). `Server.shutdown()` stops
 the way Go's net/http does: close the listener, then the idle connections, then give the
 requests in flight a grace period.
 """
@@ -64,16 +66,17 @@ class Server:
                 time.sleep(0.1)
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            connection = Connection(sock, address[0], self.settings, self.stopping)
+            connection = Connection(sock, address[0], self.settings, self.stopping, self.crowded)
             if self.admit(connection):
                 threading.Thread(target=self.run_connection, args=(connection,), daemon=True).start()
             else:
                 refuse_connection(sock, self.settings)
 
     def admit(self, connection: Connection) -> bool:
-        """Count the connection in, unless `--max-connections` are open already."""
+        """Count the connection in, unless `--max-connections` are open already and none
+        of them is idle to make room."""
         with self.connections_lock:
-            full = len(self.connections) >= self.settings.max_connections
+            full = len(self.connections) >= self.settings.max_connections and not self.make_room()
             if not full:
                 self.connections.add(connection)
         if full and not self.refusing:  # one warning per burst, not one per connection
@@ -81,13 +84,29 @@ class Server:
         self.refusing = full
         return not full
 
+    def make_room(self) -> bool:
+        """With `connections_lock` held: close the connection idle the longest, if any;
+        it leaves the count at once (its thread only has a socket left to close)."""
+        idle = [connection for connection in self.connections if connection.idle_since is not None]
+        if not idle:
+            return False
+        idlest = min(idle, key=lambda connection: connection.idle_since or 0.0)
+        idlest.evict()
+        self.connections.discard(idlest)
+        return True
+
+    def crowded(self) -> bool:
+        """More than half the connection slots are taken (read without the lock: a
+        moment's stale count only picks the other idle timeout)."""
+        return len(self.connections) * 2 > self.settings.max_connections
+
     def run_connection(self, connection: Connection) -> None:
         """The body of a connection's thread."""
         try:
             connection.serve()
         finally:
             with self.connections_lock:
-                self.connections.remove(connection)
+                self.connections.discard(connection)  # an evicted one has left already
 
     def shutdown(self) -> str:
         """Stop accepting, close idle connections, give requests in flight a grace period

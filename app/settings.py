@@ -116,6 +116,11 @@ class Timeouts:
     idle_timeout: float = option(
         15.0, "seconds a keep-alive connection may wait for its next request", positive_seconds, "SECONDS"
     )
+    # The idle timeout while more than half of --max-connections are open, so idle
+    # keep-alive clients cannot hoard the slots (at the cap, the idlest are closed).
+    crowded_idle_timeout: float = option(
+        2.0, "seconds a keep-alive connection may wait while over half the slots are taken", positive_seconds, "SECONDS"
+    )
     # The longest wait for the next piece of a request body; 408.
     body_timeout: float = option(
         30.0, "seconds a request body may stall before it is refused", positive_seconds, "SECONDS"
