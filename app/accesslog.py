@@ -3,22 +3,32 @@
     127.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /echo/abc HTTP/1.1" 200 3 0.1ms
 
 The request line is the client's bytes, so it is escaped (`escape_for_log`): a request
-can neither forge log lines nor hide in them. `main.py` decides where the lines go and
-whether they are written (`-q` turns them off).
+can neither forge log lines nor hide in them.
+
+Writing a line must cost little next to answering the request, so it does not go through
+`logging` (a record object, a formatter, a lock and a write per line): `log_access()`
+formats the line itself (the timestamp is formatted once a second) and appends it to the
+`AccessLog`'s buffer. A flusher thread writes the buffer out once a second, in whole
+lines; a terminal gets each line at once; `flush()` empties it at shutdown. `main.py`
+opens the log (stderr, or `--access-log FILE`, reopened on SIGHUP) or leaves it off (`-q`).
 """
 
 from __future__ import annotations
 
-import logging
+import os
+import threading
 import time
+from pathlib import Path
 
 from app.http import PerSecond
-
-access_log = logging.getLogger("app.access")
 
 _LOG_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
 _LOG_ESCAPES[ord('"')] = '\\"'
 _LOG_ESCAPES[ord("\\")] = "\\\\"
+
+# Writes to a pipe up to this size are atomic (POSIX PIPE_BUF): with worker processes
+# sharing stderr, no line of one is ever cut by a line of another.
+WRITE_SIZE = 4096
 
 
 def escape_for_log(text: str) -> str:
@@ -28,7 +38,8 @@ def escape_for_log(text: str) -> str:
 
 def request_line_for_log(raw_head: bytes) -> str:
     """The request line of a head (its first 1 KiB at most), escaped."""
-    return escape_for_log(raw_head.split(b"\r\n", 1)[0][:1024].decode("latin-1"))
+    end = raw_head.find(b"\r\n")
+    return escape_for_log(raw_head[: min(end, 1024) if end >= 0 else 1024].decode("latin-1"))
 
 
 def clf_time(timestamp: int) -> str:
@@ -39,13 +50,115 @@ def clf_time(timestamp: int) -> str:
 current_clf_time = PerSecond(clf_time)
 
 
+class AccessLog:
+    """Access lines buffered in memory, written to a file descriptor in whole lines at
+    least once a second (at once on a terminal). With a `path`, `reopen_soon()` makes the
+    flusher open the path anew: logrotate renames the file, then sends SIGHUP."""
+
+    flush_interval = 1.0  # seconds a line may wait in memory
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self.fd = self.open_file() if path is not None else 2  # stderr
+        self.at_once = os.isatty(self.fd)
+        self.lines: list[str] = []
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self.reopen_requested = False
+        self.flusher: threading.Thread | None = None  # started by the first line
+
+    def open_file(self) -> int:
+        assert self.path is not None
+        return os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
+
+    def write(self, line: str) -> None:
+        with self.lock:
+            self.lines.append(line)
+            if self.flusher is None:  # in this process (a forked worker starts its own)
+                self.flusher = threading.Thread(target=self.flush_forever, name="access-log", daemon=True)
+                self.flusher.start()
+        if self.at_once:
+            self.flush()
+
+    def flush_forever(self) -> None:
+        while True:
+            self.wake.wait(self.flush_interval)
+            self.wake.clear()
+            if self.reopen_requested:
+                self.reopen()
+            self.flush()
+
+    def flush(self) -> None:
+        """Write out every buffered line. The lock is held while writing, so lines leave
+        in the order they were logged and a reopen never happens in the middle."""
+        with self.lock:
+            lines, self.lines = self.lines, []
+            for chunk in whole_line_chunks(lines):
+                write_all(self.fd, chunk)
+
+    def reopen_soon(self) -> None:
+        """From a signal handler: ask the flusher to reopen the file (no lock taken here)."""
+        self.reopen_requested = True
+        self.wake.set()
+
+    def reopen(self) -> None:
+        self.flush()
+        with self.lock:
+            self.reopen_requested = False
+            fd, self.fd = self.fd, self.open_file()
+            os.close(fd)
+
+
+def whole_line_chunks(lines: list[str]) -> list[bytes]:
+    """The lines as few byte strings as possible, each at most `WRITE_SIZE` bytes unless
+    one line alone is longer, never splitting a line."""
+    chunks: list[bytes] = []
+    current: list[bytes] = []
+    size = 0
+    for line in lines:
+        data = line.encode("utf-8", "backslashreplace")
+        if current and size + len(data) > WRITE_SIZE:
+            chunks.append(b"".join(current))
+            current, size = [], 0
+        current.append(data)
+        size += len(data)
+    if current:
+        chunks.append(b"".join(current))
+    return chunks
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write() the whole of `data`; a log that cannot be written loses the lines
+    rather than the server."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except OSError:
+        pass
+
+
+# The log in use: None with -q (or when no one opened it, as in tests that import the app).
+sink: AccessLog | None = None
+
+
+def open_access_log(path: Path | None) -> AccessLog:
+    global sink
+    sink = AccessLog(path)
+    return sink
+
+
+def flush() -> None:
+    """Write out what is buffered: at shutdown, so no line is lost."""
+    if sink is not None:
+        sink.flush()
+
+
 def log_access(client: str, raw_head: bytes, status: int, size: int, started: float) -> None:
     """One line for a request answered with `status` and `size` body bytes, `started`
     being its `time.perf_counter()` when its head was complete."""
-    if not access_log.isEnabledFor(logging.INFO):
+    if sink is None:
         return
     elapsed_ms = (time.perf_counter() - started) * 1000
-    access_log.info(
-        '%s - - [%s] "%s" %d %d %.1fms',
-        client, current_clf_time(), request_line_for_log(raw_head), status, size, elapsed_ms,
-    )
+    line = request_line_for_log(raw_head)
+    sink.write(f'{client} - - [{current_clf_time()}] "{line}" {status} {size} {elapsed_ms:.1f}ms\n')

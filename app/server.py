@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 
+from app import accesslog
 from app.connection import Connection
 from app.http import response_head, text_response
 from app.settings import Settings
@@ -131,6 +132,7 @@ class Server:
         # Let the cut-off threads clean up (an upload removes its temporary file) before
         # the process exits and takes its daemon threads with it.
         self.wait_for_connections(1.0)
+        accesslog.flush()  # every line of every request answered, before the process ends
         finished = len(connections) - len(idle) - len(cut)
         summary = f"Stopped: closed {len(idle)} idle connection(s), {finished} finished in flight"
         if cut:

@@ -194,6 +194,11 @@ class Settings:
 
     # -- Holding load: access log file, crowded server --
 
+    # Where access lines go: stderr by default (-q: nowhere); a file is reopened on SIGHUP.
+    access_log: Path | None = option(
+        None, "write the access log to this file (reopened on SIGHUP, for logrotate) instead of stderr", Path, "FILE"
+    )
+
     # The Retry-After (RFC 9110 §10.2.3) sent with the 503 at --max-connections, in seconds.
     retry_after: int = 1
     # Each connection thread's stack. Python code runs on the interpreter's own frames, so
