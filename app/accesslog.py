@@ -16,10 +16,10 @@ opens the log (stderr, or `--access-log FILE`, reopened on SIGHUP) or leaves it 
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 
 from app.http import PerSecond
@@ -27,9 +27,6 @@ from app.http import PerSecond
 _LOG_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
 _LOG_ESCAPES[ord('"')] = '\\"'
 _LOG_ESCAPES[ord("\\")] = "\\\\"
-# A request line holding none of these is written as it is (nearly every line): one
-# search in C instead of a translation character by character.
-NEEDS_ESCAPE_RE = re.compile(rb'[\x00-\x1f\x7f-\xff"\\]')
 
 # Writes to a pipe up to this size are atomic (POSIX PIPE_BUF): with worker processes
 # sharing stderr, no line of one is ever cut by a line of another.
@@ -42,12 +39,15 @@ def escape_for_log(text: str) -> str:
 
 
 def request_line_for_log(raw_head: bytes) -> str:
-    """The request line of a head (its first 1 KiB at most), escaped."""
-    end = raw_head.find(b"\r\n")
-    line = raw_head[: min(end, 1024) if end >= 0 else 1024]
-    if NEEDS_ESCAPE_RE.search(line) is None:
-        return line.decode("ascii")
-    return escape_for_log(line.decode("latin-1"))
+    """The request line of a head (its first 1 KiB at most), escaped. Nearly every line
+    is printable ASCII with no quote or backslash: it is written as it is, found so by
+    three string methods in C rather than a translation character by character."""
+    start = raw_head[:1026]
+    end = start.find(b"\r\n")
+    text = (start[:end] if 0 <= end <= 1024 else start[:1024]).decode("latin-1")
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return text
+    return escape_for_log(text)
 
 
 def clf_time(timestamp: int) -> str:
@@ -89,7 +89,8 @@ class AccessLog:
             self.flush()
 
     def start_flusher(self) -> None:
-        """At the first line in this process (a forked worker starts its own)."""
+        """The flusher runs while lines come, and ends after a second with none, so an
+        idle server has no thread but its accept loop (a forked worker starts its own)."""
         with self.lock:
             if self.flusher is None:
                 self.flusher = threading.Thread(target=self.flush_forever, name="access-log", daemon=True)
@@ -101,15 +102,25 @@ class AccessLog:
             self.wake.clear()
             if self.reopen_requested:
                 self.reopen()
-            self.flush()
+            if not self.flush():
+                with self.lock:
+                    # `write` appends, then looks for a flusher: clearing it first, then
+                    # looking for lines, means a line is never left without a flusher.
+                    self.flusher = None
+                    if not self.lines:
+                        return
+                    self.flusher = threading.current_thread()
 
-    def flush(self) -> None:
-        """Write out every buffered line. The lock is held while writing, so lines leave
-        in the order they were logged and a reopen never happens in the middle."""
+    def flush(self) -> int:
+        """Write out every buffered line; returns how many. The lock is held while
+        writing, so lines leave in the order they came and no reopen cuts in."""
         with self.lock:
-            lines = [self.lines.popleft() for _ in range(len(self.lines))]
-            for chunk in whole_line_chunks(lines):
-                write_all(self.fd, chunk)
+            count = len(self.lines)
+            if count:
+                data = "".join([self.lines.popleft() for _ in range(count)]).encode("utf-8", "backslashreplace")
+                for chunk in whole_line_chunks(data):
+                    write_all(self.fd, chunk)
+            return count
 
     def reopen_soon(self) -> None:
         """From a signal handler: ask the flusher to reopen the file (no lock taken here)."""
@@ -124,22 +135,17 @@ class AccessLog:
             os.close(fd)
 
 
-def whole_line_chunks(lines: list[str]) -> list[bytes]:
-    """The lines as few byte strings as possible, each at most `WRITE_SIZE` bytes unless
-    one line alone is longer, never splitting a line."""
-    chunks: list[bytes] = []
-    current: list[bytes] = []
-    size = 0
-    for line in lines:
-        data = line.encode("utf-8", "backslashreplace")
-        if current and size + len(data) > WRITE_SIZE:
-            chunks.append(b"".join(current))
-            current, size = [], 0
-        current.append(data)
-        size += len(data)
-    if current:
-        chunks.append(b"".join(current))
-    return chunks
+def whole_line_chunks(data: bytes) -> Iterator[bytes]:
+    """`data` (whole lines) in pieces of at most `WRITE_SIZE` bytes, each ending at a line
+    end; a line longer than that is a piece of its own."""
+    start = 0
+    while start < len(data):
+        end = start + WRITE_SIZE
+        if end < len(data):
+            last_line_end = data.rfind(b"\n", start, end)
+            end = last_line_end + 1 if last_line_end >= 0 else data.find(b"\n", end) + 1 or len(data)
+        yield data[start:end]
+        start = end
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -174,6 +180,8 @@ def log_access(client: str, raw_head: bytes, status: int, size: int, started: fl
     being its `time.perf_counter()` when its head was complete."""
     if sink is None:
         return
-    elapsed_ms = (time.perf_counter() - started) * 1000
+    # Tenths of a millisecond as a whole number: formatting a float costs more than the
+    # rest of the line.
+    tenths = int((time.perf_counter() - started) * 10000 + 0.5)
     line = request_line_for_log(raw_head)
-    sink.write(f'{client} - - [{current_clf_time()}] "{line}" {status} {size} {elapsed_ms:.1f}ms\n')
+    sink.write(f'{client} - - [{current_clf_time()}] "{line}" {status} {size} {tenths // 10}.{tenths % 10}ms\n')

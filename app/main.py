@@ -83,6 +83,13 @@ def option_values(settings_class: type, arguments: argparse.Namespace) -> dict[s
 def configure_logging(verbose: bool, workers: int = 1) -> None:
     """Logs go to stderr with a timestamp. With worker processes, each line also names the
     process that wrote it. (Access lines do not go through `logging`: see accesslog.py.)"""
+    # Skip what no line of ours prints (the Logging HOWTO, "Optimization"): the caller's
+    # file and line (a stack walk per record), the process name, and the thread name,
+    # which in a connection thread (started with `_thread`) would register a dummy
+    # `threading.Thread` for it that is never removed.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     process = "[pid %(process)d] " if workers > 1 else ""
     add_stderr_handler(log, f"%(asctime)s %(levelname)s {process}%(message)s")
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
