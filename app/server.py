@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import _thread
 import logging
+import signal
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 from app import accesslog
 from app.connection import Connection
@@ -75,7 +77,7 @@ class Server:
                 # Condition, Event, name, registry) and `start()` blocks the accept loop
                 # until the new thread runs. Nothing here needs what it adds (join, names,
                 # `threading.enumerate`): shutdown counts `self.connections` instead.
-                _thread.start_new_thread(self.run_connection, (connection,))
+                start_thread(self.run_connection, connection)
             else:
                 refuse_connection(sock, self.settings)
 
@@ -152,6 +154,23 @@ class Server:
             if cut_short is not None and cut_short.is_set():
                 return
             time.sleep(0.01)
+
+
+# Python runs a signal's handler in the main thread, and only once the signal has
+# interrupted what the main thread was doing: a SIGTERM the kernel hands to another
+# thread leaves the main thread blocked in accept() for good. So every other thread
+# starts with these blocked (a thread inherits the mask of the one that starts it), and
+# the kernel delivers them to the main thread.
+MAIN_THREAD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def start_thread(function: Callable[..., object], *args: object) -> None:
+    """Start a thread running `function(*args)`, with `MAIN_THREAD_SIGNALS` blocked in it."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_THREAD_SIGNALS)
+    try:
+        _thread.start_new_thread(function, args)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def refuse_connection(sock: socket.socket, settings: Settings) -> None:
