@@ -20,11 +20,12 @@ Every path that reaches the disk, reading or writing, comes from `resolve_under(
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import os
 import re
+import secrets
 import stat
-import tempfile
 from collections.abc import Iterable
 from datetime import timezone
 from email.utils import parsedate_to_datetime
@@ -107,7 +108,7 @@ def resolve_under(root: Path, encoded_name: str) -> Path:
     # NAME_MAX on Linux, macOS and Windows: longer names make every file call fail.
     if any(len(segment.encode("utf-8")) > MAX_NAME_BYTES for segment in segments):
         raise ValueError(f"file name longer than {MAX_NAME_BYTES} bytes")
-    root = root.resolve()
+    root = resolved_root(root)
     path = root.joinpath(*segments)
     try:
         resolved = path.resolve()
@@ -121,6 +122,13 @@ def resolve_under(root: Path, encoded_name: str) -> Path:
 MAX_NAME_BYTES = 255
 
 
+@functools.lru_cache(maxsize=8)
+def resolved_root(root: Path) -> Path:
+    """The served folder with its symlinks resolved, once: resolving walks the path with
+    one lstat() per component, and the folder does not move while the server runs."""
+    return root.resolve()
+
+
 def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
     """Write `chunks` to `path` so that readers see the old file or the whole new one,
     never part of it: stream them into a temporary file beside it (never holding the
@@ -129,15 +137,16 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
     If anything fails (a full disk, the client going away mid-body, a body over the
     limit), the temporary file is removed and `path` is untouched.
     """
-    # The name is cut short so that the temporary name stays within NAME_MAX too.
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=".part")
+    temporary = temporary_path(path)
+    # O_EXCL: a new file, never one that exists (or a symlink planted there); created
+    # with its final mode at once (what the umask allows of rw-r--r--), no chmod after.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
         with os.fdopen(descriptor, "wb") as file:
             for chunk in chunks:
                 file.write(chunk)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp creates 0600
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
@@ -147,6 +156,13 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+def temporary_path(path: Path) -> Path:
+    """Where an upload to `path` is written until it is whole: a hidden name beside it,
+    unique (48 random bits), ending in `.part`; the target's name is cut short so that the
+    temporary name stays within NAME_MAX too."""
+    return path.with_name(f".{path.name[:100]}.{secrets.token_hex(6)}.part")
 
 
 def checked_path(root: Path, encoded_name: str) -> Path:

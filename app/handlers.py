@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,7 +115,7 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
         current = None
     except NotADirectoryError:
         raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
-    if current is not None and not os.path.isfile(path):
+    if current is not None and not stat.S_ISREG(current.st_mode):
         raise HTTPError(409, f"{name} is a folder")
     check_write_preconditions(request, current, name)
     store_upload(request, path, name)
@@ -126,7 +127,8 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
 def store_upload(request: Request, path: Path, name: str) -> None:
     """Stream the request body into `path`, the file system's refusals as statuses."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if "/" in name:  # else the parent is the served folder, which exists
+            path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, request.body)
     except (FileExistsError, NotADirectoryError):
         raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
