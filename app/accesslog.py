@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
+from app.files import write_all
 from app.http import PerSecond
 
 _LOG_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
@@ -119,7 +120,7 @@ class AccessLog:
             if count:
                 data = "".join([self.lines.popleft() for _ in range(count)]).encode("utf-8", "backslashreplace")
                 for chunk in whole_line_chunks(data):
-                    write_all(self.fd, chunk)
+                    write_lines(self.fd, chunk)
             return count
 
     def reopen_soon(self) -> None:
@@ -148,13 +149,10 @@ def whole_line_chunks(data: bytes) -> Iterator[bytes]:
         start = end
 
 
-def write_all(fd: int, data: bytes) -> None:
-    """os.write() the whole of `data`; a log that cannot be written loses the lines
-    rather than the server."""
-    view = memoryview(data)
+def write_lines(fd: int, data: bytes) -> None:
+    """Write whole lines; a log that cannot be written loses them rather than the server."""
     try:
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
     except OSError:
         pass
 

@@ -142,11 +142,12 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
     # with its final mode at once (what the umask allows of rw-r--r--), no chmod after.
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        with os.fdopen(descriptor, "wb") as file:
+        try:  # straight to the descriptor: the body comes in large chunks already
             for chunk in chunks:
-                file.write(chunk)
-            file.flush()
-            os.fsync(file.fileno())
+                write_all(descriptor, chunk)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
@@ -156,6 +157,13 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+def write_all(descriptor: int, data: bytes) -> None:
+    """os.write() until the whole of `data` is written (a write may take only part)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
 
 
 def temporary_path(path: Path) -> Path:
