@@ -16,6 +16,8 @@ opens the log (stderr, or `--access-log FILE`, reopened on SIGHUP) or leaves it 
 from __future__ import annotations
 
 import os
+import stat
+import sys
 import threading
 import time
 from collections import deque
@@ -23,14 +25,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from app.files import write_all
-from app.http import PerSecond
+from app.http import TLS_HANDSHAKE_RECORD, PerSecond
 
 _LOG_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
 _LOG_ESCAPES[ord('"')] = '\\"'
 _LOG_ESCAPES[ord("\\")] = "\\\\"
 
 # Writes to a pipe up to this size are atomic (POSIX PIPE_BUF): with worker processes
-# sharing stderr, no line of one is ever cut by a line of another.
+# sharing a pipe as stderr, no line of one is ever cut by a line of another. (A write to a
+# file opened for appending is atomic whatever its size.)
 WRITE_SIZE = 4096
 
 
@@ -40,9 +43,13 @@ def escape_for_log(text: str) -> str:
 
 
 def request_line_for_log(raw_head: bytes) -> str:
-    """The request line of a head (its first 1 KiB at most), escaped. Nearly every line
-    is printable ASCII with no quote or backslash: it is written as it is, found so by
-    three string methods in C rather than a translation character by character."""
+    """The request line of a head (its first 1 KiB at most), escaped; a TLS handshake
+    sent to the plain port (its first byte 0x16, see http.TLS_ON_PLAIN_PORT) is named
+    rather than dumped as 1 KiB of binary. Nearly every line is printable ASCII with no
+    quote or backslash: it is written as it is, found so by three string methods in C
+    rather than a translation character by character."""
+    if raw_head[:1] == TLS_HANDSHAKE_RECORD:
+        return "(TLS handshake on the plain HTTP port)"
     start = raw_head[:1026]
     end = start.find(b"\r\n")
     text = (start[:end] if 0 <= end <= 1024 else start[:1024]).decode("latin-1")
@@ -65,11 +72,15 @@ class AccessLog:
     flusher open the path anew: logrotate renames the file, then sends SIGHUP."""
 
     flush_interval = 1.0  # seconds a line may wait in memory
+    # Lines that wake the flusher before the second is out, so that at thousands of
+    # requests a second (each line up to 1 KiB of request line) memory stays small.
+    batch_lines = 256
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path
         self.fd = self.open_file() if path is not None else 2  # stderr
         self.at_once = os.isatty(self.fd)
+        self.write_size = piece_size(self.fd)
         # Connection threads append, the flusher pops: both are atomic on a deque, so
         # logging a line takes no lock.
         self.lines: deque[str] = deque()
@@ -86,6 +97,8 @@ class AccessLog:
         self.lines.append(line)
         if self.flusher is None:
             self.start_flusher()
+        elif len(self.lines) == self.batch_lines:
+            self.wake.set()
         if self.at_once:
             self.flush()
 
@@ -117,10 +130,10 @@ class AccessLog:
         writing, so lines leave in the order they came and no reopen cuts in."""
         with self.lock:
             count = len(self.lines)
-            if count:
-                data = "".join([self.lines.popleft() for _ in range(count)]).encode("utf-8", "backslashreplace")
-                for chunk in whole_line_chunks(data):
-                    write_lines(self.fd, chunk)
+            for first in range(0, count, self.batch_lines):
+                batch = [self.lines.popleft() for _ in range(min(self.batch_lines, count - first))]
+                for piece in whole_line_pieces("".join(batch).encode("utf-8", "backslashreplace"), self.write_size):
+                    write_lines(self.fd, piece)
             return count
 
     def reopen_soon(self) -> None:
@@ -133,23 +146,30 @@ class AccessLog:
         with self.lock:
             self.reopen_requested = False
             fd, self.fd = self.fd, self.open_file()
+            self.write_size = piece_size(self.fd)
             os.close(fd)
 
 
-def whole_line_chunks(data: bytes) -> Iterator[bytes]:
-    """`data` (whole lines) in pieces of at most `WRITE_SIZE` bytes, each ending at a line
-    end; a line longer than that is a piece of its own."""
+def piece_size(fd: int) -> int:
+    """The largest write to `fd`: `WRITE_SIZE` to a pipe, else no limit."""
+    return WRITE_SIZE if stat.S_ISFIFO(os.fstat(fd).st_mode) else sys.maxsize
+
+
+def whole_line_pieces(data: bytes, size: int = WRITE_SIZE) -> Iterator[memoryview]:
+    """`data` (whole lines) in pieces of at most `size` bytes, each ending at a line end
+    (a line longer than that is a piece of its own); views, not copies."""
+    view = memoryview(data)
     start = 0
     while start < len(data):
-        end = start + WRITE_SIZE
+        end = start + size
         if end < len(data):
             last_line_end = data.rfind(b"\n", start, end)
             end = last_line_end + 1 if last_line_end >= 0 else data.find(b"\n", end) + 1 or len(data)
-        yield data[start:end]
+        yield view[start:end]
         start = end
 
 
-def write_lines(fd: int, data: bytes) -> None:
+def write_lines(fd: int, data: bytes | memoryview) -> None:
     """Write whole lines; a log that cannot be written loses them rather than the server."""
     try:
         write_all(fd, data)

@@ -20,6 +20,7 @@ Every path that reaches the disk, reading or writing, comes from `resolve_under(
 
 from __future__ import annotations
 
+import errno
 import functools
 import mimetypes
 import os
@@ -27,14 +28,24 @@ import re
 import secrets
 import stat
 from collections.abc import Iterable
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote
 
 from app.compression import VARY_ACCEPT_ENCODING, compressible, gzip_compress, is_textual, use_gzip
-from app.http import FileBody, Headers, HTTPError, Request, Response, http_date, text_response
+from app.http import (
+    OWS,
+    FileBody,
+    Headers,
+    HTTPError,
+    Request,
+    Response,
+    ascii_lower,
+    http_date,
+    list_elements,
+    parse_http_date,
+    text_response,
+)
 from app.policy import write_refusal
 from app.settings import Settings
 
@@ -159,7 +170,7 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
         os.close(folder)
 
 
-def write_all(descriptor: int, data: bytes) -> None:
+def write_all(descriptor: int, data: bytes | memoryview) -> None:
     """os.write() until the whole of `data` is written (a write may take only part)."""
     view = memoryview(data)
     while view:
@@ -173,6 +184,69 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f".{path.name[:100]}.{secrets.token_hex(6)}.part")
 
 
+def store_upload(path: Path, chunks: Iterable[bytes], name: str) -> None:
+    """`write_atomically()` into `path`, creating its folders, with the file system's
+    refusals answered as statuses (`name` is the file's name for the reasons)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, chunks)
+    except (FileExistsError, NotADirectoryError):
+        raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
+    except IsADirectoryError:
+        raise HTTPError(409, f"{name} is a folder") from None
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise HTTPError(507, f"not enough storage to save {name}") from None
+        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise HTTPError(403, f"permission denied writing {name}") from None
+        raise
+
+
+def refuse_oversized(request: Request, settings: Settings) -> None:
+    """413 for an upload whose Content-Length is over `--max-upload`, before any byte of
+    it is read (so a client waiting on `Expect: 100-continue` never sends it)."""
+    declared = request.body.declared_length
+    limit = settings.limits.max_upload
+    if declared is not None and declared > limit:
+        raise HTTPError(413, f"upload of {declared} bytes is larger than the limit of {limit} bytes")
+
+
+def make_directory(path: Path, name: str, parents: bool) -> bool:
+    """Create the folder `path` (and its missing parents if `parents`); False when
+    something exists there already. The file system's refusals become statuses."""
+    try:
+        path.mkdir(parents=parents)
+    except FileExistsError:
+        return False
+    except FileNotFoundError:
+        raise HTTPError(409, f"the parent folder of {name} does not exist") from None
+    except NotADirectoryError:
+        raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
+    except PermissionError:
+        raise HTTPError(403, f"permission denied creating {name}") from None
+    return True
+
+
+def remove_path(path: Path, name: str) -> None:
+    """Remove a file, or a folder if it is empty; a folder with entries is 409 (never a
+    recursive delete), as the file system's other refusals get their status."""
+    try:
+        if stat.S_ISDIR(path.lstat().st_mode):
+            path.rmdir()
+        else:
+            path.unlink()
+    except (FileNotFoundError, NotADirectoryError):
+        raise HTTPError(404, f"no file or folder named {name}") from None
+    except OSError as error:
+        if error.errno == errno.ENOTEMPTY:
+            count = sum(1 for _ in os.scandir(path))
+            entries = "1 entry" if count == 1 else f"{count} entries"
+            raise HTTPError(409, f"folder {name} is not empty ({entries}); delete them first") from None
+        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise HTTPError(403, f"permission denied deleting {name}") from None
+        raise
+
+
 def checked_path(root: Path, encoded_name: str) -> Path:
     """`resolve_under()`, refusing a bad name with 400 and its reason."""
     try:
@@ -184,10 +258,25 @@ def checked_path(root: Path, encoded_name: str) -> Path:
 def writable_path(settings: Settings, encoded_name: str) -> Path:
     """The path of `/files/{encoded_name}` for a request that changes it; 403 with the
     write policy's reason (`policy.write_refusal`) when this server refuses writes."""
+    check_writes_allowed(settings)
+    return checked_path(settings.directory, encoded_name)
+
+
+def writable_folder(settings: Settings, encoded_folder: str) -> Path:
+    """The folder of a folder URL `/files/{encoded_folder}` ("" or ending in "/"), for a
+    request that writes into it (`writable_path()`; "" is `--directory` itself)."""
+    name = encoded_folder.removesuffix("/")
+    if name:
+        return writable_path(settings, name)
+    check_writes_allowed(settings)
+    return settings.directory.resolve()
+
+
+def check_writes_allowed(settings: Settings) -> None:
+    """403 with the write policy's one-line reason when this server refuses writes."""
     refusal = write_refusal(settings)
     if refusal is not None:
         raise HTTPError(403, refusal)
-    return checked_path(settings.directory, encoded_name)
 
 
 # ---------------------------------------------------------------------------------------
@@ -202,30 +291,22 @@ def etag_for(status: os.stat_result, suffix: str = "") -> str:
     return f'"{status.st_size:x}-{status.st_mtime_ns:x}{suffix}"'
 
 
-def parse_http_date(value: str | None) -> float | None:
-    """An HTTP-date (RFC 9110 §5.6.7) as a timestamp; None when absent or invalid, in
-    which case the header is ignored (§13.1.3, §13.1.4)."""
-    if value is None:
-        return None
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
-
-
 # RFC 9110 §8.8.3:  entity-tag = [ weak ] opaque-tag ;  weak = %s"W/"
 #                   opaque-tag = DQUOTE *etagc DQUOTE ; etagc = %x21 / %x23-7E / obs-text
 ENTITY_TAG_RE = re.compile(r'(W/)?("[\x21\x23-\x7e\x80-\xff]*")')
 
 
 def etag_list(value: str) -> list[tuple[bool, str]] | None:
-    """If-Match / If-None-Match as [(weak, opaque-tag)], or None for `*`."""
-    if value.strip() == "*":
+    """If-Match / If-None-Match (§13.1.1: "*" / #entity-tag) as [(weak, opaque-tag)], or
+    None for `*`. A value outside the grammar is [], which matches nothing: If-Match
+    then fails (412) rather than letting a write through, If-None-Match never matches."""
+    if value.strip(OWS) == "*":
         return None
-    return [(bool(weak), tag) for weak, tag in ENTITY_TAG_RE.findall(value)]
+    try:
+        tags = list_elements([value], ENTITY_TAG_RE)
+    except ValueError:
+        return []
+    return [(tag.group(1) is not None, tag.group(2)) for tag in tags]
 
 
 def matches(header: str, etag: str | None, weak_comparison: bool) -> bool:
@@ -268,9 +349,15 @@ def precondition_status(
 # Ranges (RFC 9110 §14)
 # ---------------------------------------------------------------------------------------
 
-# §14.1.1:  ranges-specifier = range-unit "=" range-set
-#           int-range = first-pos "-" [ last-pos ] ;  suffix-range = "-" suffix-length
-RANGE_SPEC_RE = re.compile(r"\s*([0-9]{1,18})?\s*-\s*([0-9]{1,18})?\s*")
+# §14.1.1:  ranges-specifier = range-unit "=" range-set ;  range-unit = token
+#           range-set  = 1#range-spec
+#           range-spec = int-range / suffix-range / other-range
+#           int-range  = first-pos "-" [ last-pos ] ;  suffix-range = "-" suffix-length
+#           other-range = 1*( %x21-2B / %x2D-7E )   ; any VCHAR but ","
+# No whitespace inside a range-spec; OWS only around the commas of the list. At most 18
+# digits, so a position always fits in 63 bits.
+OTHER_RANGE_RE = re.compile(r"[\x21-\x2b\x2d-\x7e]+")
+RANGE_SPEC_RE = re.compile(r"([0-9]{1,18})?-([0-9]{1,18})?")
 
 
 class Unsatisfiable(Exception):
@@ -285,12 +372,15 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
     server ignore Range, and multipart/byteranges buys little (browsers and download
     tools ask for one range at a time) for a good deal of framing code."""
     unit, equals, range_set = value.partition("=")
-    if not equals or unit.strip().lower() != "bytes":
-        return None  # §14.2: an unknown range unit is ignored
-    specs = range_set.split(",")
+    if not equals or ascii_lower(unit) != "bytes":
+        return None  # §14.2: an unknown range unit is ignored (§14.1: case-insensitive)
+    try:
+        specs = list_elements([range_set], OTHER_RANGE_RE)
+    except ValueError:
+        return None
     if len(specs) != 1:
         return None
-    match = RANGE_SPEC_RE.fullmatch(specs[0])
+    match = RANGE_SPEC_RE.fullmatch(specs[0].group())
     if match is None or (match.group(1) is None and match.group(2) is None):
         return None  # not valid syntax: ignored
     first, last = match.group(1), match.group(2)
@@ -311,11 +401,10 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
 def if_range_allows(headers: Headers, etag: str, modified: float) -> bool:
     """§13.1.5: with If-Range, the range applies only if the validator still matches
     (an entity-tag by strong comparison, or exactly the Last-Modified date)."""
-    value = headers.get("if-range")
+    value = headers.get("if-range")  # If-Range = entity-tag / HTTP-date
     if value is None:
         return True
-    value = value.strip()
-    if value.startswith(('"', "W/")):
+    if ENTITY_TAG_RE.fullmatch(value):
         return value == etag  # a weak tag never matches strongly
     return parse_http_date(value) == float(int(modified))
 

@@ -4,8 +4,8 @@
 runs `Connection.serve()` (`connection.py`). At `--max-connections` the accept loop
 makes room by closing the connection idle the longest (`make_room`), as nginx reuses idle
 keep-alive connections; only when every connection has a request in progress is a new
-client answered 503 from the accept loop itself (`refuse_connection`). `Server.shutdown()` stops
-the way Go's net/http does: close the listener, then the idle connections, then give the
+client answered 503 from the accept loop itself (`refuse_connection`).
+`Server.shutdown()` stops the way Go's net/http does: close the listener, then the idle connections, then give the
 requests in flight a grace period.
 """
 
@@ -15,14 +15,17 @@ import _thread
 import logging
 import signal
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 
 from app import accesslog
 from app.connection import Connection
+from app.gate import add_response_headers
 from app.http import response_head, text_response
 from app.settings import Settings
+from app.trace import TracedConnection
 
 log = logging.getLogger("app")
 
@@ -43,8 +46,11 @@ def open_listener(settings: Settings, reuse_port: bool = False) -> socket.socket
 class Server:
     """The listening socket and the connections it has open."""
 
-    def __init__(self, settings: Settings, listener: socket.socket | None = None) -> None:
+    def __init__(
+        self, settings: Settings, listener: socket.socket | None = None, tls_context: ssl.SSLContext | None = None
+    ) -> None:
         self.settings = settings
+        self.tls_context = tls_context  # HTTPS (tls.server_context()); None: plain HTTP
         # Applies to threads started from now on: every connection thread.
         threading.stack_size(settings.thread_stack_size)
         self.listener = listener if listener is not None else open_listener(settings)
@@ -54,6 +60,8 @@ class Server:
         self.connections: set[Connection] = set()
         self.connections_lock = threading.Lock()
         self.refusing = False  # at --max-connections: new connections get 503
+        # Chosen once: with --trace off, connections run no trace code at all.
+        self.connection_class = TracedConnection if settings.trace or settings.trace_body else Connection
 
     def serve_forever(self) -> None:
         """Accept connections until `shutdown()` is called (or Ctrl+C reaches the main
@@ -70,7 +78,9 @@ class Server:
                 time.sleep(0.1)
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            connection = Connection(sock, address[0], self.settings, self.stopping, self.crowded)
+            connection = self.connection_class(
+                sock, address[0], self.settings, self.stopping, self.tls_context, self.crowded
+            )
             if self.admit(connection):
                 # One thread per client, started with the low-level `_thread` module: a
                 # `threading.Thread` costs 8x the instructions (its Python bookkeeping:
@@ -78,8 +88,12 @@ class Server:
                 # until the new thread runs. Nothing here needs what it adds (join, names,
                 # `threading.enumerate`): shutdown counts `self.connections` instead.
                 start_thread(self.run_connection, connection)
-            else:
+            elif self.tls_context is None:
                 refuse_connection(sock, self.settings)
+            else:
+                # A 503 over TLS needs a handshake, which must not happen in this loop:
+                # the client sees the connection close instead.
+                sock.close()
 
     def admit(self, connection: Connection) -> bool:
         """Count the connection in, unless `--max-connections` are open already and none
@@ -183,6 +197,7 @@ def refuse_connection(sock: socket.socket, settings: Settings) -> None:
         f"too many connections (at most {settings.max_connections}); try again later",
         [("Retry-After", str(settings.retry_after))],
     )
+    add_response_headers(response, None, settings)
     try:
         sock.setblocking(False)
         try:

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import time
 
 from app import accesslog
@@ -34,7 +35,8 @@ class Supervisor:
     It serves nothing itself: it replaces a worker that dies and, on Ctrl+C or SIGTERM,
     asks every worker to stop gracefully (SIGTERM) and waits for them."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tls_context: ssl.SSLContext | None = None) -> None:
+        self.tls_context = tls_context  # HTTPS: each worker inherits the context by fork()
         first = open_listener(settings, reuse_port=True)
         self.port: int = first.getsockname()[1]  # the free port --port 0 found, if so
         self.settings = dataclasses.replace(settings, port=self.port)
@@ -79,7 +81,7 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:
             others = [other for other, _ in self.workers.values()] + self.spare_listeners
-            run_worker(self.settings, listener, others)  # never returns
+            run_worker(self.settings, listener, others, self.tls_context)  # never returns
         signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
         self.workers[pid] = (listener, time.monotonic())
         log.debug("worker %d started", pid)
@@ -112,7 +114,9 @@ class Supervisor:
         return f"Stopped {stopping} workers."
 
 
-def run_worker(settings: Settings, listener: socket.socket, others: list[socket.socket]) -> None:
+def run_worker(
+    settings: Settings, listener: socket.socket, others: list[socket.socket], tls_context: ssl.SSLContext | None
+) -> None:
     """The body of a forked worker: one `Server` on its listening socket, until SIGTERM
     from the parent. Never returns: the worker must not fall back into the parent's code."""
     exit_code = 1
@@ -126,7 +130,7 @@ def run_worker(settings: Settings, listener: socket.socket, others: list[socket.
         if accesslog.sink is not None and accesslog.sink.path is not None:
             signal.signal(signal.SIGHUP, lambda *_: accesslog.sink and accesslog.sink.reopen_soon())
         signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
-        server = Server(settings, listener)
+        server = Server(settings, listener, tls_context)
         log.debug("worker %d listening on port %d", os.getpid(), server.port)
         try:
             server.serve_forever()

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BANNER_RE = re.compile(r"Serving HTTP on \S+ port (\d+) ")
+BANNER_RE = re.compile(r"Serving HTTPS? on \S+ port (\d+) ")
 
 
 class ServerProcess:
@@ -99,11 +99,15 @@ class ServerProcess:
         returns (exit code, what it printed on stdout)."""
         if sig is not None and self.process.poll() is None:
             self.process.send_signal(sig)
+        # stdout only: stderr belongs to the reader thread (communicate() would read it
+        # too, and the lines it took would be missing from `log`).
+        timer = threading.Timer(timeout, self.process.kill)
+        timer.start()
         try:
-            stdout, _ = self.process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            stdout, _ = self.process.communicate()
+            stdout = self.process.stdout.read()
+            self.process.wait()
+        finally:
+            timer.cancel()
         self._stderr_reader.join(timeout=2)
         return self.process.returncode, stdout
 
