@@ -437,13 +437,31 @@ def test_workers_serve_https(start_server, certificates: Certificates) -> None:
         assert response.text == "worker"
 
 
-def test_beyond_max_connections_a_tls_client_is_closed(start_server, certificates: Certificates) -> None:
+def test_beyond_max_connections_a_tls_client_is_closed(start_server, certificates: Certificates, tmp_path) -> None:
+    process = start_server("--max-connections", "1", "--directory", str(tmp_path), *certificates.options())
+    with TLSClient(process.port, certificates.ca) as first:
+        # A request in progress: its head read (the 100 Continue proves it), no body yet.
+        head = b"PUT /files/busy HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n" + H + b"\r\n"
+        assert first.exchange(head).status == 100
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            TLSClient(process.port, certificates.ca)
+        assert first.exchange(b"12345").status == 201  # the busy one was not touched
+    assert wait_until(lambda: "refusing new ones" in process.log)
+
+
+def test_at_max_connections_an_idle_tls_connection_makes_room(start_server, certificates: Certificates) -> None:
     process = start_server("--max-connections", "1", *certificates.options())
     with TLSClient(process.port, certificates.ca) as first:
         assert first.exchange(b"GET /echo/first HTTP/1.1\r\n" + H + b"\r\n").body == b"first"
-        with pytest.raises((ssl.SSLError, ConnectionError)):
-            TLSClient(process.port, certificates.ca)
-    assert wait_until(lambda: "refusing new ones" in process.log)
+        with TLSClient(process.port, certificates.ca) as second:
+            assert second.exchange(b"GET /echo/second HTTP/1.1\r\n" + H + b"\r\n").body == b"second"
+        # Closed with no byte sent. (Without close_notify: once the read side is shut
+        # down under it, OpenSSL can no longer send the alert; the response before was
+        # whole, so a client takes this as the end of an idle connection, RFC 9112 §9.8.)
+        with pytest.raises(ssl.SSLEOFError):
+            first.read_until_closed()
+        assert first.buffer == b""
+    assert "refusing new ones" not in process.log
 
 
 # --- --trace over TLS -----------------------------------------------------------------------
