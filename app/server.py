@@ -16,9 +16,11 @@ import logging
 import signal
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from app import accesslog
 from app.connection import Connection
@@ -179,12 +181,24 @@ MAIN_THREAD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 def start_thread(function: Callable[..., object], *args: object) -> None:
-    """Start a thread running `function(*args)`, with `MAIN_THREAD_SIGNALS` blocked in it."""
+    """Start a thread running `function(*args)`, with `MAIN_THREAD_SIGNALS` blocked in it.
+    Like `threading.Thread`, it installs the hooks of `threading.settrace()` and
+    `threading.setprofile()` in the new thread, which coverage, profilers and debuggers use."""
+    trace, profile = threading.gettrace(), threading.getprofile()
+    if trace is not None or profile is not None:
+        args = (trace, profile, function, *args)
+        function = run_with_hooks
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_THREAD_SIGNALS)
     try:
         _thread.start_new_thread(function, args)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def run_with_hooks(trace: Any, profile: Any, function: Callable[..., object], *args: object) -> None:
+    sys.settrace(trace)
+    sys.setprofile(profile)
+    function(*args)
 
 
 def refuse_connection(sock: socket.socket, settings: Settings) -> None:
