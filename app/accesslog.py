@@ -142,7 +142,8 @@ class AccessLog:
         self.wake.set()
 
     def reopen(self) -> None:
-        self.flush()
+        """Open the path anew; lines still buffered go to the new file (a flusher that
+        had ended runs again at the next line, and only then reopens)."""
         with self.lock:
             self.reopen_requested = False
             fd, self.fd = self.fd, self.open_file()

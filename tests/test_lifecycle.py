@@ -245,3 +245,20 @@ def test_access_log_file_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) 
     )
     assert result.returncode == 1
     assert "cannot open the access log" in result.stderr and "No such file or directory" in result.stderr
+
+
+def test_access_log_file_is_reopened_on_sighup_by_every_worker(start_server, tmp_path: Path) -> None:
+    log_file, rotated = tmp_path / "access.log", tmp_path / "access.log.1"
+    server = start_server("--workers", "2", "--access-log", str(log_file))
+    for index in range(6):  # new connections: the kernel spreads them over both workers
+        assert requests.get(server.url + f"/echo/before{index}").status_code == 200
+    assert wait_until(lambda: len(log_lines(log_file)) == 6)
+    log_file.rename(rotated)
+    server.process.send_signal(signal.SIGHUP)  # to the parent, which passes it on
+    assert wait_until(log_file.exists)
+    for index in range(6):
+        assert requests.get(server.url + f"/echo/after{index}").status_code == 200
+    code, _ = server.stop()
+    assert code == 0
+    assert sorted(line.split('"')[1] for line in log_lines(rotated)) == [f"GET /echo/before{i} HTTP/1.1" for i in range(6)]
+    assert sorted(line.split('"')[1] for line in log_lines(log_file)) == [f"GET /echo/after{i} HTTP/1.1" for i in range(6)]
