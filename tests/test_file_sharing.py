@@ -209,9 +209,8 @@ def test_a_client_gone_half_way_leaves_no_part_half_written(server, server_direc
         client.send(head + body[:60_000])
     server.assert_answers()
     # The server notices the close when it reads past what was sent. (The upload's thread
-    # may not even have begun yet: wait for the first file too.)
-    assert wait_until(lambda: leftovers(server_directory / "gone") == [] and (server_directory / "gone" / "first.txt").exists())
-    assert sorted(p.name for p in (server_directory / "gone").iterdir()) == ["first.txt"]
+    # may not even have begun yet: wait for the final state, the first file alone.)
+    assert wait_until(lambda: sorted(p.name for p in (server_directory / "gone").iterdir()) == ["first.txt"])
     assert (server_directory / "gone" / "first.txt").read_bytes() == b"1" * 1000
 
 
