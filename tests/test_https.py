@@ -105,10 +105,6 @@ class TLSClient(RawClient):
         self.sock = context.wrap_socket(self.sock, server_hostname="localhost", suppress_ragged_eofs=False)
 
 
-def curl(*arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["curl", "-sS", *arguments], capture_output=True, text=True, timeout=60)
-
-
 def start_program(*options: str) -> subprocess.CompletedProcess[str]:
     """The server as a user starts it, for options that must stop it at once."""
     return subprocess.run(
@@ -153,31 +149,10 @@ def test_a_chunked_upload(https: ServerProcess, certificates: Certificates, shar
     assert (shared / "chunked.txt").read_bytes() == b"hello world"
 
 
-def test_curl_with_cacert_gets_http_1_1_by_alpn(https: ServerProcess, certificates: Certificates) -> None:
-    result = curl("-v", "--cacert", str(certificates.ca), https.url + "/files/hello.txt")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "Hello, World!"
-    assert re.search(r"ALPN[:,] server accepted (to use )?http/1\.1", result.stderr), result.stderr
-    assert "< HTTP/1.1 200 OK" in result.stderr
-
-
 def test_alpn_offers_http_1_1_to_a_client_preferring_h2(https: ServerProcess, certificates: Certificates) -> None:
     with TLSClient(https.port, certificates.ca, alpn=["h2", "http/1.1"]) as client:
         assert client.sock.selected_alpn_protocol() == "http/1.1"
         assert client.sock.version() in ("TLSv1.2", "TLSv1.3")
-
-
-def test_curl_uploads_5_mb_after_100_continue(https: ServerProcess, certificates: Certificates, shared: Path, tmp_path: Path) -> None:
-    upload = tmp_path / "upload.bin"
-    upload.write_bytes(os.urandom(5 * MiB))
-    result = curl(
-        "-v", "--cacert", str(certificates.ca), "-H", "Expect: 100-continue", "-T", str(upload),
-        https.url + "/files/upload.bin",
-    )
-    assert result.returncode == 0, result.stderr
-    assert "< HTTP/1.1 100 Continue" in result.stderr
-    assert "< HTTP/1.1 201 Created" in result.stderr
-    assert (shared / "upload.bin").read_bytes() == upload.read_bytes()
 
 
 def test_a_20_mb_download_keeps_memory_flat(https: ServerProcess, certificates: Certificates, shared: Path) -> None:
