@@ -4,27 +4,24 @@ listing, human sizes; and which content coding a client accepts."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import pytest
 
 from app.compression import accepts_coding
-from app.files import is_upload_in_progress
+from app.files import is_upload_in_progress, temporary_path
 from app.http import Headers, HTTPError
 from app.listing import arrange, choose_format, is_listed, listing_text, view_from_query
 from app.listing_view import Entry, View, human_size, view_query
 
 UPLOAD_NAMES = [
-    (".report.pdf.k2j4_x9a.part", True),
-    (".a.abcdefgh.part", True),
-    (".with space and .dots.12345678.part", True),
+    (".report.pdf.0123456789ab.part", True),
+    (".a.ffffffffffff.part", True),
+    (".with space and .dots.a1b2c3d4e5f6.part", True),
     (".hidden", False),
     (".notes.part", False),  # no random part: a user's own dot file
-    (".x.ABCDEFGH.part", False),  # mkstemp draws from [a-z0-9_] only
-    (".x.abcdefg.part", False),  # 7 random characters, not 8
-    ("report.pdf.abcdefgh.part", False),  # no leading dot
-    (".x.abcdefgh.part.txt", False),
+    (".x.0123456789AB.part", False),  # token_hex writes lowercase only
+    (".x.0123456789a.part", False),  # 11 hex digits, not 12
+    ("report.pdf.0123456789ab.part", False),  # no leading dot
+    (".x.0123456789ab.part.txt", False),
 ]
 
 
@@ -33,12 +30,9 @@ def test_is_upload_in_progress(name, expected):
     assert is_upload_in_progress(name) is expected
 
 
-def test_the_names_write_atomically_makes_are_uploads_in_progress(tmp_path):
-    # The same call as files.write_atomically, for a long name and a short one.
-    for name in ("a", "x" * 250, "résumé final.txt"):
-        descriptor, temporary = tempfile.mkstemp(dir=tmp_path, prefix=f".{name[:100]}.", suffix=".part")
-        os.close(descriptor)
-        assert is_upload_in_progress(os.path.basename(temporary)), temporary
+@pytest.mark.parametrize("name", ["a", "x" * 250, "résumé final.txt", ".env"])
+def test_the_names_temporary_path_makes_are_uploads_in_progress(tmp_path, name):
+    assert is_upload_in_progress(temporary_path(tmp_path / name).name)
 
 
 @pytest.mark.parametrize(
@@ -47,8 +41,8 @@ def test_the_names_write_atomically_makes_are_uploads_in_progress(tmp_path):
         ("a.txt", False, True),
         (".env", False, False),
         (".env", True, True),
-        (".a.abcdefgh.part", True, False),
-        (".a.abcdefgh.part", False, False),
+        (".a.0123456789ab.part", True, False),
+        (".a.0123456789ab.part", False, False),
         (b"caf\xe9.txt".decode("utf-8", "surrogateescape"), True, False),  # Latin-1 bytes
     ],
 )
