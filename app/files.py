@@ -34,6 +34,7 @@ from urllib.parse import unquote
 
 from app.compression import VARY_ACCEPT_ENCODING, compressible, gzip_compress, is_textual, use_gzip
 from app.http import FileBody, Headers, HTTPError, Request, Response, http_date, text_response
+from app.leftovers import temporary_prefix
 from app.policy import write_refusal
 from app.settings import Settings
 
@@ -129,8 +130,8 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
     If anything fails (a full disk, the client going away mid-body, a body over the
     limit), the temporary file is removed and `path` is untouched.
     """
-    # The name is cut short so that the temporary name stays within NAME_MAX too.
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:100]}.", suffix=".part")
+    # A name no other process, here or on another host, can pick (`leftovers.py`).
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".part")
     try:
         with os.fdopen(descriptor, "wb") as file:
             for chunk in chunks:

@@ -16,6 +16,8 @@ import signal
 import sys
 from typing import Any
 
+from app.activation import inherited_listener
+from app.leftovers import remove_leftovers
 from app.server import Server
 from app.settings import Limits, Settings, Timeouts
 from app.workers import Supervisor
@@ -112,12 +114,26 @@ def banner(settings: Settings, port: int) -> str:
     return line + " ..."
 
 
+def make_runner(settings: Settings) -> Server | Supervisor:
+    """The server, or the supervisor of its workers, listening. Under systemd socket
+    activation the port is open already (`activation.py`)."""
+    listener = inherited_listener()
+    if listener is not None:
+        host, port = listener.getsockname()[:2]
+        settings = dataclasses.replace(settings, host=host, port=port)
+    if settings.directory is not None:
+        remove_leftovers(settings.directory)
+    if settings.workers > 1:
+        return Supervisor(settings, listener)
+    return Server(settings, listener, shared=listener is not None)
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     settings = settings_from_arguments(arguments)
     configure_logging(arguments.verbose, arguments.quiet, settings.workers)
     try:
-        runner = Supervisor(settings) if settings.workers > 1 else Server(settings)
+        runner = make_runner(settings)
     except OSError as error:
         print(f"cannot listen on {settings.host} port {settings.port}: {error.strerror}", file=sys.stderr)
         return 1
@@ -127,9 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, signal.default_int_handler)
     if isinstance(runner, Supervisor):
-        print(runner.run(banner(settings, runner.port)), flush=True)
+        print(runner.run(banner(runner.settings, runner.port)), flush=True)
         return 0
-    return serve(runner, banner(settings, runner.port))
+    return serve(runner, banner(runner.settings, runner.port))
 
 
 def serve(server: Server, first_line: str) -> int:

@@ -37,8 +37,11 @@ def open_listener(settings: Settings, reuse_port: bool = False) -> socket.socket
 class Server:
     """The listening socket and the connections it has open."""
 
-    def __init__(self, settings: Settings, listener: socket.socket | None = None) -> None:
+    def __init__(self, settings: Settings, listener: socket.socket | None = None, shared: bool = False) -> None:
+        """`shared`: other processes accept on `listener` too (systemd's socket, passed to
+        every worker); it is then only closed at shutdown, never shut down."""
         self.settings = settings
+        self.shared = shared
         # Applies to threads started from now on: every connection thread.
         threading.stack_size(settings.thread_stack_size)
         self.listener = listener if listener is not None else open_listener(settings)
@@ -94,8 +97,11 @@ class Server:
         to finish, then cut what is left. Returns a summary line."""
         self.stopping.set()
         try:
-            # shutdown() (not just close()) is what wakes a thread blocked in accept().
-            self.listener.shutdown(socket.SHUT_RDWR)
+            # shutdown() (not just close()) is what wakes a thread blocked in accept(). It
+            # acts on the socket itself, not this process's descriptor: on a shared socket
+            # it would stop the others from accepting too (a signal has woken us anyway).
+            if not self.shared:
+                self.listener.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         self.listener.close()

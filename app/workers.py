@@ -31,8 +31,11 @@ class Supervisor:
     It serves nothing itself: it replaces a worker that dies and, on Ctrl+C or SIGTERM,
     asks every worker to stop gracefully (SIGTERM) and waits for them."""
 
-    def __init__(self, settings: Settings) -> None:
-        first = open_listener(settings, reuse_port=True)
+    def __init__(self, settings: Settings, shared: socket.socket | None = None) -> None:
+        # Under socket activation (`activation.py`) every worker accepts on the one
+        # socket systemd passed; otherwise each has its own on the shared port.
+        self.shared = shared
+        first = shared if shared is not None else open_listener(settings, reuse_port=True)
         self.port: int = first.getsockname()[1]  # the free port --port 0 found, if so
         self.settings = dataclasses.replace(settings, port=self.port)
         self.spare_listeners = [first]
@@ -43,7 +46,7 @@ class Supervisor:
         try:
             print(banner, flush=True)
             for _ in range(self.settings.workers - 1):
-                self.spare_listeners.append(open_listener(self.settings, reuse_port=True))
+                self.spare_listeners.append(self.new_listener())
             while self.spare_listeners:
                 self.start_worker(self.spare_listeners.pop())
             while True:
@@ -53,14 +56,23 @@ class Supervisor:
                 listener, started = self.workers.pop(pid)
                 # Close the dead worker's socket at once, so that the kernel stops queuing
                 # connections nobody accepts; the new worker gets a socket of its own.
-                listener.close()
+                self.close_listener(listener)
                 log.warning("worker %d %s; starting a new one", pid, describe_exit(status))
                 if time.monotonic() - started < self.settings.worker_restart_delay:
                     time.sleep(self.settings.worker_restart_delay)
-                self.start_worker(open_listener(self.settings, reuse_port=True))
+                self.start_worker(self.new_listener())
         except KeyboardInterrupt:
             pass
         return self.stop_workers()
+
+    def new_listener(self) -> socket.socket:
+        """A listening socket for one more worker."""
+        return self.shared if self.shared is not None else open_listener(self.settings, reuse_port=True)
+
+    def close_listener(self, listener: socket.socket) -> None:
+        """Close a stopped worker's socket, unless it is the one all workers share."""
+        if listener is not self.shared:
+            listener.close()
 
     def start_worker(self, listener: socket.socket) -> None:
         # Signals wait until the child has its own handlers: a Ctrl+C landing between
@@ -69,7 +81,8 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:
             others = [other for other, _ in self.workers.values()] + self.spare_listeners
-            run_worker(self.settings, listener, others)  # never returns
+            others = [other for other in others if other is not listener]
+            run_worker(self.settings, listener, others, self.shared)  # never returns
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         self.workers[pid] = (listener, time.monotonic())
         log.debug("worker %d started", pid)
@@ -91,7 +104,7 @@ class Supervisor:
                     signal_quietly(pid, signal.SIGTERM)
                 continue
             if pid in self.workers:
-                self.workers.pop(pid)[0].close()
+                self.close_listener(self.workers.pop(pid)[0])
             elif pid == 0:
                 if time.monotonic() > deadline:
                     for pid in self.workers:
@@ -102,7 +115,9 @@ class Supervisor:
         return f"Stopped {stopping} workers."
 
 
-def run_worker(settings: Settings, listener: socket.socket, others: list[socket.socket]) -> None:
+def run_worker(
+    settings: Settings, listener: socket.socket, others: list[socket.socket], shared: socket.socket | None
+) -> None:
     """The body of a forked worker: one `Server` on its listening socket, until SIGTERM
     from the parent. Never returns: the worker must not fall back into the parent's code."""
     exit_code = 1
@@ -114,7 +129,7 @@ def run_worker(settings: Settings, listener: socket.socket, others: list[socket.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        server = Server(settings, listener)
+        server = Server(settings, listener, shared=listener is shared)
         log.debug("worker %d listening on port %d", os.getpid(), server.port)
         try:
             server.serve_forever()
