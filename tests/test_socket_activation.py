@@ -1,0 +1,65 @@
+"""Socket activation: the listening socket passed the way systemd passes it (fd 3,
+`LISTEN_PID`, `LISTEN_FDS`; sd_listen_fds(3)), by a small launcher standing for systemd.
+The test holds the socket as systemd does, so it outlives each server: a connection made
+while no server runs waits in the queue and is answered by the next one."""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import pytest
+
+from tests.conftest import RawClient
+
+# What systemd does between fork() and exec(): the socket becomes fd 3, and the
+# variables name this very process (exec keeps the pid; your_program.sh execs Python).
+LAUNCHER = (
+    "import os, sys; os.dup2(int(sys.argv[1]), 3); "
+    "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='1'); "
+    "os.execv(sys.argv[2], sys.argv[2:])"
+)
+GET = b"GET /echo/activated HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+
+@pytest.fixture
+def systemd_socket():
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    yield listener
+    listener.close()
+
+
+def start_activated(start_server, listener: socket.socket, *options: str):
+    fd = listener.fileno()
+    # `--port 0` (added by ServerProcess) is overridden by the inherited socket.
+    return start_server(
+        *options, launcher=True, wrapper=(sys.executable, "-c", LAUNCHER, str(fd)), pass_fds=(fd,)
+    )
+
+
+@pytest.mark.parametrize("options", [(), ("--workers", "2")])
+def test_serves_on_the_inherited_socket_and_a_restart_drops_no_connection(start_server, systemd_socket, options):
+    port = systemd_socket.getsockname()[1]
+    first = start_activated(start_server, systemd_socket, *options)
+    assert first.port == port
+    with RawClient(port) as client:
+        assert client.exchange(GET).body == b"activated"
+    assert first.stop()[0] == 0
+    # No server runs now, yet the port still accepts (systemd's socket): the connection
+    # and its request wait in the kernel's queue...
+    waiting = RawClient(port, timeout=20)
+    waiting.send(GET)
+    second = start_activated(start_server, systemd_socket, *options)
+    # ...and the next server answers them.
+    with waiting:
+        assert waiting.read_response().body == b"activated"
+    assert second.stop()[0] == 0
+
+
+def test_variables_meant_for_another_process_are_ignored(start_server, systemd_socket):
+    # LISTEN_PID names the launcher's parent, not the server: the server opens its own port.
+    fd = systemd_socket.fileno()
+    launcher = LAUNCHER.replace("str(os.getpid())", "str(os.getppid())")
+    process = start_server(launcher=True, wrapper=(sys.executable, "-c", launcher, str(fd)), pass_fds=(fd,))
+    assert process.port != systemd_socket.getsockname()[1]
+    process.assert_answers()
