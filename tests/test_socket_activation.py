@@ -5,12 +5,14 @@ while no server runs waits in the queue and is answered by the next one."""
 
 from __future__ import annotations
 
+import re
+import shlex
 import socket
 import sys
 
 import pytest
 
-from tests.conftest import RawClient
+from tests.conftest import ROOT, RawClient, ServerProcess
 
 # What systemd does between fork() and exec(): the socket becomes fd 3, and the
 # variables name this very process (exec keeps the pid; your_program.sh execs Python).
@@ -63,3 +65,23 @@ def test_variables_meant_for_another_process_are_ignored(start_server, systemd_s
     process = start_server(launcher=True, wrapper=(sys.executable, "-c", launcher, str(fd)), pass_fds=(fd,))
     assert process.port != systemd_socket.getsockname()[1]
     process.assert_answers()
+
+
+def test_the_command_of_the_systemd_unit_serves_on_the_socket_systemd_passes(start_server, systemd_socket, tmp_path):
+    """deploy/http-server.service's ExecStart, with this checkout and a temporary folder
+    for the paths of the example, started with the socket the way systemd starts it."""
+    unit = (ROOT / "deploy" / "http-server.service").read_text()
+    command = shlex.split(re.search(r"^ExecStart=(.*)$", unit, re.MULTILINE).group(1))
+    command = [str(tmp_path) if part == "/srv/files" else part for part in command]
+    assert command[0] == "/opt/http-server/your_program.sh"
+    fd = systemd_socket.fileno()
+    process = ServerProcess(
+        *command[1:], launcher=True, wrapper=(sys.executable, "-c", LAUNCHER, str(fd)), pass_fds=(fd,)
+    )
+    try:
+        assert "with 2 worker processes" in process.banner
+        with RawClient(systemd_socket.getsockname()[1]) as client:
+            response = client.exchange(b"PUT /files/unit.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nok")
+        assert response.status == 201 and (tmp_path / "unit.txt").read_bytes() == b"ok"
+    finally:
+        assert process.stop()[0] == 0
