@@ -26,14 +26,24 @@ import re
 import stat
 import tempfile
 from collections.abc import Iterable
-from datetime import timezone
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote
 
 from app.compression import VARY_ACCEPT_ENCODING, compressible, gzip_compress, is_textual, use_gzip
-from app.http import FileBody, Headers, HTTPError, Request, Response, http_date, text_response
+from app.http import (
+    OWS,
+    FileBody,
+    Headers,
+    HTTPError,
+    Request,
+    Response,
+    ascii_lower,
+    http_date,
+    list_elements,
+    parse_http_date,
+    text_response,
+)
 from app.leftovers import temporary_prefix
 from app.policy import write_refusal
 from app.settings import Settings
@@ -179,30 +189,22 @@ def etag_for(status: os.stat_result, suffix: str = "") -> str:
     return f'"{status.st_size:x}-{status.st_mtime_ns:x}{suffix}"'
 
 
-def parse_http_date(value: str | None) -> float | None:
-    """An HTTP-date (RFC 9110 §5.6.7) as a timestamp; None when absent or invalid, in
-    which case the header is ignored (§13.1.3, §13.1.4)."""
-    if value is None:
-        return None
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.timestamp()
-
-
 # RFC 9110 §8.8.3:  entity-tag = [ weak ] opaque-tag ;  weak = %s"W/"
 #                   opaque-tag = DQUOTE *etagc DQUOTE ; etagc = %x21 / %x23-7E / obs-text
 ENTITY_TAG_RE = re.compile(r'(W/)?("[\x21\x23-\x7e\x80-\xff]*")')
 
 
 def etag_list(value: str) -> list[tuple[bool, str]] | None:
-    """If-Match / If-None-Match as [(weak, opaque-tag)], or None for `*`."""
-    if value.strip() == "*":
+    """If-Match / If-None-Match (§13.1.1: "*" / #entity-tag) as [(weak, opaque-tag)], or
+    None for `*`. A value outside the grammar is [], which matches nothing: If-Match
+    then fails (412) rather than letting a write through, If-None-Match never matches."""
+    if value.strip(OWS) == "*":
         return None
-    return [(bool(weak), tag) for weak, tag in ENTITY_TAG_RE.findall(value)]
+    try:
+        tags = list_elements([value], ENTITY_TAG_RE)
+    except ValueError:
+        return []
+    return [(tag.group(1) is not None, tag.group(2)) for tag in tags]
 
 
 def matches(header: str, etag: str | None, weak_comparison: bool) -> bool:
@@ -245,9 +247,15 @@ def precondition_status(
 # Ranges (RFC 9110 §14)
 # ---------------------------------------------------------------------------------------
 
-# §14.1.1:  ranges-specifier = range-unit "=" range-set
-#           int-range = first-pos "-" [ last-pos ] ;  suffix-range = "-" suffix-length
-RANGE_SPEC_RE = re.compile(r"\s*([0-9]{1,18})?\s*-\s*([0-9]{1,18})?\s*")
+# §14.1.1:  ranges-specifier = range-unit "=" range-set ;  range-unit = token
+#           range-set  = 1#range-spec
+#           range-spec = int-range / suffix-range / other-range
+#           int-range  = first-pos "-" [ last-pos ] ;  suffix-range = "-" suffix-length
+#           other-range = 1*( %x21-2B / %x2D-7E )   ; any VCHAR but ","
+# No whitespace inside a range-spec; OWS only around the commas of the list. At most 18
+# digits, so a position always fits in 63 bits.
+OTHER_RANGE_RE = re.compile(r"[\x21-\x2b\x2d-\x7e]+")
+RANGE_SPEC_RE = re.compile(r"([0-9]{1,18})?-([0-9]{1,18})?")
 
 
 class Unsatisfiable(Exception):
@@ -262,12 +270,15 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
     server ignore Range, and multipart/byteranges buys little (browsers and download
     tools ask for one range at a time) for a good deal of framing code."""
     unit, equals, range_set = value.partition("=")
-    if not equals or unit.strip().lower() != "bytes":
-        return None  # §14.2: an unknown range unit is ignored
-    specs = range_set.split(",")
+    if not equals or ascii_lower(unit) != "bytes":
+        return None  # §14.2: an unknown range unit is ignored (§14.1: case-insensitive)
+    try:
+        specs = list_elements([range_set], OTHER_RANGE_RE)
+    except ValueError:
+        return None
     if len(specs) != 1:
         return None
-    match = RANGE_SPEC_RE.fullmatch(specs[0])
+    match = RANGE_SPEC_RE.fullmatch(specs[0].group())
     if match is None or (match.group(1) is None and match.group(2) is None):
         return None  # not valid syntax: ignored
     first, last = match.group(1), match.group(2)
@@ -288,11 +299,10 @@ def parse_range(value: str, size: int) -> tuple[int, int] | None:
 def if_range_allows(headers: Headers, etag: str, modified: float) -> bool:
     """§13.1.5: with If-Range, the range applies only if the validator still matches
     (an entity-tag by strong comparison, or exactly the Last-Modified date)."""
-    value = headers.get("if-range")
+    value = headers.get("if-range")  # If-Range = entity-tag / HTTP-date
     if value is None:
         return True
-    value = value.strip()
-    if value.startswith(('"', "W/")):
+    if ENTITY_TAG_RE.fullmatch(value):
         return value == etag  # a weak tag never matches strongly
     return parse_http_date(value) == float(int(modified))
 

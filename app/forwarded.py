@@ -17,26 +17,32 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from app.http import QUOTED_STRING, TOKEN, Headers
+from app.http import QUOTED_STRING_STR, TOKEN_STR, Headers, ascii_lower, list_elements
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+# Received text is read with ASCII classes only (never `\w`, `\s` or `str.strip()`: the
+# rule of http.py, docs/parser-vs-h11.md).
+#
+# X-Forwarded-For has no RFC; in practice `#node`, a node being an address with perhaps a
+# port: any run of characters but OWS and ",", judged by `parse_node`.
+XFF_ELEMENT_RE = re.compile(r"[^ \t,]+")
 # RFC 7239 §4:
 #   Forwarded         = 1#forwarded-element
 #   forwarded-element = [ forwarded-pair ] *( ";" [ forwarded-pair ] )
 #   forwarded-pair    = token "=" value
 #   value             = token / quoted-string
-_PAIR_RE = re.compile(
-    r"[ \t]*(%s)=(%s|%s)[ \t]*" % (TOKEN.decode(), TOKEN.decode(), QUOTED_STRING.decode("latin-1"))
-)
-_ELEMENT_PAIRS_RE = re.compile(r"[ \t]*(?:%s)?(?:;(?:%s)?)*[ \t]*" % (_PAIR_RE.pattern, _PAIR_RE.pattern))
-_ELEMENT = r'(?:[^,"]|%s)+' % QUOTED_STRING.decode("latin-1")
-_ELEMENT_RE = re.compile(_ELEMENT)
-_LIST_RE = re.compile(r"(?:%s)?(?:,(?:%s)?)*" % (_ELEMENT, _ELEMENT))
-# RFC 7239 §6:  node = nodename [ ":" node-port ];  nodename = IPv4address / "[" IPv6address "]" / ...
-# (X-Forwarded-For carries bare addresses; some proxies add a port there too.)
-_NODE_RE = re.compile(r"\[(?P<v6>[0-9A-Fa-f:.]+)\](?::\w+)?|(?P<v4>[0-9.]+)(?::\w+)?|(?P<bare>[0-9A-Fa-f:.]+)")
+FORWARDED_PAIR_RE = re.compile(r"(%s)=(%s|%s)" % (TOKEN_STR, TOKEN_STR, QUOTED_STRING_STR))
+FORWARDED_ELEMENT_RE = re.compile(r"(?:{pair})?(?:;(?:{pair})?)*".format(pair=FORWARDED_PAIR_RE.pattern))
+# RFC 9110 §5.6.4:  quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+QUOTED_PAIR_RE = re.compile(r"\\(.)", re.DOTALL)
+# RFC 7239 §6:  node     = nodename [ ":" node-port ]
+#               nodename = IPv4address / "[" IPv6address "]" / "unknown" / obfnode
+#               node-port = port / obfport ;  obfport = "_" 1*(ALPHA / DIGIT / "." / "_" / "-")
+# (X-Forwarded-For carries bare addresses, IPv6 ones unbracketed; some proxies add a port.)
+PORT = r"(?::(?:[0-9]{1,5}|_[A-Za-z0-9._-]+))?"
+NODE_RE = re.compile(rf"\[(?P<v6>[0-9A-Fa-f:.]+)\]{PORT}|(?P<v4>[0-9.]+){PORT}|(?P<bare>[0-9A-Fa-f:.]+)")
 
 
 def client_address(peer: str, headers: Headers, trusted: tuple[Network, ...]) -> str:
@@ -46,10 +52,14 @@ def client_address(peer: str, headers: Headers, trusted: tuple[Network, ...]) ->
     `Forwarded` otherwise."""
     if not trusted or not is_trusted(peer, trusted):
         return peer
-    if "x-forwarded-for" in headers:
-        hops = headers.get_list("x-forwarded-for")
-    else:
-        hops = forwarded_for(",".join(headers.get_all("forwarded")))
+    try:
+        if "x-forwarded-for" in headers:
+            nodes = list_elements(headers.get_all("x-forwarded-for"), XFF_ELEMENT_RE)
+            hops = [node.group() for node in nodes]
+        else:
+            hops = forwarded_for(headers.get_all("forwarded"))
+    except ValueError:
+        return peer  # a field outside its grammar names no one
     return rightmost_untrusted(peer, hops, trusted)
 
 
@@ -68,34 +78,22 @@ def rightmost_untrusted(peer: str, hops: list[str], trusted: tuple[Network, ...]
     return client
 
 
-def forwarded_for(value: str) -> list[str]:
-    """The `for=` value of each element of a `Forwarded` field (RFC 7239 §4), quotes
-    removed; an element without one gives "" (not an address). A malformed field gives
-    no hops at all."""
-    hops: list[str] = []
-    for element in split_elements(value):
-        if _ELEMENT_PAIRS_RE.fullmatch(element) is None:
-            return []
-        pairs: dict[str, str] = {}
-        for match in _PAIR_RE.finditer(element):
-            name, text = match.group(1).lower(), match.group(2)
-            pairs[name] = re.sub(r"\\(.)", r"\1", text[1:-1]) if text.startswith('"') else text
-        hops.append(pairs.get("for", ""))
+def forwarded_for(values: list[str]) -> list[str]:
+    """The `for=` value of each element of the `Forwarded` field lines (RFC 7239 §4),
+    unquoted; "" for an element without one (not an address). `ValueError` for a field
+    outside the grammar."""
+    hops = []
+    for element in list_elements(values, FORWARDED_ELEMENT_RE):
+        pairs = {ascii_lower(pair.group(1)): pair.group(2) for pair in FORWARDED_PAIR_RE.finditer(element.group())}
+        value = pairs.get("for", "")
+        hops.append(QUOTED_PAIR_RE.sub(r"\1", value[1:-1]) if value.startswith('"') else value)
     return hops
-
-
-def split_elements(value: str) -> list[str]:
-    """The elements of a list-valued field: the pieces between commas outside quoted
-    strings (RFC 9110 §5.6.1); none when a quoted string is left open."""
-    if _LIST_RE.fullmatch(value) is None:
-        return []
-    return [element for element in _ELEMENT_RE.findall(value) if element.strip()]
 
 
 def parse_node(node: str) -> IPAddress | None:
     """The address in a node (`192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]:80`,
     `2001:db8::1`), or None when it is not one."""
-    match = _NODE_RE.fullmatch(node.strip())
+    match = NODE_RE.fullmatch(node)
     if match is None:
         return None
     try:

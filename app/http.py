@@ -1,9 +1,11 @@
 """The HTTP/1.1 wire format (RFC 9110, RFC 9112) both ways, with no sockets in it.
 
 It owns: parsing a request head and decoding its body (`parse_request`, `RequestBody`),
-the errors that refuse a request (`HTTPError`, `ProtocolError`), content negotiation
-(`accepts_gzip`), and framing a response (`response_head`: status line, Content-Length,
-Connection, Date, and whether a body is sent at all).
+the errors that refuse a request (`HTTPError`, `ProtocolError`), the list-valued fields
+of RFC 9110 §5.6.1 (`list_elements`, the one place a field is split into elements),
+content negotiation (`accepts_gzip`, `media_range_weights`), HTTP-dates both ways
+(`http_date`, `parse_http_date`), and framing a response (`response_head`: status line,
+Content-Length, Connection, Date, and whether a body is sent at all).
 
 It does no I/O. The connection (`connection.py`) owns a `bytearray` receive buffer and
 appends whatever `recv()` returns to it; this module reads from the front of that buffer
@@ -12,11 +14,15 @@ request stay where they are. When a body needs more bytes it asks its `Transport
 connection) for them. The README's "Life of a request" shows where this fits.
 
 The grammar is written as compiled byte regexes and `bytes` operations, with the ABNF
-they implement quoted above each.
+they implement quoted above each. Whatever decides something on the wire uses the RFC's
+ASCII rules only: OWS is SP and HTAB, DIGIT is 0-9, case is ASCII's (`ascii_lower`);
+never `str.strip()`, `str.split()`, `str.lower()` on received text, `int()` or `float()`
+of unvalidated text, whose Unicode notions differ (docs/parser-vs-h11.md).
 """
 
 from __future__ import annotations
 
+import calendar
 import enum
 import re
 import time
@@ -81,7 +87,11 @@ FIELD_VALUE_RE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
 
 # RFC 9110 §7.2:  Host = uri-host [ ":" port ]  (uri-host from RFC 3986 §3.2.2:
 # IP-literal / IPv4address / reg-name). This accepts their union of characters.
-HOST_RE = re.compile(rb"(?:[A-Za-z0-9\-._~!$&'()*+,;=%]*|\[[0-9A-Fa-f:.]+\])(?::[0-9]*)?")
+URI_HOST = rb"(?:[A-Za-z0-9\-._~!$&'()*+,;=%]*|\[[0-9A-Fa-f:.]+\])"
+HOST_RE = re.compile(rb"%s(?::[0-9]*)?" % URI_HOST)
+# RFC 9112 §3.2.3:  authority-form = uri-host ":" port  (the target of CONNECT). The port
+# is 1*DIGIT here (RFC 3986 allows it empty, but a tunnel to no port is no tunnel).
+AUTHORITY_FORM_RE = re.compile(rb"(?=[^:])%s:[0-9]{1,5}" % URI_HOST)
 
 # RFC 9112 §7.1:
 #   chunk      = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
@@ -102,6 +112,31 @@ CHUNK_SIZE_LINE_RE = re.compile(rb"([0-9A-Fa-f]{1,16})(%s)" % CHUNK_EXT)
 
 # RFC 9112 §6.1 (Content-Length = 1*DIGIT). 18 digits keeps the value below 2**63.
 CONTENT_LENGTH_RE = re.compile(rb"[0-9]{1,18}")
+
+# Header values are kept as `str` (ISO-8859-1), so the list grammars below are `str`
+# regexes, written with explicit ASCII classes only: never `\s`, `\d`, `\w`, `str.strip()`
+# or `str.isdigit()`, whose Unicode notion of whitespace and digits (U+00A0, U+0085,
+# U+0663, ...) is not the RFC's, and would let `Transfer-Encoding: \xa0chunked` pass.
+TOKEN_STR = TOKEN.decode("ascii")
+QUOTED_STRING_STR = QUOTED_STRING.decode("latin-1")
+TOKEN_STR_RE = re.compile(TOKEN_STR)
+
+# RFC 9110 §5.6.1 (recipient form):  #element => [ element ] *( OWS "," OWS [ element ] )
+#                 §5.6.3:            OWS = *( SP / HTAB )
+OWS = " \t"
+LIST_GAP_RE = re.compile(r"[ \t,]*")  # OWS and empty elements before the next element
+LIST_END_RE = re.compile(r"[ \t]*(?:,|\Z)")  # OWS, then "," or the end of the value
+
+# RFC 9112 §7:  transfer-coding    = token *( OWS ";" OWS transfer-parameter )
+#               transfer-parameter = token BWS "=" BWS ( token / quoted-string )
+TRANSFER_CODING_RE = re.compile(
+    r"(%s)((?:[ \t]*;[ \t]*%s[ \t]*=[ \t]*(?:%s|%s))*)" % (TOKEN_STR, TOKEN_STR, TOKEN_STR, QUOTED_STRING_STR)
+)
+# RFC 9110 §10.1.1:  expectation = token [ "=" ( token / quoted-string ) parameters ]
+#        §5.6.6:     parameters  = *( OWS ";" OWS [ parameter ] )
+#                    parameter   = parameter-name "=" parameter-value
+PARAMETERS = r"(?:[ \t]*;[ \t]*(?:%s=(?:%s|%s))?)*" % (TOKEN_STR, TOKEN_STR, QUOTED_STRING_STR)
+EXPECTATION_RE = re.compile(r"%s(?:=(?:%s|%s)%s)?" % (TOKEN_STR, TOKEN_STR, QUOTED_STRING_STR, PARAMETERS))
 
 CRLF = b"\r\n"
 BARE_LF_RE = re.compile(rb"(?<!\r)\n")
@@ -141,14 +176,6 @@ class Headers:
     def get_all(self, name: str) -> list[str]:
         return list(self._by_name.get(name.lower(), ()))
 
-    def get_list(self, name: str) -> list[str]:
-        """The elements of a list-valued field (RFC 9110 §5.6.1: `#element`), across all
-        its lines, stripped, with empty elements dropped."""
-        elements = []
-        for value in self.get_all(name):
-            elements.extend(item.strip() for item in value.split(","))
-        return [element for element in elements if element]
-
     def __contains__(self, name: str) -> bool:
         return self.get(name) is not None
 
@@ -157,6 +184,25 @@ class Headers:
 
     def __repr__(self) -> str:
         return f"Headers({self.fields!r})"
+
+
+def list_elements(values: list[str], element: re.Pattern[str]) -> list[re.Match[str]]:
+    """The elements of a list-valued field (RFC 9110 §5.6.1), across all its field lines,
+    each a match of the field's own `element` grammar: separated by ",", trimmed of OWS
+    (SP and HTAB, nothing else), empty elements skipped. Matching the element at its
+    position (rather than splitting first) keeps a "," inside a quoted-string in its
+    element. `ValueError` for an element that does not match: the field is invalid."""
+    elements = []
+    for value in values:
+        position = LIST_GAP_RE.match(value).end()
+        while position < len(value):
+            match = element.match(value, position)
+            end = match and LIST_END_RE.match(value, match.end())
+            if not end:
+                raise ValueError(f"invalid list element at {value[position:position + 40]!r}")
+            elements.append(match)
+            position = LIST_GAP_RE.match(value, end.end()).end()
+    return elements
 
 
 class Transport(Protocol):
@@ -278,7 +324,7 @@ class ChunkedDecoder:
                     or len(self.trailers) >= self.limits.max_header_fields
                 ):
                     raise ProtocolError(431, "trailer section too large")
-                self.trailers.add(*parse_field_line(line))
+                self.trailers.add(*trailer_field(line))
             else:
                 return BodyEvent.END_OF_BODY
 
@@ -405,6 +451,35 @@ def parse_field_line(line: bytes) -> tuple[str, str]:
     return name.decode("ascii").lower(), value.decode("latin-1")
 
 
+# RFC 9110 §6.5.1: "Many fields cannot be processed outside the header section because
+# their evaluation is necessary prior to receiving the content, such as those that describe
+# message framing, routing, authentication, request modifiers, response controls, or
+# content format." A trailer naming one of them is how a second parser is made to see
+# another message, so it is refused (400), as llhttp does.
+FORBIDDEN_TRAILERS = frozenset({
+    # framing (RFC 9112 §6) and the connection (RFC 9110 §7.6)
+    "content-length", "transfer-encoding", "trailer", "te", "connection", "keep-alive",
+    "proxy-connection", "upgrade",
+    # routing and request modifiers (RFC 9110 §7.2, §7.6.2, §10.1, §13.1, §14.2)
+    "host", "max-forwards", "expect", "range", "if-match", "if-none-match",
+    "if-modified-since", "if-unmodified-since", "if-range",
+    # authentication (RFC 9110 §11) and cookies (RFC 6265)
+    "authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate",
+    "cookie", "set-cookie",
+    # content format (RFC 9110 §8) and response controls (RFC 9110 §10.2, RFC 9111 §5)
+    "content-encoding", "content-type", "content-range", "cache-control", "age", "expires",
+    "date", "location", "retry-after", "vary", "warning",
+})
+
+
+def trailer_field(line: bytes) -> tuple[str, str]:
+    """A trailer field line (RFC 9112 §7.1.2); 400 for a field that may not be a trailer."""
+    name, value = parse_field_line(line)
+    if name in FORBIDDEN_TRAILERS:
+        raise ProtocolError(400, f"{name} is not allowed in the trailer section")
+    return name, value
+
+
 def parse_request(transport: Transport, limits: Limits) -> Request | None:
     """Parse one request head from the front of `transport.buffer`.
 
@@ -429,9 +504,10 @@ def parse_request(transport: Transport, limits: Limits) -> Request | None:
     path, query = split_target(method, target)
     check_host(version, headers)
     decoder = body_decoder_for(version, headers, limits)
+    options = token_list(headers, "connection")
+    expect_continue = expects_continue(version, headers)
 
     del buffer[: head_end + 4]
-    expect_continue = version == "HTTP/1.1" and has_token(headers, "expect", "100-continue")
     return Request(
         method=method,
         target=target,
@@ -441,7 +517,7 @@ def parse_request(transport: Transport, limits: Limits) -> Request | None:
         headers=headers,
         raw_head=raw_head,
         body=RequestBody(decoder, transport, expect_continue, limits.max_upload),
-        wants_keep_alive=wants_keep_alive(version, headers),
+        wants_keep_alive=wants_keep_alive(version, options),
     )
 
 
@@ -501,10 +577,14 @@ def parse_request_line(line: bytes) -> tuple[str, str, str]:
 
 def split_target(method: str, target: str) -> tuple[str, str]:
     """The path and query of a request-target (RFC 9112 §3.2)."""
+    if method == "CONNECT":  # authority-form, §3.2.3 (answered 501 by the handlers)
+        if not AUTHORITY_FORM_RE.fullmatch(target.encode("ascii")):
+            raise ProtocolError(400, "CONNECT target must be host:port (authority-form)")
+        return target, ""
     if target.startswith("/"):  # origin-form
         path, _, query = target.partition("?")
         return path, query
-    if target.lower().startswith(("http://", "https://")):  # absolute-form, §3.2.2
+    if ascii_lower(target).startswith(("http://", "https://")):  # absolute-form, §3.2.2
         rest = target.split("://", 1)[1]
         slash = rest.find("/")
         path_and_query = rest[slash:] if slash >= 0 else "/"
@@ -512,8 +592,6 @@ def split_target(method: str, target: str) -> tuple[str, str]:
         return path, query
     if target == "*" and method == "OPTIONS":  # asterisk-form, §3.2.4
         return "*", ""
-    if method == "CONNECT":  # authority-form, §3.2.3 (answered 501 by the handlers)
-        return target, ""
     raise ProtocolError(400, "request target must start with '/'")
 
 
@@ -539,21 +617,7 @@ def body_decoder_for(version: str, headers: Headers, limits: Limits) -> BodyDeco
             # request smuggling ... and ought to be handled as an error"; §6.1 lets a
             # server reject it and requires closing the connection after answering.
             raise ProtocolError(400, "both Content-Length and Transfer-Encoding present")
-        if version == "HTTP/1.0":
-            # §6.1: Transfer-Encoding in HTTP/1.0 MUST be treated as faulty framing.
-            raise ProtocolError(400, "Transfer-Encoding is not allowed in HTTP/1.0")
-        codings = [coding.lower() for coding in headers.get_list("transfer-encoding")]
-        if not codings or codings[-1] != "chunked":
-            # §6.3 point 4: if chunked is not the final coding, the length of a request
-            # body cannot be determined: 400 and close.
-            raise ProtocolError(400, "Transfer-Encoding must end with chunked")
-        if codings.count("chunked") > 1:
-            # §6.1: a sender MUST NOT apply chunked more than once.
-            raise ProtocolError(400, "chunked applied more than once")
-        if len(codings) > 1:
-            # §6.1: a transfer coding we do not understand: 501.
-            raise ProtocolError(501, f"transfer coding {codings[0]} is not implemented")
-        return ChunkedDecoder(limits)
+        return chunked_decoder_for(version, headers, limits)
     if content_lengths:
         if len(content_lengths) > 1:
             # RFC 9110 §8.6 allows identical duplicates to be merged; we refuse them all,
@@ -571,52 +635,136 @@ def body_decoder_for(version: str, headers: Headers, limits: Limits) -> BodyDeco
     return ContentLengthDecoder(0)
 
 
-def has_token(headers: Headers, name: str, token: str) -> bool:
-    """Whether a comma-separated list field holds `token`, compared case-insensitively."""
-    return any(element.lower() == token for element in headers.get_list(name))
+def chunked_decoder_for(version: str, headers: Headers, limits: Limits) -> ChunkedDecoder:
+    """The decoder of a request with Transfer-Encoding (RFC 9112 §6.1, §6.3), which must
+    be exactly `chunked`: everything else is refused before any body byte is read."""
+    if version == "HTTP/1.0":
+        # §6.1: Transfer-Encoding in HTTP/1.0 MUST be treated as faulty framing.
+        raise ProtocolError(400, "Transfer-Encoding is not allowed in HTTP/1.0")
+    codings = transfer_codings(headers)
+    if not codings or codings[-1] != "chunked":
+        # §6.3 point 4: if chunked is not the final coding, the length of a request
+        # body cannot be determined: 400 and close.
+        raise ProtocolError(400, "Transfer-Encoding must end with chunked")
+    if codings.count("chunked") > 1:
+        # §6.1: a sender MUST NOT apply chunked more than once.
+        raise ProtocolError(400, "chunked applied more than once")
+    if len(codings) > 1:
+        # §6.1: a well-formed transfer coding we do not implement: 501.
+        raise ProtocolError(501, f"transfer coding {codings[0]} is not implemented")
+    return ChunkedDecoder(limits)
 
 
-def wants_keep_alive(version: str, headers: Headers) -> bool:
+def transfer_codings(headers: Headers) -> list[str]:
+    """The Transfer-Encoding codings in order, names lowercased (RFC 9112 §7: names are
+    case-insensitive); a coding with parameters keeps them, so it is never `chunked`,
+    which has none. 400 for a value outside the grammar (0xA0 before `chunked`, 0x85
+    after it: Python's `str.strip()` would make them chunked, another parser would not)."""
+    try:
+        codings = list_elements(headers.get_all("transfer-encoding"), TRANSFER_CODING_RE)
+    except ValueError:
+        raise ProtocolError(400, "invalid Transfer-Encoding header: codings are tokens separated by commas") from None
+    return [ascii_lower(coding.group(1)) + coding.group(2) for coding in codings]
+
+
+def token_list(headers: Headers, name: str, element: re.Pattern[str] = TOKEN_STR_RE) -> list[str]:
+    """A list field whose elements begin with a token (Connection, Expect), each element
+    lowercased; 400 for a value outside the field's grammar."""
+    try:
+        return [ascii_lower(match.group()) for match in list_elements(headers.get_all(name), element)]
+    except ValueError:
+        raise ProtocolError(400, f"invalid {name.title()} header: expected tokens separated by commas") from None
+
+
+def wants_keep_alive(version: str, options: list[str]) -> bool:
     """RFC 9112 §9.3: HTTP/1.1 persists unless `close` is among the Connection options;
     HTTP/1.0 persists only if the client sent `Connection: keep-alive`."""
-    if has_token(headers, "connection", "close"):
+    if "close" in options:
         return False
     if version == "HTTP/1.0":
-        return has_token(headers, "connection", "keep-alive")
+        return "keep-alive" in options
     return True
+
+
+def expects_continue(version: str, headers: Headers) -> bool:
+    """RFC 9110 §10.1.1: `Expect: 100-continue` (case-insensitive); never for HTTP/1.0,
+    to which a server MUST NOT send 100. Other expectations are ignored."""
+    expectations = token_list(headers, "expect", EXPECTATION_RE)
+    return version == "HTTP/1.1" and "100-continue" in expectations
 
 
 # ---------------------------------------------------------------------------------------
 # Content negotiation
 # ---------------------------------------------------------------------------------------
 
-# RFC 9110 §12.4.2:  weight = OWS ";" OWS "q=" qvalue
-#                    qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
-QVALUE_RE = re.compile(r"0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?")
+# RFC 9110 §12.4.2:  weight = OWS ";" OWS "q=" qvalue      ("q=" is case-insensitive:
+#                    qvalue = ( "0" [ "." 0*3DIGIT ] )        a quoted ABNF string is,
+#                           / ( "1" [ "." 0*3("0") ] )        RFC 5234 §2.3)
+QVALUE = r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)"
+QVALUE_RE = re.compile(QVALUE)
+# RFC 9110 §12.5.3:  Accept-Encoding = #( codings [ weight ] )
+#                    codings = content-coding / "identity" / "*"     (all three are tokens)
+CODINGS_ELEMENT_RE = re.compile(r"(%s)(?:[ \t]*;[ \t]*[Qq]=(%s))?" % (TOKEN_STR, QVALUE))
+# RFC 9110 §12.5.1:  Accept = #( media-range [ weight ] )
+#   media-range = ( "*/*" / ( type "/" "*" ) / ( type "/" subtype ) ) parameters
+# "*" is a tchar, so type "/" subtype covers all three. The weight is a parameter named q,
+# read from the parameters one by one (`parameters_weight`).
+MEDIA_RANGE_ELEMENT_RE = re.compile(r"(%s/%s)(%s)" % (TOKEN_STR, TOKEN_STR, PARAMETERS))
+PARAMETER_RE = re.compile(r"[ \t]*;[ \t]*(?:(%s)=(%s|%s))?" % (TOKEN_STR, TOKEN_STR, QUOTED_STRING_STR))
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
-def weighted_elements(headers: Headers, name: str) -> dict[str, float]:
-    """A list field whose elements carry weights, such as Accept or Accept-Encoding, as
-    {element: q} with the elements lowercased (RFC 9110 §12.4.2). An element with a
-    malformed weight is ignored rather than guessed at."""
-    weights: dict[str, float] = {}
-    for element in headers.get_list(name):
-        value, *parameters = (part.strip() for part in element.split(";"))
-        weight = 1.0
-        for parameter in parameters:
-            key, _, q = parameter.partition("=")
-            if key.strip().lower() == "q":
-                q = q.strip()
-                weight = float(q) if QVALUE_RE.fullmatch(q) else -1.0
-        if weight >= 0:
-            weights[value.lower()] = weight
-    return weights
+def ascii_lower(text: str) -> str:
+    """`text` with A-Z lowercased and nothing else changed: the case-insensitivity of
+    tokens is ASCII's (RFC 9110 §5.6.2), not Unicode's (`str.lower()` also maps `À`)."""
+    return text.translate(_ASCII_LOWER)
+
+
+def qvalue_weight(qvalue: str | None) -> int:
+    """A qvalue already matched by QVALUE, in thousandths ("0.5" → 500); no weight is 1000.
+    Exact, and no `float()` of received text."""
+    if qvalue is None:
+        return 1000
+    whole, _, fraction = qvalue.partition(".")
+    return int(whole) * 1000 + int(fraction.ljust(3, "0"))
+
+
+def parameters_weight(parameters: str) -> int | None:
+    """The weight among a media range's parameters (1000 without q), None for a q that is
+    not a qvalue."""
+    for parameter in PARAMETER_RE.finditer(parameters):
+        if parameter.group(1) is not None and ascii_lower(parameter.group(1)) == "q":
+            qvalue = parameter.group(2)
+            return qvalue_weight(qvalue) if QVALUE_RE.fullmatch(qvalue) else None
+    return 1000
+
+
+def coding_weights(headers: Headers) -> dict[str, int]:
+    """Accept-Encoding as {coding, lowercased: weight in thousandths}. A field outside the
+    grammar is ignored as a whole, as if absent (we then send identity, always acceptable)."""
+    try:
+        elements = list_elements(headers.get_all("accept-encoding"), CODINGS_ELEMENT_RE)
+    except ValueError:
+        return {}
+    return {ascii_lower(element.group(1)): qvalue_weight(element.group(2)) for element in elements}
+
+
+def media_range_weights(headers: Headers) -> dict[str, int]:
+    """Accept as {type/subtype, lowercased: weight in thousandths}, parameters other than q
+    left out; {} (as if absent) for a field outside the grammar."""
+    try:
+        elements = list_elements(headers.get_all("accept"), MEDIA_RANGE_ELEMENT_RE)
+    except ValueError:
+        return {}
+    weights = [(ascii_lower(element.group(1)), parameters_weight(element.group(2))) for element in elements]
+    return {} if any(weight is None for _, weight in weights) else dict(weights)
 
 
 def accepts_gzip(headers: Headers) -> bool:
     """Whether gzip is an acceptable content coding: named with q > 0, or not named but
     covered by `*` with q > 0 (Accept-Encoding, RFC 9110 §12.5.3)."""
-    codings = weighted_elements(headers, "accept-encoding")
+    codings = coding_weights(headers)
     if "gzip" in codings:
         return codings["gzip"] > 0
     if "x-gzip" in codings:  # RFC 9110 §8.4.1.3: x-gzip is an alias of gzip
@@ -780,6 +928,56 @@ def http_date(timestamp: float) -> str:
         f"{_DAY_NAMES[t.tm_wday]}, {t.tm_mday:02d} {_MONTH_NAMES[t.tm_mon - 1]} {t.tm_year} "
         f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
     )
+
+
+# RFC 9110 §5.6.7: HTTP-date = IMF-fixdate / obs-date. Names are case-sensitive (%s"..."),
+# digits are ASCII DIGIT, and the separators are exactly one SP, "," or "-".
+#   IMF-fixdate  = day-name "," SP date1 SP time-of-day SP GMT     ; date1 = day SP month SP year
+#   rfc850-date  = day-name-l "," SP date2 SP time-of-day SP GMT   ; date2 = day "-" month "-" 2DIGIT
+#   asctime-date = day-name SP date3 SP time-of-day SP year        ; date3 = month SP ( 2DIGIT / ( SP DIGIT ) )
+#   time-of-day  = hour ":" minute ":" second                      ; each 2DIGIT
+_DAY_NAME = "|".join(_DAY_NAMES)
+_DAY_NAME_L = "Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday"
+_MONTH = "(?P<month>%s)" % "|".join(_MONTH_NAMES)
+_TIME_OF_DAY = "(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})"
+HTTP_DATE_RES = (
+    re.compile(rf"(?:{_DAY_NAME}), (?P<day>[0-9]{{2}}) {_MONTH} (?P<year>[0-9]{{4}}) {_TIME_OF_DAY} GMT"),
+    re.compile(rf"(?:{_DAY_NAME_L}), (?P<day>[0-9]{{2}})-{_MONTH}-(?P<year>[0-9]{{2}}) {_TIME_OF_DAY} GMT"),
+    re.compile(rf"(?:{_DAY_NAME}) {_MONTH} (?P<day>[0-9]{{2}}| [0-9]) {_TIME_OF_DAY} (?P<year>[0-9]{{4}})"),
+)
+
+
+def parse_http_date(value: str | None, now: float | None = None) -> float | None:
+    """An HTTP-date in any of its three forms as a timestamp; None when absent or not an
+    HTTP-date (a recipient then ignores the field: RFC 9110 §13.1.3, §13.1.4)."""
+    match = match_http_date(value) if value is not None else None
+    if match is None:
+        return None
+    year, month = int(match["year"]), _MONTH_NAMES.index(match["month"]) + 1
+    if len(match["year"]) == 2:
+        year = rfc850_year(year, time.gmtime(now).tm_year)
+    day, hour, minute, second = (int(match[name]) for name in ("day", "hour", "minute", "second"))
+    if year < 1 or day < 1 or day > calendar.monthrange(year, month)[1]:
+        return None
+    if hour > 23 or minute > 59 or second > 60:  # second 60: a leap second (§5.6.7)
+        return None
+    return float(calendar.timegm((year, month, day, hour, minute, second)))
+
+
+def match_http_date(value: str) -> re.Match[str] | None:
+    """The match of `value` against the first of the three forms it fits."""
+    for pattern in HTTP_DATE_RES:
+        match = pattern.fullmatch(value)
+        if match is not None:
+            return match
+    return None
+
+
+def rfc850_year(two_digits: int, current_year: int) -> int:
+    """RFC 9110 §5.6.7: a two-digit year that "appears to be more than 50 years in the
+    future" is "the most recent year in the past that had the same last two digits"."""
+    year = current_year - current_year % 100 + two_digits
+    return year - 100 if year > current_year + 50 else year
 
 
 class PerSecond:

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import quote, unquote
 
 from app.files import CACHE_CONTROL, checked_path
-from app.http import Headers, HTTPError, Request, Response, weighted_elements
+from app.http import Headers, HTTPError, Request, Response, media_range_weights
 from app.settings import Settings
 
 
@@ -121,9 +121,9 @@ def listing_json(entries: list[Entry]) -> bytes:
 
 def wants_json(headers: Headers) -> bool:
     """Whether Accept (RFC 9110 §12.5.1) prefers application/json to text/html."""
-    weights = weighted_elements(headers, "accept")
-    json_weight = weights.get("application/json", 0.0)
-    return json_weight > 0 and json_weight >= weights.get("text/html", 0.0)
+    weights = media_range_weights(headers)
+    json_weight = weights.get("application/json", 0)
+    return json_weight > 0 and json_weight >= weights.get("text/html", 0)
 
 
 def listing_response(

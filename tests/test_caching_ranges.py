@@ -126,7 +126,8 @@ def test_if_match_failing_on_get_is_412(files):
         ("bytes=-100", 10140, 10239),
         ("bytes=10000-99999", 10000, 10239),
         ("bytes=-99999", 0, 10239),
-        ("BYTES = 5 - 9", 5, 9),
+        ("BYTES=5-9", 5, 9),
+        ("bytes=\t5-9 ", 5, 9),  # OWS around the list's one element
     ],
 )
 def test_single_range_is_206(files, range_value, first, last):
@@ -161,6 +162,7 @@ def test_any_range_of_an_empty_file_is_416(files):
         "bytes=5-1",  # last before first: invalid
         "bytes=abc",
         "bytes=-",
+        "BYTES = 5 - 9",  # RFC 9110 §14.1.1: no whitespace inside a range-spec or around "="
     ],
 )
 def test_ranges_we_ignore_answer_the_whole_file(files, range_value):

@@ -82,6 +82,21 @@ VALID_REQUESTS = [
         ("OPTIONS", "*", "HTTP/1.1", [("host", "x")], b""),
     ),
     (
+        "Transfer-Encoding: OWS (SP, HTAB) and empty elements around chunked, any case",
+        b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\t CHUNKED \t,\r\n\r\n1\r\na\r\n0\r\n\r\n",
+        ("POST", "/p", "HTTP/1.1", [("host", "x"), ("transfer-encoding", ",\t CHUNKED \t,")], b"a"),
+    ),
+    (
+        "CONNECT in authority-form (answered 501 by the handlers, not the parser)",
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        ("CONNECT", "example.com:443", "HTTP/1.1", [("host", "example.com:443")], b""),
+    ),
+    (
+        "trailers that frame nothing are kept apart from the header fields",
+        b"POST /p HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Checksum: 1\r\nServer-Timing: a\r\n\r\n",
+        ("POST", "/p", "HTTP/1.1", [("host", "x"), ("transfer-encoding", "chunked")], b""),
+    ),
+    (
         "Content-Length zero",
         b"POST /files/empty HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
         ("POST", "/files/empty", "HTTP/1.1", [("host", "x"), ("content-length", "0")], b""),
@@ -173,6 +188,8 @@ def test_no_continue_when_the_body_is_already_here() -> None:
         (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: closed\r\n\r\n", True),
         (b"GET / HTTP/1.0\r\n\r\n", False),
         (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", True),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: ,\tclose ,\r\n\r\n", False),
+        (b"GET / HTTP/1.0\r\nConnection: upgrade,keep-alive\r\n\r\n", True),
     ],
 )
 def test_keep_alive_follows_the_connection_options(data: bytes, keep_alive: bool) -> None:
@@ -225,6 +242,30 @@ REFUSED_REQUESTS = [
     (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400, "more than once"),
     (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, "gzip is not implemented"),
     (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400, "not allowed in HTTP/1.0"),
+    # list-valued framing fields: RFC 9110 section 5.6.1 alone (OWS is SP and HTAB, elements
+    # are tokens); Python's idea of whitespace (0xA0, 0x85 as latin-1) must not decide
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\xa0chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 400, "invalid Transfer-Encoding"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\x85\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 400, "invalid Transfer-Encoding"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip,\xa0chunked\r\n\r\n0\r\n\r\n", 400, "invalid Transfer-Encoding"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: \"chunked\"\r\n\r\n0\r\n\r\n", 400, "invalid Transfer-Encoding"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked;\r\n\r\n0\r\n\r\n", 400, "invalid Transfer-Encoding"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chun ked\r\n\r\n0\r\n\r\n", 400, "invalid Transfer-Encoding"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked;a=b\r\n\r\n0\r\n\r\n", 400, "must end with chunked"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ,\r\n\r\n0\r\n\r\n", 400, "must end with chunked"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: x;a=\"1,2\", chunked\r\n\r\n0\r\n\r\n", 501, "x;a=\"1,2\" is not implemented"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: \xa0close\r\n\r\n", 400, "invalid Connection header"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\x85\r\n\r\n", 400, "invalid Connection header"),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close;x\r\n\r\n", 400, "invalid Connection header"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nExpect: \xa0100-continue\r\nContent-Length: 1\r\n\r\na", 400, "invalid Expect header"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\x85\r\nContent-Length: 1\r\n\r\na", 400, "invalid Expect header"),
+    # CONNECT: authority-form only (RFC 9112 section 3.2.3), checked before the 501
+    (b"CONNECT / HTTP/1.1\r\nHost: x\r\n\r\n", 400, "CONNECT target must be host:port"),
+    (b"CONNECT http://x:80/ HTTP/1.1\r\nHost: x\r\n\r\n", 400, "CONNECT target must be host:port"),
+    (b"CONNECT x HTTP/1.1\r\nHost: x\r\n\r\n", 400, "CONNECT target must be host:port"),
+    (b"CONNECT x: HTTP/1.1\r\nHost: x\r\n\r\n", 400, "CONNECT target must be host:port"),
+    (b"CONNECT :443 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "CONNECT target must be host:port"),
+    (b"CONNECT x:4a HTTP/1.1\r\nHost: x\r\n\r\n", 400, "CONNECT target must be host:port"),
+    (b"CONNECT user@x:443 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "CONNECT target must be host:port"),
     # chunked body (RFC 9112 section 7.1)
     (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n", 400, "chunk size"),
     (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400, "chunk size"),
@@ -234,6 +275,13 @@ REFUSED_REQUESTS = [
     (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400, "bare LF"),
     (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\x01\r\nhello\r\n0\r\n\r\n", 400, "chunk size"),
     (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nBad Trailer\r\n\r\n", 400, "colon"),
+    # trailers that would change framing, routing or authentication (RFC 9110 section 6.5.1)
+    *[
+        (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n%s: 1\r\n\r\n" % name, 400, "not allowed in the trailer section")
+        for name in [b"Content-Length", b"transfer-encoding", b"Host", b"Connection", b"Expect", b"Trailer",
+                     b"Authorization", b"Content-Type", b"Content-Encoding", b"Range", b"TE", b"Cookie",
+                     b"Set-Cookie", b"Cache-Control", b"If-None-Match", b"Max-Forwards", b"Upgrade"]
+    ],
 ]
 
 
@@ -323,8 +371,25 @@ def test_a_body_that_looks_like_a_request_stays_a_body() -> None:
         ("gzip;q=0, *", False),
         ("br, *;q=0.1", True),
         ("identity", False),
-        ("gzip;q=2", False),  # malformed weight: the element is ignored
+        ("gzip;q=2", False),  # malformed weight: the field is ignored
         ("", False),
+        # RFC 9110 section 12.4.2: qvalue grammar exactly; a field outside it is ignored
+        # as a whole (as if absent: identity).
+        ("gzip;q=0.001", True),
+        ("gzip ; Q=1.000", True),
+        ("gzip;q=1.001", False),
+        ("gzip;q=0.0001", False),
+        ("gzip;q=.5", False),
+        ("gzip;q=1e0", False),
+        ("gzip;q=0.5_0", False),
+        ("gzip;q=\u0661", False),
+        ("gzip;q= 1", False),
+        ("gzip;q=nan", False),
+        ("gzip, deflate;q=2", False),
+        ("\xa0gzip", False),
+        ("gzip\x85", False),
+        ("\tgzip\t, br", True),
+        ("g\u0130zip", False),
     ],
 )
 def test_accept_encoding_negotiation(accept_encoding: str | None, gzip_ok: bool) -> None:

@@ -8,7 +8,7 @@ from email.utils import formatdate
 
 import pytest
 
-from app.files import etag_list, precondition_status
+from app.files import etag_list, if_range_allows, precondition_status
 from app.http import Headers
 
 # (id, header value, expected: [(weak, opaque-tag)], or None for "*")
@@ -23,7 +23,17 @@ ETAG_LISTS = [
     ("empty-value", "", []),
     ("unquoted-is-not-a-tag", "abc", []),
     ("space-is-not-etagc", '"a b"', []),
-    ("lowercase-w-is-not-weak", 'w/"abc"', [(False, '"abc"')]),
+    # RFC 9110 §5.6.1 and §8.8.3 alone decide: a value outside the grammar is [] (matches
+    # nothing), and only SP and HTAB are whitespace around the elements.
+    ("lowercase-w-is-not-weak", 'w/"abc"', []),
+    ("garbage-after-a-tag", '"a" x', []),
+    ("garbage-element-spoils-the-list", '"a", b', []),
+    ("empty-elements-skipped", ' , "a" ,, "b",', [(False, '"a"'), (False, '"b"')]),
+    ("tab-around-elements", '\t"a"\t,\t"b"', [(False, '"a"'), (False, '"b"')]),
+    ("nbsp-is-not-whitespace", '\xa0"a"', []),
+    ("nel-is-not-whitespace", '"a"\x85', []),
+    ("nbsp-around-any", "\xa0*", []),
+    ("obs-text-inside-a-tag", '"caf\xe9"', [(False, '"caf\xe9"')]),
 ]
 
 
@@ -91,3 +101,24 @@ PRECONDITIONS = [
 def test_precondition_status(fields: dict[str, str], method: str, current, expected) -> None:
     etag, modified = current
     assert precondition_status(Headers(list(fields.items())), method, etag, modified) == expected
+
+
+# (id, If-Range value, whether the range applies) for a file with tag ETAG, modified MODIFIED.
+# RFC 9110 §13.1.5: If-Range = entity-tag / HTTP-date; strong comparison, or the exact date.
+IF_RANGES = [
+    ("absent", None, True),
+    ("current-tag", ETAG, True),
+    ("other-tag", '"other"', False),
+    ("weak-tag-never", "W/" + ETAG, False),
+    ("same-date", SAME_DATE, True),
+    ("later-date-is-not-exact", LATER, False),
+    ("not-a-tag-nor-a-date", "yesterday", False),
+    ("nbsp-before-the-date", "\xa0" + SAME_DATE, False),
+    ("nel-after-the-tag", ETAG + "\x85", False),
+]
+
+
+@pytest.mark.parametrize("value, applies", [case[1:] for case in IF_RANGES], ids=[case[0] for case in IF_RANGES])
+def test_if_range_allows(value: str | None, applies: bool) -> None:
+    headers = Headers([] if value is None else [("if-range", value)])
+    assert if_range_allows(headers, ETAG, MODIFIED) is applies

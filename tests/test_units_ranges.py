@@ -41,6 +41,20 @@ CASES = [
     ("sign", "bytes=+1-2", 14, WHOLE),
     ("negative-first", "bytes=--1", 14, WHOLE),
     ("nineteen-digits", "bytes=1234567890123456789-", 14, WHOLE),
+    # Only the RFC's ASCII rules decide: OWS (SP, HTAB) around list elements only, DIGIT
+    # is 0-9, the unit's case is ASCII's.
+    ("ows-around-the-element", "bytes=\t 0-4 \t", 14, (0, 4)),
+    ("empty-list-elements-skipped", "bytes=,0-4,", 14, (0, 4)),
+    ("space-inside-the-spec", "bytes=0 - 4", 14, WHOLE),
+    ("space-before-equals", "bytes =0-4", 14, WHOLE),
+    ("nbsp-around-the-element", "bytes=\xa00-4", 14, WHOLE),
+    ("nel-after-the-element", "bytes=0-4\x85", 14, WHOLE),
+    ("vertical-tab", "bytes=\x0b0-4", 14, WHOLE),
+    ("arabic-indic-digits", "bytes=\u0660-\u0664", 14, WHOLE),
+    ("fullwidth-digits", "bytes=\uff10-\uff14", 14, WHOLE),
+    ("underscore-in-digits", "bytes=0-1_0", 14, WHOLE),
+    ("dotted-capital-i-is-not-ascii", "byt\u0130s=0-4", 14, WHOLE),
+    ("several-with-other-range", "bytes=0-4, x", 14, WHOLE),
 ]
 
 
