@@ -20,6 +20,7 @@ upstreams=()
 
 usage() { sed -n '7,9s/^# \{0,3\}//p' "$0" >&2; exit 2; }
 while [ $# -gt 0 ]; do
+    [ $# -ge 2 ] || usage  # every option takes a value
     case "$1" in
         --instances) instances=$2 ;;
         --port) port=$2 ;;
@@ -31,7 +32,6 @@ while [ $# -gt 0 ]; do
         --upstream) upstreams+=("$2") ;;
         *) usage ;;
     esac
-    [ $# -ge 2 ] || usage
     shift 2
 done
 command -v nginx >/dev/null || { echo "nginx is not installed (Debian: apt-get install nginx)" >&2; exit 1; }
