@@ -98,6 +98,7 @@ class Cluster:
         return ServerProcess(
             "--host", "127.0.0.1", "--port", str(port), "--directory", str(self.directory),
             "--forwarded-allow-ips", "127.0.0.1", "--max-upload", str(MAX_UPLOAD),
+            "--verbose",  # logs each connection opened: the keepalive pool is seen at work
         )  # fmt: skip
 
     def restart(self, index: int, sig: int = signal.SIGTERM) -> None:

@@ -54,6 +54,30 @@ def test_requests_spread_over_both_instances_whose_logs_name_the_client(cluster:
     assert access_lines(cluster, "/echo/direct")[0].startswith(f"{CLIENT_ADDRESS} - - [")
 
 
+def test_connections_to_the_instances_are_kept_alive_and_reused(cluster: Cluster) -> None:
+    for number in range(20):
+        assert get(cluster, f"/echo/pool{number}")[0].status == 200
+    assert wait_until(lambda: len(access_lines(cluster, "/echo/pool19")) == 1)
+    # 20 requests from 20 client connections, carried by a few pooled connections.
+    opened = sum(instance.log.count("connection opened") for instance in cluster.instances)
+    assert 1 <= opened <= 4
+
+
+def test_a_new_request_goes_to_the_instance_with_fewer_in_flight(cluster: Cluster) -> None:
+    # least_conn: while an upload keeps one instance busy, requests go to the other.
+    with socket.create_connection(("127.0.0.1", cluster.nginx.port)) as upload:
+        upload.sendall(b"PUT /files/slow.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b"x" * 1000)
+        assert wait_until(lambda: partials(cluster))
+        busy = owner_of(cluster, partials(cluster)[0].name)
+        for number in range(6):
+            assert get(cluster, f"/echo/least{number}")[0].status == 200
+        assert wait_until(lambda: len(access_lines(cluster, "/echo/least5")) == 1)
+        assert "/echo/least" not in cluster.instances[busy].log
+    # nginx's own log names the instance that answered each request.
+    log = (cluster.nginx.prefix / "access.log").read_text()
+    assert f"upstream=127.0.0.1:{cluster.ports[1 - busy]} upstream_status=200" in log
+
+
 def test_what_nginx_sends_the_instances(cluster: Cluster, certificates) -> None:
     # /echo answers the request head as received: HTTP/1.1, no Connection: close (the
     # keepalive pool), the client's Host, the forwarding headers. TLS ends at nginx.
