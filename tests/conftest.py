@@ -102,11 +102,14 @@ class ServerProcess:
         returns (exit code, what it printed on stdout)."""
         if sig is not None and self.process.poll() is None:
             self.process.send_signal(sig)
+        # Not communicate(): it would read stderr too, racing the reader thread for the
+        # last log lines, which then never reach `log`. Stdout holds a line or two.
         try:
-            stdout, _ = self.process.communicate(timeout=timeout)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            stdout, _ = self.process.communicate()
+            self.process.wait()
+        stdout = self.process.stdout.read()
         self._stderr_reader.join(timeout=2)
         return self.process.returncode, stdout
 
