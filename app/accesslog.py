@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
-from app.http import PerSecond
+from app.http import TLS_HANDSHAKE_RECORD, PerSecond
 
 access_log = logging.getLogger("app.access")
 
@@ -27,7 +27,11 @@ def escape_for_log(text: str) -> str:
 
 
 def request_line_for_log(raw_head: bytes) -> str:
-    """The request line of a head (its first 1 KiB at most), escaped."""
+    """The request line of a head (its first 1 KiB at most), escaped; a TLS handshake
+    sent to the plain port (its first byte 0x16, see http.TLS_ON_PLAIN_PORT) is named
+    rather than dumped as 1 KiB of binary."""
+    if raw_head[:1] == TLS_HANDSHAKE_RECORD:
+        return "(TLS handshake on the plain HTTP port)"
     return escape_for_log(raw_head.split(b"\r\n", 1)[0][:1024].decode("latin-1"))
 
 

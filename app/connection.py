@@ -1,7 +1,13 @@
 """One connection, from its first byte to its close, in the thread the server started
 for it: receiving request heads into a buffer, the keep-alive loop (`Connection.serve()`,
-one `exchange()` per request), dispatching to the handlers, sending (`sendall`, or
-`os.sendfile` for files), the lingering close, and the access line.
+one `exchange()` per request), dispatching to the handlers, sending (`sendall`,
+`os.sendfile` for files, piece by piece for a body of unknown length), the lingering
+close, the access line, and why the connection ended (`close_reason`, set where that is
+decided and logged once, by `close()`). Over HTTPS it also runs the TLS handshake first
+(`start_tls()`, with `tls.py`).
+
+`--trace` uses `TracedConnection` (`trace.py`), a subclass that overrides the methods
+marked "hook" here; this class does no trace work at all.
 
 Read it top to bottom; the README's "The life of a request" follows one request through it.
 """
@@ -11,11 +17,12 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import ssl
 import struct
 import threading
 import time
 
-from app import handlers
+from app import gate, handlers, tls
 from app.accesslog import log_access, request_line_for_log
 from app.forwarded import client_address
 from app.http import (
@@ -25,6 +32,9 @@ from app.http import (
     ProtocolError,
     Request,
     Response,
+    StreamBody,
+    close_delimited,
+    framed_pieces,
     parse_request,
     response_head,
     sends_body,
@@ -39,8 +49,17 @@ class Connection:
     """One client socket and its receive buffer; also the `http.Transport` through which
     a request body asks for more bytes."""
 
-    def __init__(self, sock: socket.socket, client: str, settings: Settings, stopping: threading.Event) -> None:
-        self.sock = sock
+    def __init__(
+        self,
+        sock: socket.socket,
+        client: str,
+        settings: Settings,
+        stopping: threading.Event,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.sock: socket.socket = sock  # an ssl.SSLSocket once start_tls() has wrapped it
+        self.tls_context = tls_context  # HTTPS: the handshake comes before the first request
+        self.encrypted = False  # the TLS handshake is done
         self.client = client
         self.settings = settings
         self.stopping = stopping
@@ -51,11 +70,12 @@ class Connection:
         # Set when the connection ends while the client may still be sending (an unread
         # body, a refused request): `close()` then lingers (RFC 9112 §9.6).
         self.client_may_be_sending = False
-        # The socket stays in blocking mode and the kernel enforces our timeouts
-        # (SO_RCVTIMEO, SO_SNDTIMEO): Python's settimeout() would turn every recv() and
-        # sendall() into a poll() plus the call, and every change of value into an ioctl().
-        set_kernel_timeout(sock, socket.SO_SNDTIMEO, settings.timeouts.write_timeout)
-        self._receive_timeout: float | None = None
+        # The timeout in force for each direction (SO_RCVTIMEO, SO_SNDTIMEO): see set_timeout().
+        self._timeouts: dict[int, float] = {}
+        self.set_timeout(socket.SO_SNDTIMEO, settings.timeouts.write_timeout)
+        # Why the connection ended, in words (for `-v` and `--trace`): set where the
+        # decision is made, read once by `close()`.
+        self.close_reason = "client closed the connection"
 
     # The keep-alive loop ------------------------------------------------------------------
 
@@ -63,17 +83,29 @@ class Connection:
         """Serve requests until either side ends the connection; then close it."""
         log.debug("connection opened from %s", self.client)
         try:
-            while self.exchange():
-                pass
+            if self.tls_context is None or self.start_tls():
+                while self.exchange():
+                    pass
         except ClientDisconnected as error:
-            log.debug("client %s disconnected %s", self.client, error)
+            self.close_reason = f"client disconnected: {error}"
         except OSError as error:  # a send failed: reset, broken pipe, write timeout
-            log.debug("connection to %s lost: %s", self.client, error)
-        except Exception:
+            self.close_reason = self.send_failure(error)
+        except Exception as error:
             log.exception("unexpected error on the connection to %s", self.client)
+            self.close_reason = f"server error: {error!r}"
         finally:
             self.close()
-            log.debug("connection closed to %s", self.client)
+            log.debug("connection closed to %s: %s", self.client, self.close_reason)
+
+    def send_failure(self, error: OSError) -> str:
+        """Why sending failed, in words."""
+        if isinstance(error, (BlockingIOError, TimeoutError)):  # SO_SNDTIMEO expired
+            return f"write timeout: the client accepted no byte for {self.settings.timeouts.write_timeout:g}s"
+        if isinstance(error, ConnectionResetError):
+            return "reset by the client while the response was sent"
+        if isinstance(error, BrokenPipeError):
+            return "client closed the connection before the response was sent"
+        return f"lost while sending: {error}"
 
     def exchange(self) -> bool:
         """Receive one request and answer it; whether the connection goes on."""
@@ -85,7 +117,7 @@ class Connection:
             started = time.perf_counter()
             request.client = client_address(self.client, request.headers, self.settings.forwarded_allow_ips)
             response = self.respond(request)
-            keep_open = self.keep_open_after(request)
+            keep_open = self.keep_open_after(request) and not close_delimited(response, request)
             size = self.send(response, request, keep_open)
             log_access(request.client, request.raw_head, response.status, size, started)
             if not keep_open:
@@ -96,9 +128,11 @@ class Connection:
             return False
 
     def respond(self, request: Request) -> Response:
-        """The handler's response; a 500 if the handler failed."""
+        """The gate's answer (CORS preflight, lock-out, password: `gate.py`), else the
+        handler's response; a 500 if the handler failed."""
         try:
-            return handlers.dispatch(request, self.settings)
+            answer = gate.before_route(request, self.settings, request.client)
+            return answer or handlers.dispatch(request, self.settings)
         except (ProtocolError, ClientDisconnected):
             raise  # about the request or the client, not a bug: `exchange` handles them
         except Exception:
@@ -107,9 +141,22 @@ class Connection:
 
     def keep_open_after(self, request: Request) -> bool:
         """Whether another request may follow this one on the connection."""
-        if not request.wants_keep_alive or self.stopping.is_set():
+        if not request.wants_keep_alive:
+            self.close_reason = (
+                "HTTP/1.0 client without Connection: keep-alive"
+                if request.version == "HTTP/1.0"
+                else "the client asked to close (Connection: close)"
+            )
             return False
-        return self.finish_body(request)
+        if self.stopping.is_set():
+            self.close_reason = "server shutting down"
+            return False
+        if not self.finish_body(request):
+            self.close_reason = (
+                "request body left unread (not invited with 100 Continue, too large to drop, or malformed)"
+            )
+            return False
+        return True
 
     def finish_body(self, request: Request) -> bool:
         """Consume what the handler left of the request body, so that the next request
@@ -132,10 +179,60 @@ class Connection:
         started = time.perf_counter()
         head = request.raw_head if request is not None else bytes(self.buffer)
         client = request.client if request is not None and request.client else self.client
+        self.close_reason = f"refused with {error.status}: {error.reason}"
         response = text_response(error.status, error.reason, error.headers)
         size = self.send(response, request, keep_open=False)
         log_access(client, head, error.status, size, started)
         self.client_may_be_sending = True
+
+    # HTTPS --------------------------------------------------------------------------------
+
+    def start_tls(self) -> bool:
+        """The TLS handshake, in this connection's thread and under its own timeout (a
+        client that connects and sends nothing holds only this thread); whether requests
+        may follow. A failed handshake costs one debug line; plain HTTP sent to this port
+        gets a plain-text 400 (`refuse_plain_http`). Until the handshake is done the
+        connection counts as idle: no request has begun that shutdown could cut off."""
+        self.idle = True
+        try:
+            if not self.handshake():
+                self.refuse_plain_http()
+                return False
+        except OSError as error:  # ssl.SSLError and TimeoutError are OSErrors
+            reason = getattr(error, "reason", None) or error
+            self.close_reason = f"TLS handshake failed: {reason}"
+            log.debug("TLS handshake with %s failed: %s", self.client, reason)
+            return False
+        finally:
+            self.idle = False
+        self.encrypted = True
+        self.note_tls(self.sock.version() or "", (self.sock.cipher() or ("",))[0])
+        return True
+
+    def handshake(self) -> bool:
+        """Wrap the socket in TLS and run the handshake, within --tls-handshake-timeout in
+        all; False, with nothing read, when the client speaks plain HTTP instead."""
+        deadline = time.monotonic() + self.settings.timeouts.tls_handshake_timeout
+        self._timeouts = {}  # the handshake's timeout will be in force: set the next one anew
+        self.sock.settimeout(self.settings.timeouts.tls_handshake_timeout)
+        if not tls.sends_tls(self.sock):
+            return False
+        # Wrapping does no I/O; do_handshake() waits until the deadline at most in all.
+        self.sock = self.tls_context.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
+        self.sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        self.sock.do_handshake()
+        return True
+
+    def note_tls(self, version: str, cipher: str) -> None:
+        """A TLS handshake succeeded: one debug line. (A hook: `--trace` shows it.)"""
+        log.debug("TLS with %s: %s, %s", self.client, version, cipher)
+
+    def refuse_plain_http(self) -> None:
+        """Answer plain HTTP sent to the HTTPS port with a plain-text 400 that says so, as
+        nginx does (its page 497), and close; logged like any refused request."""
+        self.buffer += self.sock.recv(self.settings.limits.head_recv_size)
+        log.debug("plain HTTP from %s on the HTTPS port", self.client)
+        self.refuse(None, ProtocolError(400, tls.PLAIN_HTTP_REASON))
 
     # Receiving ----------------------------------------------------------------------------
 
@@ -150,6 +247,7 @@ class Connection:
                     return request
             if not self.buffer:  # between requests (parse_request drops stray CRLFs)
                 if self.stopping.is_set():
+                    self.close_reason = "server shutting down"
                     return None
                 data = self.receive_head_bytes(header_deadline=None)
             else:  # a request has begun: its head must be whole in time
@@ -173,8 +271,9 @@ class Connection:
         try:
             data = self.recv(timeout, self.settings.limits.head_recv_size)
         except TimeoutError:
-            if header_deadline is None:
-                return b""  # an idle keep-alive connection: close quietly
+            if header_deadline is None:  # an idle keep-alive connection: close quietly
+                self.close_reason = f"idle timeout: no request for {timeout:g}s"
+                return b""
             raise ProtocolError(408, "request headers not received in time") from None
         except OSError as error:
             raise ClientDisconnected(f"while waiting for a request: {error}") from None
@@ -182,6 +281,8 @@ class Connection:
             self.idle = False
         if not data and header_deadline is not None:
             raise ClientDisconnected("closed in the middle of the request headers")
+        if not data and self.stopping.is_set():  # `wake()` ended the wait
+            self.close_reason = "server shutting down"
         return data
 
     def receive_more(self) -> None:
@@ -197,37 +298,88 @@ class Connection:
         self.buffer += data
 
     def send_continue(self) -> None:
-        """`http.Transport`: invite the client to send the body (RFC 9110 §15.2.1)."""
-        self.sock.sendall(CONTINUE_RESPONSE)
+        """`http.Transport`: invite the client to send the body (RFC 9110 §15.2.1).
+        (A hook: `--trace` shows it.)"""
+        self.sendall(CONTINUE_RESPONSE)
 
     def recv(self, timeout: float, size: int) -> bytes:
-        if timeout != self._receive_timeout:  # a system call: skip it when we can
-            set_kernel_timeout(self.sock, socket.SO_RCVTIMEO, timeout)
-            self._receive_timeout = timeout
+        self.set_timeout(socket.SO_RCVTIMEO, timeout)
         try:
             return self.sock.recv(size)
         except BlockingIOError:  # what a blocking socket raises when SO_RCVTIMEO expires
             raise TimeoutError("receive timed out") from None
 
+    def set_timeout(self, option: int, seconds: float) -> None:
+        """Make the next recv() (`SO_RCVTIMEO`) or send (`SO_SNDTIMEO`) wait `seconds` at
+        most. Plain TCP: the socket stays blocking and the kernel enforces the timeout:
+        Python's settimeout() would turn every recv() and sendall() into a poll() plus the
+        call. Over TLS that cannot work (the ssl module retries a read or write that the
+        kernel timed out, for ever), so settimeout() it is, one value for both directions.
+        Either way a value is set only when it changes (a system call)."""
+        if self._timeouts.get(option) == seconds:
+            return
+        if self.tls_context is None:
+            set_kernel_timeout(self.sock, option, seconds)
+            self._timeouts[option] = seconds
+        else:
+            self.sock.settimeout(seconds)
+            self._timeouts = {option: seconds}
+
     # Sending ------------------------------------------------------------------------------
+
+    # The head of a response (`http.response_head`). A hook: `TracedConnection` replaces
+    # it with a method that also keeps the bytes; here it is the function itself, so the
+    # plain connection pays no extra call for it.
+    frame = staticmethod(response_head)
 
     def send(self, response: Response, request: Request | None, keep_open: bool) -> int:
         """Frame and send the response: head and body in one `sendall`, or the head and
         then the file (`send_file`). Returns the number of body bytes sent."""
-        head = response_head(response, request, keep_open, self.settings.date)
+        gate.add_response_headers(response, request, self.settings)
+        head = self.frame(response, request, keep_open, self.settings.date)
         body = response.body
         if not sends_body(response, request):
             response.release()
-            self.sock.sendall(head)
+            self.sendall(head)
             return 0
         if isinstance(body, FileBody):
             with body.file:
-                self.sock.sendall(head)
-                return self.send_file(body)
-        self.sock.sendall(head + body)
+                self.sendall(head)
+                return self.send_file(body) if self.tls_context is None else self.copy_file(body)
+        if isinstance(body, StreamBody):
+            try:
+                self.sendall(head)
+                return self.send_stream(body, request)
+            finally:
+                body.close()
+        self.sendall(head + body)
         return len(body)
 
-    def send_file(self, body: FileBody) -> int:
+    def sendall(self, data: bytes | memoryview) -> None:
+        """Send all of `data`, each piece accepted within the write timeout."""
+        self.set_timeout(socket.SO_SNDTIMEO, self.settings.timeouts.write_timeout)
+        self.sock.sendall(data)
+
+    def send_stream(self, body: StreamBody, request: Request | None) -> int:
+        """Send a body of unknown length as it is made, framed by `framed_pieces()`
+        (chunked, or close-delimited for HTTP/1.0): memory holds one piece at a time.
+        If making it fails half-way, the head is long gone: the only honest signal left
+        is to end the connection without the last chunk (RFC 9112 §7.1), so the client
+        sees an incomplete body rather than a short one."""
+        sent = 0
+        pieces = framed_pieces(body, request)
+        while True:
+            try:
+                piece = next(pieces, None)
+            except Exception as error:
+                log.exception("response body failed after %d bytes", sent)
+                raise ConnectionAbortedError(f"response body failed: {error}") from None
+            if piece is None:
+                return sent
+            self.sendall(piece)  # a client gone mid-body: OSError, the loop ends
+            sent += len(piece)
+
+    def send_file(self, body: FileBody) -> int:  # a hook: `--trace` says how a file went out
         """Send a stretch of a file with `os.sendfile`: the kernel copies it from the
         page cache to the socket (zero copy), so memory stays flat whatever its size.
         (Not `socket.sendfile()`: on a blocking socket, when the kernel's send timeout
@@ -238,10 +390,24 @@ class Connection:
             # raises BlockingIOError, which ends the connection like any failed send.
             sent = os.sendfile(self.sock.fileno(), body.file.fileno(), offset, end - offset)
             if sent == 0:
-                # The file shrank while we sent it: the Content-Length we promised cannot
-                # be kept, so the connection must end here (RFC 9112 §6.3).
-                raise ConnectionAbortedError(f"file ended after {offset - body.offset} of {body.length} bytes")
+                raise file_shrank(body, offset - body.offset)
             offset += sent
+        return body.length
+
+    def copy_file(self, body: FileBody) -> int:
+        """Send a stretch of a file over TLS, where os.sendfile cannot be used (the ssl
+        module must encrypt the bytes): read it into one fixed buffer and send that, piece
+        by piece, so memory stays flat whatever the file's size (and a small file costs
+        no more than its size)."""
+        buffer = memoryview(bytearray(min(self.settings.limits.tls_file_buffer, body.length)))
+        done = 0
+        while done < body.length:
+            piece = buffer[: min(len(buffer), body.length - done)]
+            read = os.preadv(body.file.fileno(), [piece], body.offset + done)
+            if read == 0:
+                raise file_shrank(body, done)
+            self.sendall(piece[:read])
+            done += read
         return body.length
 
     # Closing ------------------------------------------------------------------------------
@@ -249,8 +415,12 @@ class Connection:
     def close(self) -> None:
         """Close the socket. If the client may still be sending, first half-close and read
         what comes for a moment: closing a socket with unread data makes the kernel send
-        RST, which can destroy our response before the client has read it (RFC 9112 §9.6)."""
+        RST, which can destroy our response before the client has read it (RFC 9112 §9.6).
+        (A hook: `--trace` shows why the connection ended.)"""
         try:
+            if self.encrypted:
+                tls.send_close_notify(self.sock)
+            # Over TLS, shutdown() also drops the TLS layer: what follows reads raw bytes.
             if self.client_may_be_sending:
                 self.sock.shutdown(socket.SHUT_WR)
                 deadline = time.monotonic() + self.settings.timeouts.lingering_close
@@ -266,10 +436,22 @@ class Connection:
     def wake(self) -> None:
         """From another thread: make this connection's blocked recv() return b"" at once
         (shutdown closes idle connections this way, and cuts off the rest)."""
+        # An idle TLS connection stops reading only: its thread can then still send the
+        # close_notify alert as it closes (sending it from here would race that thread's
+        # use of the TLS session).
+        how = socket.SHUT_RD if self.idle and self.encrypted else socket.SHUT_RDWR
         try:
-            self.sock.shutdown(socket.SHUT_RDWR)
+            # The socket's own shutdown, not ssl.SSLSocket's, which would also drop the
+            # TLS layer under the feet of this connection's thread.
+            socket.socket.shutdown(self.sock, how)
         except OSError:
             pass
+
+
+def file_shrank(body: FileBody, sent: int) -> ConnectionAbortedError:
+    """The file shrank while we sent it: the Content-Length we promised cannot be kept, so
+    the connection must end here (RFC 9112 §6.3)."""
+    return ConnectionAbortedError(f"file ended after {sent} of {body.length} bytes")
 
 
 def set_kernel_timeout(sock: socket.socket, option: int, seconds: float) -> None:

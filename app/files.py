@@ -20,6 +20,7 @@ Every path that reaches the disk, reading or writing, comes from `resolve_under(
 
 from __future__ import annotations
 
+import errno
 import mimetypes
 import os
 import re
@@ -160,6 +161,69 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
         os.close(folder)
 
 
+def store_upload(path: Path, chunks: Iterable[bytes], name: str) -> None:
+    """`write_atomically()` into `path`, creating its folders, with the file system's
+    refusals answered as statuses (`name` is the file's name for the reasons)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(path, chunks)
+    except (FileExistsError, NotADirectoryError):
+        raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
+    except IsADirectoryError:
+        raise HTTPError(409, f"{name} is a folder") from None
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise HTTPError(507, f"not enough storage to save {name}") from None
+        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise HTTPError(403, f"permission denied writing {name}") from None
+        raise
+
+
+def refuse_oversized(request: Request, settings: Settings) -> None:
+    """413 for an upload whose Content-Length is over `--max-upload`, before any byte of
+    it is read (so a client waiting on `Expect: 100-continue` never sends it)."""
+    declared = request.body.declared_length
+    limit = settings.limits.max_upload
+    if declared is not None and declared > limit:
+        raise HTTPError(413, f"upload of {declared} bytes is larger than the limit of {limit} bytes")
+
+
+def make_directory(path: Path, name: str, parents: bool) -> bool:
+    """Create the folder `path` (and its missing parents if `parents`); False when
+    something exists there already. The file system's refusals become statuses."""
+    try:
+        path.mkdir(parents=parents)
+    except FileExistsError:
+        return False
+    except FileNotFoundError:
+        raise HTTPError(409, f"the parent folder of {name} does not exist") from None
+    except NotADirectoryError:
+        raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
+    except PermissionError:
+        raise HTTPError(403, f"permission denied creating {name}") from None
+    return True
+
+
+def remove_path(path: Path, name: str) -> None:
+    """Remove a file, or a folder if it is empty; a folder with entries is 409 (never a
+    recursive delete), as the file system's other refusals get their status."""
+    try:
+        if stat.S_ISDIR(path.lstat().st_mode):
+            path.rmdir()
+        else:
+            path.unlink()
+    except (FileNotFoundError, NotADirectoryError):
+        raise HTTPError(404, f"no file or folder named {name}") from None
+    except OSError as error:
+        if error.errno == errno.ENOTEMPTY:
+            count = sum(1 for _ in os.scandir(path))
+            entries = "1 entry" if count == 1 else f"{count} entries"
+            raise HTTPError(409, f"folder {name} is not empty ({entries}); delete them first") from None
+        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise HTTPError(403, f"permission denied deleting {name}") from None
+        raise
+
+
 def checked_path(root: Path, encoded_name: str) -> Path:
     """`resolve_under()`, refusing a bad name with 400 and its reason."""
     try:
@@ -171,10 +235,25 @@ def checked_path(root: Path, encoded_name: str) -> Path:
 def writable_path(settings: Settings, encoded_name: str) -> Path:
     """The path of `/files/{encoded_name}` for a request that changes it; 403 with the
     write policy's reason (`policy.write_refusal`) when this server refuses writes."""
+    check_writes_allowed(settings)
+    return checked_path(settings.directory, encoded_name)
+
+
+def writable_folder(settings: Settings, encoded_folder: str) -> Path:
+    """The folder of a folder URL `/files/{encoded_folder}` ("" or ending in "/"), for a
+    request that writes into it (`writable_path()`; "" is `--directory` itself)."""
+    name = encoded_folder.removesuffix("/")
+    if name:
+        return writable_path(settings, name)
+    check_writes_allowed(settings)
+    return settings.directory.resolve()
+
+
+def check_writes_allowed(settings: Settings) -> None:
+    """403 with the write policy's one-line reason when this server refuses writes."""
     refusal = write_refusal(settings)
     if refusal is not None:
         raise HTTPError(403, refusal)
-    return checked_path(settings.directory, encoded_name)
 
 
 # ---------------------------------------------------------------------------------------

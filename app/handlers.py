@@ -14,30 +14,37 @@ through `request.body` and return a `Response`. HEAD is answered by the GET hand
 connection leaves the body out.
 
 A path no route claims belongs to the static site (`--www`), served by `static_site`.
-Everything that touches the disk is in `files.py` (and `listing.py` for folders).
+Everything that touches the disk is in `files.py` (and `listing.py` for folders). A POST
+to a folder URL (`/files/` or `/files/sub/`) is a form, answered by `uploads.py`
+(multipart uploads, mkdir and delete actions); `?download=zip` on a folder URL is an
+archive (`archive.py`).
 """
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
 
+from app.auth import hide_credentials
 from app.compression import VARY_ACCEPT_ENCODING, gzip_compress, use_gzip
+from app.archive import archive_response, download_format
 from app.files import (
     check_write_preconditions,
     checked_path,
     content_type_for,
+    make_directory,
+    refuse_oversized,
+    remove_path,
     serve_file,
+    store_upload,
     writable_path,
-    write_atomically,
 )
 from app.http import HTTPError, ProtocolError, Request, Response, text_response
 from app.listing import listing_response
 from app.settings import Settings
+from app.uploads import is_form_upload, post_to_folder
 
 Handler = Callable[[Request, Settings, str], Response]
 
@@ -70,9 +77,9 @@ def echo_text(request: Request, settings: Settings, subpath: str) -> Response:
 
 
 def echo_request(request: Request, settings: Settings, subpath: str) -> Response:
-    """`/echo`: the request exactly as received, then one `name: value` line for each
-    query parameter."""
-    body = request.raw_head + request.body.read_all(settings.limits.max_body)
+    """`/echo`: the request exactly as received (the password hidden, `auth.py`), then
+    one `name: value` line for each query parameter."""
+    body = hide_credentials(request.raw_head, settings) + request.body.read_all(settings.limits.max_body)
     parameters = parse_qsl(request.query, keep_blank_values=True)
     lines = "".join(f"{name}: {value}\n" for name, value in parameters)
     return Response(200, [("Content-Type", "text/plain")], body + lines.encode("utf-8"))
@@ -90,10 +97,24 @@ def get_file(request: Request, settings: Settings, subpath: str) -> Response:
     if settings.directory is None:
         raise HTTPError(404, "file serving is off: start the server with --directory DIR")
     if subpath == "" or subpath.endswith("/"):
+        kind = download_format(request.query)
+        if kind is not None:
+            return archive_response(request, settings, subpath, kind)
         return listing_response(request, settings, settings.directory, subpath, "/files/", offer_json=True)
     path = checked_path(settings.directory, subpath)
     name = unquote(subpath)
     return serve_file(request, settings, path, "application/octet-stream", name, f"no file named {name}")
+
+
+def post_file(request: Request, settings: Settings, subpath: str) -> Response:
+    """`POST /files/{name}`: the body becomes the file (as PUT); `POST /files/` or
+    `/files/sub/` (a folder URL) is a form: files to store or a folder action."""
+    if subpath == "" or subpath.endswith("/"):
+        return post_to_folder(request, settings, subpath)
+    if is_form_upload(request):
+        # Stored as it is, the file would hold the form's envelope: never what was meant.
+        raise HTTPError(400, f"multipart/form-data goes to a folder URL, e.g. POST {request.path.rsplit('/', 1)[0]}/")
+    return put_file(request, settings, subpath)
 
 
 def put_file(request: Request, settings: Settings, subpath: str) -> Response:
@@ -104,10 +125,7 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
     name = unquote(subpath)
     # Everything that can refuse the upload is checked before the body is read: with
     # `Expect: 100-continue` the client then never sends it (RFC 9110 §10.1.1).
-    declared = request.body.declared_length
-    limit = settings.limits.max_upload
-    if declared is not None and declared > limit:
-        raise HTTPError(413, f"upload of {declared} bytes is larger than the limit of {limit} bytes")
+    refuse_oversized(request, settings)
     try:
         current = path.stat()
     except FileNotFoundError:
@@ -117,45 +135,42 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
     if current is not None and not os.path.isfile(path):
         raise HTTPError(409, f"{name} is a folder")
     check_write_preconditions(request, current, name)
-    store_upload(request, path, name)
+    store_upload(path, request.body, name)
     if current is not None:
         return Response(204)
     return Response(201, [("Location", "/files/" + quote(name))])
 
 
-def store_upload(request: Request, path: Path, name: str) -> None:
-    """Stream the request body into `path`, the file system's refusals as statuses."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, request.body)
-    except (FileExistsError, NotADirectoryError):
-        raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
-    except OSError as error:
-        if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            raise HTTPError(507, f"not enough storage to save {name}") from None
-        if error.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            raise HTTPError(403, f"permission denied writing {name}") from None
-        raise
-
-
 def delete_file(request: Request, settings: Settings, subpath: str) -> Response:
-    """`DELETE /files/{name}`: remove the file; 204."""
-    path = writable_path(settings, subpath)
+    """`DELETE /files/{name}`: remove the file, or the folder if it is empty; 204. A
+    folder that still holds entries is 409, with their number (nothing is removed
+    recursively: one request never deletes a whole tree by surprise)."""
+    path = writable_path(settings, subpath.removesuffix("/"))
     name = unquote(subpath)
     try:
         current = path.stat()
     except (FileNotFoundError, NotADirectoryError):
-        raise HTTPError(404, f"no file named {name}") from None
-    if not os.path.isfile(path):
-        raise HTTPError(409, f"{name} is a folder; only files can be deleted")
+        raise HTTPError(404, f"no file or folder named {name}") from None
+    if subpath.endswith("/") and not path.is_dir():
+        raise HTTPError(404, f"no folder named {name}")  # the name of a file, with a "/"
     check_write_preconditions(request, current, name)
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        raise HTTPError(404, f"no file named {name}") from None
-    except PermissionError:
-        raise HTTPError(403, f"permission denied deleting {name}") from None
+    remove_path(path, name)
     return Response(204)
+
+
+def make_folder(request: Request, settings: Settings, subpath: str) -> Response:
+    """`MKCOL /files/{name}/` (RFC 4918 §9.3): create one folder; 201. 405 when something
+    exists there already, 409 when its parent folder does not exist (MKCOL creates one
+    level only), 415 when the request has a body (§9.3: we define none)."""
+    name = unquote(subpath.removesuffix("/"))
+    if not name:
+        raise HTTPError(405, "/files/ exists already", [("Allow", FOLDER_METHODS)])
+    path = writable_path(settings, subpath.removesuffix("/"))
+    if request.body.declared_length != 0:  # a Content-Length over 0, or chunked
+        raise HTTPError(415, "MKCOL takes no request body")
+    if not make_directory(path, name, parents=False):
+        raise HTTPError(405, f"{name} exists already", [("Allow", FOLDER_METHODS)])
+    return Response(201, [("Location", "/files/" + quote(name) + "/")])
 
 
 def static_site(request: Request, settings: Settings, subpath: str) -> Response:
@@ -209,8 +224,14 @@ ROUTES: tuple[Route, ...] = (
     Route("/echo", {"GET": echo_request}),
     Route("/echo/", {"GET": echo_text}),
     Route("/user-agent", {"GET": user_agent}),
-    Route("/files/", {"GET": get_file, "POST": put_file, "PUT": put_file, "DELETE": delete_file}),
+    Route(
+        "/files/",
+        {"GET": get_file, "POST": post_file, "PUT": put_file, "DELETE": delete_file, "MKCOL": make_folder},
+    ),
 )
+
+# The Allow of a 405 to MKCOL on a folder that exists: what a folder URL does answer.
+FOLDER_METHODS = "DELETE, GET, HEAD, OPTIONS, POST"
 
 # Paths no route above claims are files of the static site (`--www`), GET and HEAD only.
 STATIC_SITE = Route("/", {"GET": static_site})

@@ -5,7 +5,9 @@ the errors that refuse a request (`HTTPError`, `ProtocolError`), the list-valued
 of RFC 9110 §5.6.1 (`list_elements`, the one place a field is split into elements),
 content negotiation (`accepts_gzip`, `media_range_weights`), HTTP-dates both ways
 (`http_date`, `parse_http_date`), and framing a response (`response_head`: status line,
-Content-Length, Connection, Date, and whether a body is sent at all).
+Content-Length, Connection, Date, and whether a body is sent at all; for a body of
+unknown length, a `StreamBody`, chunked framing or a close-delimited body:
+`framed_pieces`).
 
 It does no I/O. The connection (`connection.py`) owns a `bytearray` receive buffer and
 appends whatever `recv()` returns to it; this module reads from the front of that buffer
@@ -28,9 +30,10 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from app.settings import Limits
+if TYPE_CHECKING:  # for the annotations only: settings.py's validators import this module's grammar
+    from app.settings import Limits
 
 # ---------------------------------------------------------------------------------------
 # Errors
@@ -539,10 +542,21 @@ def split_head(head: bytes, limits: Limits) -> list[bytes]:
     return lines
 
 
+TLS_ON_PLAIN_PORT = "this port speaks plain HTTP: a TLS handshake was sent to it; use http://, not https://"
+# RFC 8446 §5.1 (RFC 5246 §6.2.1 for TLS 1.2): every TLS record starts with its content
+# type, and a connection starts with a handshake record (the ClientHello):
+#   enum { ..., handshake(22), ... } ContentType;
+# No HTTP request starts with this byte: a method is a token (RFC 9110 §9.1).
+TLS_HANDSHAKE_RECORD = b"\x16"
+
+
 def check_incomplete_head(buffer: bytearray, limits: Limits) -> None:
     """Refuse early what can already be refused before the head is complete: an oversized
     request line or header section, and bare-LF line ends (which would otherwise make us
-    wait for a CRLF CRLF that never comes)."""
+    wait for a CRLF CRLF that never comes), and a TLS handshake sent to this plain port."""
+    # A TLS client, waiting for our ServerHello, would otherwise wait for the timeout.
+    if buffer[:1] == TLS_HANDSHAKE_RECORD:
+        raise ProtocolError(400, TLS_ON_PLAIN_PORT)
     line_end = buffer.find(b"\n", 0, limits.max_request_line + 2)
     if line_end < 0 and len(buffer) > limits.max_request_line + 1:
         raise ProtocolError(414, f"request line longer than {limits.max_request_line} bytes")
@@ -564,7 +578,9 @@ def parse_request_line(line: bytes) -> tuple[str, str, str]:
         raise ProtocolError(400, "malformed request line; expected: METHOD SP TARGET SP HTTP/1.1")
     method, target, version = parts
     if not TOKEN_RE.fullmatch(method):
-        raise ProtocolError(400, "invalid character in method")
+        # A TLS handshake whose bytes happen to hold a CRLF CRLF ends up here.
+        tls = method[:1] == TLS_HANDSHAKE_RECORD
+        raise ProtocolError(400, TLS_ON_PLAIN_PORT if tls else "invalid character in method")
     if not REQUEST_TARGET_RE.fullmatch(target):
         raise ProtocolError(400, "invalid character in request target")
     match = HTTP_VERSION_RE.fullmatch(version)
@@ -838,20 +854,43 @@ class FileBody:
 
 
 @dataclass
+class StreamBody:
+    """A response body whose length is not known before it is sent (a folder archive
+    built while it goes out): an iterator of byte pieces, made lazily.
+
+    It is framed as chunked for HTTP/1.1 clients (RFC 9112 §7.1), and for HTTP/1.0
+    clients, who do not know chunked, by closing the connection after it (§6.3 point 8).
+    `close()` stops the iterator (and lets it close its files), sent or not."""
+
+    pieces: Iterator[bytes]
+
+    def close(self) -> None:
+        close = getattr(self.pieces, "close", None)
+        if close is not None:
+            close()
+
+
+@dataclass
 class Response:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
-    # Small bodies are bytes, sent with the head in one sendall; files are a FileBody.
-    body: bytes | FileBody = b""
+    # Small bodies are bytes, sent with the head in one sendall; files are a FileBody;
+    # bodies of unknown length a StreamBody.
+    body: bytes | FileBody | StreamBody = b""
 
     @property
-    def content_length(self) -> int:
+    def content_length(self) -> int | None:
+        """The body's length; None for a StreamBody, whose length is known only at its end."""
+        if isinstance(self.body, StreamBody):
+            return None
         return self.body.length if isinstance(self.body, FileBody) else len(self.body)
 
     def release(self) -> None:
-        """Close the open file of a FileBody (nothing to do for bytes)."""
+        """Close the open file of a FileBody, or stop a StreamBody (nothing for bytes)."""
         if isinstance(self.body, FileBody):
             self.body.file.close()
+        elif isinstance(self.body, StreamBody):
+            self.body.close()
 
 
 def text_response(status: int, message: str, headers: list[tuple[str, str]] | None = None) -> Response:
@@ -883,17 +922,57 @@ def response_head(response: Response, request: Request | None, keep_open: bool, 
     - `Connection: close` when the connection ends after this response (RFC 9112 §9.6),
       or `Connection: keep-alive` for an HTTP/1.0 client whose connection stays (§9.3);
     - `Date` when `date` is on (RFC 9110 §6.6.1).
+    - for a body of unknown length (`StreamBody`), `Transfer-Encoding: chunked` to an
+      HTTP/1.1 client, and to an HTTP/1.0 one nothing: the end of the connection ends
+      the body (RFC 9112 §6.3 point 8), so the caller must not keep it open
+      (`close_delimited()`).
     """
     headers = list(response.headers)
     if date:
         headers.append(("Date", current_http_date()))
     if body_allowed(response.status):
-        headers.append(("Content-Length", str(response.content_length)))
+        length = response.content_length
+        if length is not None:
+            headers.append(("Content-Length", str(length)))
+        elif chunked(request):
+            headers.append(("Transfer-Encoding", "chunked"))
     if not keep_open:
         headers.append(("Connection", "close"))
     elif request is not None and request.version == "HTTP/1.0":
         headers.append(("Connection", "keep-alive"))
     return serialize_response_head(response.status, headers)
+
+
+def chunked(request: Request | None) -> bool:
+    """Whether a body of unknown length goes to this client chunked: only HTTP/1.1
+    clients must understand it (RFC 9112 §7.1); an HTTP/1.0 one gets it close-delimited."""
+    return request is not None and request.version == "HTTP/1.1"
+
+
+def close_delimited(response: Response, request: Request | None) -> bool:
+    """Whether the response's body ends only when the connection closes (RFC 9112 §6.3
+    point 8): a body of unknown length, sent, to a client that cannot take chunked."""
+    return isinstance(response.body, StreamBody) and sends_body(response, request) and not chunked(request)
+
+
+# RFC 9112 §7.1:
+#   chunked-body = *chunk last-chunk trailer-section CRLF
+#   chunk        = chunk-size [ chunk-ext ] CRLF chunk-data CRLF
+#   last-chunk   = 1*("0") [ chunk-ext ] CRLF
+LAST_CHUNK = b"0\r\n\r\n"  # and an empty trailer section
+
+
+def framed_pieces(body: StreamBody, request: Request | None) -> Iterator[bytes]:
+    """The wire bytes of a StreamBody: each non-empty piece as one chunk, then the last
+    chunk; or the pieces as they are, when the body is close-delimited. (An empty piece
+    would read as the last chunk, so it is skipped.)"""
+    if not chunked(request):
+        yield from body.pieces
+        return
+    for piece in body.pieces:
+        if piece:
+            yield b"%x\r\n%b\r\n" % (len(piece), piece)
+    yield LAST_CHUNK
 
 
 # A response field line we are willing to send: a token as the name, and no CR, LF or

@@ -13,11 +13,15 @@ import argparse
 import dataclasses
 import logging
 import signal
+import ssl
 import sys
 from typing import Any
 
+from app import tls
 from app.activation import inherited_listener
 from app.leftovers import remove_leftovers
+from app.netaddr import lan_host
+from app.policy import access_lines, startup_errors
 from app.server import Server
 from app.settings import Limits, Settings, Timeouts
 from app.workers import Supervisor
@@ -44,25 +48,31 @@ def build_parser() -> argparse.ArgumentParser:
             if "help" in setting.metadata:
                 add_option(group, setting)
     verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="also log connections opening and closing")
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="also log connections opening and closing, and why each closed")
     verbosity.add_argument("-q", "--quiet", action="store_true", help="no access log; warnings and errors only")
     return parser
 
 
 def add_option(group: Any, setting: dataclasses.Field) -> None:
     """One flag for one setting: `--max-upload` for `max_upload`. A boolean is a switch;
-    one that is on by default also gets its `--no-` form."""
-    flag = "--" + setting.name.replace("_", "-")
-    help_text, parse = setting.metadata["help"], setting.metadata["parse"]
+    one that is on by default also gets its `--no-` form. A `repeat` option collects its
+    values in a list (made a tuple by `option_values`); a `bare` one may omit its value."""
+    metadata = setting.metadata
+    flags = [flag for flag in (metadata.get("short"), "--" + setting.name.replace("_", "-")) if flag]
+    help_text, parse = metadata["help"], metadata["parse"]
     if parse is None:
         action = argparse.BooleanOptionalAction if setting.default else "store_true"
-        group.add_argument(flag, action=action, default=setting.default, help=help_text)
+        group.add_argument(*flags, action=action, default=setting.default, help=help_text)
         return
-    if "default" not in help_text and setting.default is not None:
+    if "default" not in help_text and setting.default not in (None, ()):
         help_text += f" (default: {setting.default:g})" if isinstance(setting.default, float) else " (default: %(default)s)"
-    group.add_argument(
-        flag, type=parse, default=setting.default, metavar=setting.metadata["metavar"], help=help_text
-    )
+    shape: dict[str, Any] = {"default": setting.default}
+    if metadata.get("repeat"):
+        # argparse appends to a copy of the default, so it must be a list (or None).
+        shape = {"action": "append", "default": None}
+    if metadata.get("bare") is not None:
+        shape.update(nargs="?", const=metadata["bare"])
+    group.add_argument(*flags, type=parse, metavar=metadata["metavar"], help=help_text, **shape)
 
 
 def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
@@ -75,11 +85,12 @@ def settings_from_arguments(arguments: argparse.Namespace) -> Settings:
 
 
 def option_values(settings_class: type, arguments: argparse.Namespace) -> dict[str, Any]:
-    return {
-        setting.name: getattr(arguments, setting.name)
-        for setting in dataclasses.fields(settings_class)
-        if "help" in setting.metadata
-    }
+    values = {}
+    for setting in dataclasses.fields(settings_class):
+        if "help" in setting.metadata:
+            value = getattr(arguments, setting.name)
+            values[setting.name] = tuple(value or ()) if setting.metadata["repeat"] else value
+    return values
 
 
 def configure_logging(verbose: bool, quiet: bool, workers: int = 1) -> None:
@@ -106,15 +117,17 @@ def add_stderr_handler(logger: logging.Logger, line_format: str) -> None:
 
 
 def banner(settings: Settings, port: int) -> str:
-    """The first line printed: where the server listens (tests and scripts wait for it)."""
+    """What is printed at start: first the line saying where the server listens (tests
+    and scripts wait for it), then the URLs to share and who may do what."""
     url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    line = f"Serving HTTP on {settings.host} port {port} (http://{url_host}:{port}/)"
+    protocol = "HTTPS" if settings.tls_cert is not None else "HTTP"
+    line = f"Serving {protocol} on {settings.host} port {port} ({protocol.lower()}://{url_host}:{port}/)"
     if settings.workers > 1:
         line += f" with {settings.workers} worker processes"
-    return line + " ..."
+    return "\n".join([line + " ...", *access_lines(settings, port)])
 
 
-def make_runner(settings: Settings) -> Server | Supervisor:
+def make_runner(settings: Settings, tls_context: ssl.SSLContext | None) -> Server | Supervisor:
     """The server, or the supervisor of its workers, listening. Under systemd socket
     activation the port is open already (`activation.py`)."""
     listener = inherited_listener()
@@ -124,16 +137,28 @@ def make_runner(settings: Settings) -> Server | Supervisor:
     if settings.directory is not None:
         remove_leftovers(settings.directory)
     if settings.workers > 1:
-        return Supervisor(settings, listener)
-    return Server(settings, listener, shared=listener is not None)
+        return Supervisor(settings, tls_context, listener)
+    return Server(settings, listener, tls_context, shared=listener is not None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
     settings = settings_from_arguments(arguments)
+    for error in startup_errors(settings):
+        parser.error(error)
+    if problem := tls.option_problem(settings):
+        parser.error(problem)
+    if settings.lan:
+        settings = dataclasses.replace(settings, host=lan_host())
     configure_logging(arguments.verbose, arguments.quiet, settings.workers)
     try:
-        runner = make_runner(settings)
+        tls_context = tls.server_context(settings)
+    except tls.TLSSetupError as error:
+        print(f"cannot serve HTTPS: {error}", file=sys.stderr)
+        return 1
+    try:
+        runner = make_runner(settings, tls_context)
     except OSError as error:
         print(f"cannot listen on {settings.host} port {settings.port}: {error.strerror}", file=sys.stderr)
         return 1

@@ -1,17 +1,106 @@
 """The write policy: whether this server lets clients change files under `--directory`.
 
 Every route that writes (`POST`/`PUT`/`DELETE /files/...`, and any later one) asks
-`write_refusal()` through `files.writable_path()`, so the rule lives in one place.
+`write_refusal()` through `files.writable_path()`, so the rule lives in one place:
+
+1. `--read-only` refuses writes everywhere;
+2. without `--directory` there is nowhere to write;
+3. listening on loopback (the default `localhost`, `127.0.0.1`, `::1`), writes are on, as
+   the challenge expects: only programs on this machine can reach the port;
+4. listening on any other address (`--host 0.0.0.0`, `--host ::`, `--lan`, a LAN address
+   or a host name), writes need `--allow-writes`. The listening address decides, not the
+   client's: a server on `::` refuses a client on 127.0.0.1 too, so what a colleague can
+   do is what you can test from your own machine.
+
+The same reason is the 403's one-line body and the banner's "Writes:" line.
 """
 
 from __future__ import annotations
 
+import functools
+import ipaddress
+
+from app.netaddr import share_urls
 from app.settings import Settings
+
+
+@functools.lru_cache(maxsize=16)
+def is_loopback(host: str) -> bool:
+    """Whether a listening address reaches this machine only: `localhost` or a loopback
+    IP literal. Any other name counts as not loopback (it could resolve to anything)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
 
 
 def write_refusal(settings: Settings) -> str | None:
     """Why this server refuses writes (a one-line reason naming the option to change),
     or None when writes are allowed."""
+    if settings.read_only:
+        return "writes are off: the server was started with --read-only"
     if settings.directory is None:
         return "uploads are off: start the server with --directory DIR to enable them"
+    if not (is_loopback(settings.host) or settings.allow_writes):
+        return (
+            f"writes are off: the server listens on {settings.host}, beyond this machine; "
+            "start it with --allow-writes to let clients change files"
+        )
     return None
+
+
+def writes_line(settings: Settings) -> str:
+    """The banner's one line saying whether writes are on, and why."""
+    refusal = write_refusal(settings)
+    if refusal is not None:
+        return "Writes: off (" + refusal.split(": ", 1)[1] + ")"
+    why = "--allow-writes" if settings.allow_writes else "--directory, listening on loopback only"
+    return f"Writes: on, POST/PUT/DELETE /files/ change {settings.directory} ({why})"
+
+
+def password_line(settings: Settings) -> str | None:
+    """The banner's line about passwords, if any are set."""
+    users = len({account.user for account in settings.accounts})
+    if not users:
+        return None
+    needed = "for writes only" if settings.auth_writes_only else "for every request"
+    return f"Passwords: {users} user(s), required {needed} (HTTP Basic)"
+
+
+def uses_tls(settings: Settings) -> bool:
+    return settings.tls_cert is not None
+
+
+def access_lines(settings: Settings, port: int) -> list[str]:
+    """The banner's lines after the first: the URLs to share, writes, passwords, and a
+    warning when passwords would cross the network in clear text."""
+    scheme = "https" if uses_tls(settings) else "http"
+    lines = [f"Share: {url}" for url in share_urls(settings.host, port, scheme)]
+    lines.append(writes_line(settings))
+    if (passwords := password_line(settings)) is not None:
+        lines.append(passwords)
+        if not (uses_tls(settings) or is_loopback(settings.host)):
+            lines.append(
+                "Warning: without HTTPS, passwords cross the network readable by anyone on "
+                "the way; add --tls-cert and --tls-key"
+            )
+    return lines
+
+
+def startup_errors(settings: Settings) -> list[str]:
+    """Options that contradict each other (refused before the server starts)."""
+    errors = []
+    if settings.read_only and settings.allow_writes:
+        errors.append("--read-only and --allow-writes contradict each other")
+    if settings.auth_writes_only and not settings.accounts:
+        errors.append("--auth-writes-only needs --auth USER:PASSWORD or --auth-file FILE")
+    if settings.lan and settings.host != "localhost":
+        errors.append("--lan listens on every address: leave out --host")
+    if "*" in settings.cors and len(settings.cors) > 1:
+        errors.append("--cors: give either * (any origin) or the origins to allow, not both")
+    return errors

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 import threading
 import time
 
 from app.connection import Connection
+from app.gate import add_response_headers
 from app.http import response_head, text_response
 from app.settings import Settings
+from app.trace import TracedConnection
 
 log = logging.getLogger("app")
 
@@ -37,10 +40,17 @@ def open_listener(settings: Settings, reuse_port: bool = False) -> socket.socket
 class Server:
     """The listening socket and the connections it has open."""
 
-    def __init__(self, settings: Settings, listener: socket.socket | None = None, shared: bool = False) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        listener: socket.socket | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        shared: bool = False,
+    ) -> None:
         """`shared`: other processes accept on `listener` too (systemd's socket, passed to
         every worker); it is then only closed at shutdown, never shut down."""
         self.settings = settings
+        self.tls_context = tls_context  # HTTPS (tls.server_context()); None: plain HTTP
         self.shared = shared
         # Applies to threads started from now on: every connection thread.
         threading.stack_size(settings.thread_stack_size)
@@ -51,6 +61,8 @@ class Server:
         self.connections: set[Connection] = set()
         self.connections_lock = threading.Lock()
         self.refusing = False  # at --max-connections: new connections get 503
+        # Chosen once: with --trace off, connections run no trace code at all.
+        self.connection_class = TracedConnection if settings.trace or settings.trace_body else Connection
 
     def serve_forever(self) -> None:
         """Accept connections until `shutdown()` is called (or Ctrl+C reaches the main
@@ -67,11 +79,15 @@ class Server:
                 time.sleep(0.1)
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            connection = Connection(sock, address[0], self.settings, self.stopping)
+            connection = self.connection_class(sock, address[0], self.settings, self.stopping, self.tls_context)
             if self.admit(connection):
                 threading.Thread(target=self.run_connection, args=(connection,), daemon=True).start()
-            else:
+            elif self.tls_context is None:
                 refuse_connection(sock, self.settings)
+            else:
+                # A 503 over TLS needs a handshake, which must not happen in this loop:
+                # the client sees the connection close instead.
+                sock.close()
 
     def admit(self, connection: Connection) -> bool:
         """Count the connection in, unless `--max-connections` are open already."""
@@ -143,6 +159,7 @@ def refuse_connection(sock: socket.socket, settings: Settings) -> None:
         f"too many connections (at most {settings.max_connections}); try again later",
         [("Retry-After", str(settings.retry_after))],
     )
+    add_response_headers(response, None, settings)
     try:
         sock.setblocking(False)
         try:

@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.cors import cors_origin
+from app.extraheaders import SERVER_NAME, header_line, server_name
+from app.passwords import Account, auth_file, auth_option
+
 KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
@@ -58,6 +62,13 @@ def existing_directory(value: str) -> Path:
     return path
 
 
+def existing_file(value: str) -> Path:
+    path = Path(value)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{value} is not a file")
+    return path
+
+
 def site_directory(value: str) -> Path | None:
     """`--www DIR`; an empty value means no site at all."""
     return existing_directory(value) if value else None
@@ -71,10 +82,23 @@ def networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network,
         raise argparse.ArgumentTypeError(f"{value} is not a list of addresses or CIDR blocks: {error}") from None
 
 
-def option(default: Any, help: str, parse: Callable[[str], Any] | None = None, metavar: str | None = None) -> Any:
+def option(
+    default: Any,
+    help: str,
+    parse: Callable[[str], Any] | None = None,
+    metavar: str | None = None,
+    *,
+    repeat: bool = False,
+    bare: Any = None,
+    short: str | None = None,
+) -> Any:
     """A setting that is also a command-line flag. `parse` turns the flag's text into the
-    value (None for a boolean switch); `help` may use `%(default)s`."""
-    return field(default=default, metadata={"help": help, "parse": parse, "metavar": metavar})
+    value (None for a boolean switch); `help` may use `%(default)s`. With `repeat`, the
+    flag may be given again and again and the setting is the tuple of its values; with
+    `bare`, the flag may be given without a value, meaning `bare`; `short` is a one-letter
+    alias such as "-H"."""
+    metadata = {"help": help, "parse": parse, "metavar": metavar, "repeat": repeat, "bare": bare, "short": short}
+    return field(default=default, metadata=metadata)
 
 
 # The shipped site (www/index.html), served when --www is not given.
@@ -113,6 +137,9 @@ class Limits:
     # clients that accept it; larger ones are sent with sendfile, uncompressed, since
     # compressing means reading the whole file through Python.
     max_gzip_file: int = 1 * MiB
+    # Over TLS, os.sendfile cannot be used (the bytes must be encrypted by the ssl module):
+    # files are read into one buffer of this size and sent from it, piece by piece.
+    tls_file_buffer: int = 64 * KiB
 
 
 @dataclass(frozen=True)
@@ -132,6 +159,11 @@ class Timeouts:
     # How long sending a response may wait with the client accepting none of its bytes.
     write_timeout: float = option(
         60.0, "seconds a client may take to accept response bytes", positive_seconds, "SECONDS"
+    )
+    # From accepting a connection until its TLS handshake is done (HTTPS only): a client
+    # that connects and says nothing holds only its own thread, and only this long.
+    tls_handshake_timeout: float = option(
+        10.0, "seconds a client may take to complete the TLS handshake (HTTPS)", positive_seconds, "SECONDS"
     )
     # After Ctrl+C / SIGTERM: how long requests in flight may take to finish.
     shutdown_grace: float = 5.0
@@ -187,8 +219,58 @@ class Settings:
         "N",
     )
     # -- Who may do what: write policy, passwords, LAN addresses, CORS, extra headers --
+    # (docs/sharing.md; the order of the checks is in gate.py, the write rule in policy.py)
+
+    # Writes (POST/PUT/DELETE /files/) are on only on a loopback address, unless these say.
+    allow_writes: bool = option(False, "let clients change files under --directory from beyond loopback")
+    read_only: bool = option(False, "refuse every write (POST, PUT, DELETE) with 403, wherever it listens")
+    # Passwords (HTTP Basic, RFC 7617): in memory from the command line, or hashed in a file.
+    auth: tuple[Account, ...] = option(
+        (), "require this user and password (repeatable; others on this machine see it in ps: prefer "
+        "--auth-file)", auth_option, "USER:PASSWORD", repeat=True
+    )
+    auth_file: tuple[Account, ...] | None = option(
+        None, "require a user and password from FILE, one user:hash per line ('python3 -m app.auth hash USER' makes one)",
+        auth_file, "FILE"
+    )
+    auth_writes_only: bool = option(False, "with --auth or --auth-file: reading is open, only writes need a password")
+    # The lock-out: `auth_attempts` failed logins from one address within `auth_window`
+    # seconds are answered 429 for `auth_lockout` seconds (lockout.py).
+    auth_lockout: float = option(
+        60.0, "seconds an address that failed to log in 10 times in a minute is refused with 429", positive_seconds, "SECONDS"
+    )
+    auth_attempts: int = 10
+    auth_window: float = 60.0
+    # The realm of the challenge (RFC 7617 §2): a name for the protected space.
+    auth_realm: str = "files"
+    # Listen on every address, IPv6 and IPv4, and print the URLs to share (netaddr.py).
+    lan: bool = option(False, "listen on every address (IPv6 and IPv4) and print the URLs to share on the network")
+    # Access-Control-Allow-Origin for pages of other origins (cors.py).
+    cors: tuple[str, ...] = option(
+        (), "let web pages of ORIGIN read the answers (CORS; repeatable; without ORIGIN: any origin, *)",
+        cors_origin, "ORIGIN", repeat=True, bare="*"
+    )
+    # Fields added to every response (extraheaders.py).
+    header: tuple[tuple[str, str], ...] = option(
+        (), "add this header to every response (repeatable)", header_line, "'NAME: VALUE'", repeat=True, short="-H"
+    )
+    server_header: str | None = option(
+        None,
+        f"add 'Server: NAME' to every response (without NAME: {SERVER_NAME})",
+        server_name,
+        "NAME",
+        bare=SERVER_NAME,
+    )
 
     # -- HTTPS --
+    # The flags of `python -m http.server` (Python 3.14); app/tls.py makes the context.
+    tls_cert: Path | None = option(
+        None, "serve HTTPS with this PEM certificate (chain); needs --tls-key", existing_file, "FILE"
+    )
+    tls_key: Path | None = option(None, "the PEM private key of --tls-cert", existing_file, "FILE")
+    tls_password_file: Path | None = option(
+        None, "a file whose first line is the password of an encrypted --tls-key", existing_file, "FILE"
+    )
 
     # -- Behind a proxy, under systemd --
     # The proxies (nginx, a load balancer) whose X-Forwarded-For / Forwarded header names
@@ -206,6 +288,21 @@ class Settings:
 
     # -- Seeing the wire: --trace --
 
+    # Every exchange on stderr (trace.py): heads byte for byte, timings, why a
+    # connection closed. Off, the server runs the plain Connection: no trace code at all.
+    trace: bool = option(
+        False,
+        "show every exchange on stderr as it happens: request and response heads exactly as "
+        "received and sent (secrets redacted), 100 Continue, timings, why each connection closed",
+    )
+    trace_body: int = option(
+        0,
+        "also show the first N bytes of each body both ways, as text or hex (implies --trace; "
+        "default: %(default)s)",
+        byte_count,
+        "N",
+    )
+
     # -- Holding load: access log file, crowded server --
 
     # The Retry-After (RFC 9110 §10.2.3) sent with the 503 at --max-connections, in seconds.
@@ -219,3 +316,8 @@ class Settings:
     worker_restart_delay: float = 1.0
     limits: Limits = Limits()
     timeouts: Timeouts = Timeouts()
+
+    @property
+    def accounts(self) -> tuple[Account, ...]:
+        """Everyone who may log in, from --auth and --auth-file; empty: no passwords."""
+        return (*self.auth, *(self.auth_file or ()))

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import time
 
 from app.server import Server, open_listener
@@ -31,7 +32,10 @@ class Supervisor:
     It serves nothing itself: it replaces a worker that dies and, on Ctrl+C or SIGTERM,
     asks every worker to stop gracefully (SIGTERM) and waits for them."""
 
-    def __init__(self, settings: Settings, shared: socket.socket | None = None) -> None:
+    def __init__(
+        self, settings: Settings, tls_context: ssl.SSLContext | None = None, shared: socket.socket | None = None
+    ) -> None:
+        self.tls_context = tls_context  # HTTPS: each worker inherits the context by fork()
         # Under socket activation (`activation.py`) every worker accepts on the one
         # socket systemd passed; otherwise each has its own on the shared port.
         self.shared = shared
@@ -82,7 +86,7 @@ class Supervisor:
         if pid == 0:
             others = [other for other, _ in self.workers.values()] + self.spare_listeners
             others = [other for other in others if other is not listener]
-            run_worker(self.settings, listener, others, self.shared)  # never returns
+            run_worker(self.settings, listener, others, self.tls_context, self.shared)  # never returns
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         self.workers[pid] = (listener, time.monotonic())
         log.debug("worker %d started", pid)
@@ -116,7 +120,11 @@ class Supervisor:
 
 
 def run_worker(
-    settings: Settings, listener: socket.socket, others: list[socket.socket], shared: socket.socket | None
+    settings: Settings,
+    listener: socket.socket,
+    others: list[socket.socket],
+    tls_context: ssl.SSLContext | None,
+    shared: socket.socket | None,
 ) -> None:
     """The body of a forked worker: one `Server` on its listening socket, until SIGTERM
     from the parent. Never returns: the worker must not fall back into the parent's code."""
@@ -129,7 +137,7 @@ def run_worker(
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
-        server = Server(settings, listener, shared=listener is shared)
+        server = Server(settings, listener, tls_context, shared=listener is shared)
         log.debug("worker %d listening on port %d", os.getpid(), server.port)
         try:
             server.serve_forever()

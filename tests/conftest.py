@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BANNER_RE = re.compile(r"Serving HTTP on \S+ port (\d+) ")
+BANNER_RE = re.compile(r"Serving HTTPS? on \S+ port (\d+) ")
 
 
 class ServerProcess:
@@ -102,14 +102,15 @@ class ServerProcess:
         returns (exit code, what it printed on stdout)."""
         if sig is not None and self.process.poll() is None:
             self.process.send_signal(sig)
-        # Not communicate(): it would read stderr too, racing the reader thread for the
-        # last log lines, which then never reach `log`. Stdout holds a line or two.
+        # stdout only: stderr belongs to the reader thread (communicate() would read it
+        # too, and the lines it took would be missing from `log`).
+        timer = threading.Timer(timeout, self.process.kill)
+        timer.start()
         try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+            stdout = self.process.stdout.read()
             self.process.wait()
-        stdout = self.process.stdout.read()
+        finally:
+            timer.cancel()
         self._stderr_reader.join(timeout=2)
         return self.process.returncode, stdout
 

@@ -12,6 +12,7 @@ from app.forwarded import client_address, forwarded_for, parse_node
 from app.http import Headers
 from app.settings import networks
 from tests.conftest import wait_until
+from tests.test_access import authorization, exchange
 
 LOCAL = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
@@ -156,3 +157,22 @@ def test_access_log_names_the_forwarded_client_only_from_trusted_peers(start_ser
 def test_a_bad_option_value_is_refused_with_its_reason(start_server) -> None:
     with pytest.raises(RuntimeError, match="nginx is not a list of addresses or CIDR blocks"):
         start_server("--forwarded-allow-ips", "nginx")
+
+
+def test_the_lock_out_is_keyed_on_the_forwarded_client(start_server, tmp_path) -> None:
+    """Behind a trusted proxy every client shares the proxy's address: the lock-out of
+    failed logins (app/lockout.py) must count each forwarded client apart."""
+    server = start_server("--directory", str(tmp_path), "--auth", "alice:right", "--forwarded-allow-ips", "127.0.0.1")
+    bad = f"Authorization: {authorization('alice', 'guess')}"
+    guesser, other = "X-Forwarded-For: 198.51.100.1", "X-Forwarded-For: 198.51.100.2"
+    assert [exchange(server, "GET", "/files/", guesser, bad).status for _ in range(10)] == [401] * 10
+    assert exchange(server, "GET", "/files/", guesser, bad).status == 429
+    # Another client behind the same proxy is not locked out.
+    assert exchange(server, "GET", "/files/", other, bad).status == 401
+    good = f"Authorization: {authorization('alice', 'right')}"
+    assert exchange(server, "GET", "/files/", other, good).status == 200
+    # Without the proxy's trust, the header counts for nothing: one address, locked out.
+    untrusting = start_server("--directory", str(tmp_path), "--auth", "alice:right")
+    for _ in range(10):
+        exchange(untrusting, "GET", "/files/", guesser, bad)
+    assert exchange(untrusting, "GET", "/files/", other, good).status == 429

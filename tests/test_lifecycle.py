@@ -130,7 +130,11 @@ def test_verbose_logs_connections(start_server) -> None:
     requests.get(server.url + "/", headers={"Connection": "close"})
     server.stop()
     assert re.search(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} DEBUG connection opened from 127\.0\.0\.1$", server.log, re.M)
-    assert re.search(r"DEBUG connection closed to 127\.0\.0\.1$", server.log, re.M)
+    assert re.search(
+        r"DEBUG connection closed to 127\.0\.0\.1: the client asked to close \(Connection: close\)$",
+        server.log,
+        re.M,
+    )
 
 
 def test_a_second_stop_signal_skips_the_grace_period(start_server, tmp_path: Path) -> None:

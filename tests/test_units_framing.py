@@ -15,7 +15,17 @@ import io
 import pytest
 
 from app import http
-from app.http import FileBody, Request, Response, parse_request, response_head, sends_body
+from app.http import (
+    FileBody,
+    Request,
+    Response,
+    StreamBody,
+    close_delimited,
+    framed_pieces,
+    parse_request,
+    response_head,
+    sends_body,
+)
 from app.settings import Limits
 from tests.conftest import FeedSource
 
@@ -34,6 +44,10 @@ def request(method: str, version: str = "HTTP/1.1") -> Request:
 
 def file_body() -> FileBody:
     return FileBody(io.BytesIO(b"x" * 2000), offset=10, length=1000)
+
+
+def stream_body() -> StreamBody:
+    return StreamBody(iter([b"abc", b"", b"de"]))
 
 
 # (id, response, request (method, version) or None, keep_open, date,
@@ -92,6 +106,16 @@ CASES = [
      b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 4\r\nConnection: close\r\n\r\n", True),
     ("503-no-request", Response(503, [("Retry-After", "1")], b"busy\n"), None, False, False,
      b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 5\r\nConnection: close\r\n\r\n", True),
+    # A body of unknown length (StreamBody): chunked to HTTP/1.1, close-delimited (no
+    # Content-Length, and the connection closes) to HTTP/1.0; HEAD gets the same head.
+    ("stream-1.1", Response(200, TEXT, stream_body()), ("GET",), True, False,
+     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n", True),
+    ("stream-1.1-head", Response(200, TEXT, stream_body()), ("HEAD",), True, False,
+     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n", False),
+    ("stream-1.0", Response(200, TEXT, stream_body()), ("GET", "HTTP/1.0"), False, False,
+     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n", True),
+    ("stream-1.0-head", Response(200, TEXT, stream_body()), ("HEAD", "HTTP/1.0"), True, False,
+     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\n\r\n", False),
     # Date: only when switched on, after the handler's fields.
     ("date-on", Response(200, TEXT, b"a"), ("GET",), True, True,
      f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: {DATE}\r\nContent-Length: 1\r\n\r\n".encode(), True),
@@ -129,3 +153,29 @@ def test_framing_leaves_the_response_alone() -> None:
 def test_a_field_that_would_split_the_head_is_refused(name: str, value: str) -> None:
     with pytest.raises(ValueError):
         response_head(Response(200, [(name, value)]), request("GET"), keep_open=True, date=False)
+
+
+# (id, request (method, version), the bytes on the wire, whether the connection must close)
+STREAM_CASES = [
+    # RFC 9112 §7.1: each piece a chunk (hex size, CRLF, data, CRLF), the empty piece left
+    # out (it would read as the last chunk), then last-chunk and an empty trailer section.
+    ("chunked-1.1", ("GET", "HTTP/1.1"), b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", False),
+    # §6.3 point 8: HTTP/1.0 has no chunked; the body ends when the connection does.
+    ("close-delimited-1.0", ("GET", "HTTP/1.0"), b"abcde", True),
+    ("head-1.0-sends-nothing", ("HEAD", "HTTP/1.0"), None, False),
+]
+
+
+@pytest.mark.parametrize("asked, wire, closes", [case[1:] for case in STREAM_CASES], ids=[c[0] for c in STREAM_CASES])
+def test_stream_body_framing(asked, wire: bytes | None, closes: bool) -> None:
+    answered = request(*asked)
+    response = Response(200, TEXT, stream_body())
+    assert close_delimited(response, answered) is closes
+    if wire is not None:
+        assert b"".join(framed_pieces(response.body, answered)) == wire
+
+
+def test_a_long_piece_is_one_chunk_with_its_size_in_hex() -> None:
+    piece = b"x" * 70000
+    framed = b"".join(framed_pieces(StreamBody(iter([piece])), request("GET")))
+    assert framed == b"11170\r\n" + piece + b"\r\n0\r\n\r\n"

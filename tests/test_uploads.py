@@ -77,10 +77,12 @@ def test_delete_removes_the_file_with_204(server, server_directory):
     assert requests.delete(server.url + "/files/doomed.txt").status_code == 404
 
 
-def test_delete_of_a_folder_is_409(server, server_directory):
+def test_delete_of_a_folder_with_entries_is_409(server, server_directory):
     (server_directory / "keep-folder").mkdir()
-    assert requests.delete(server.url + "/files/keep-folder").status_code == 409
-    assert (server_directory / "keep-folder").is_dir()
+    (server_directory / "keep-folder" / "inside.txt").write_bytes(b"x")
+    response = requests.delete(server.url + "/files/keep-folder")
+    assert (response.status_code, response.text) == (409, "folder keep-folder is not empty (1 entry); delete them first\n")
+    assert (server_directory / "keep-folder" / "inside.txt").is_file()
 
 
 # --- preconditions on writes ---------------------------------------------------------

@@ -1,0 +1,45 @@
+"""What every request passes before its route, and what every response gets after it.
+
+The connection calls `before_route()` between parsing a request and dispatching it, and
+`add_response_headers()` on every response it sends (refusals of the parser included).
+The checks run in this order, each one able to answer the request itself:
+
+1. a CORS preflight from an allowed origin: `204` (`cors.py`). It comes first because
+   browsers send preflights without credentials (Fetch §3.2.2);
+2. the lock-out: `429` with `Retry-After` (`lockout.py`, through `auth.py`);
+3. the password: `401` with `WWW-Authenticate` (`auth.py`);
+4. the route (`handlers.py`); a route that writes then asks the write policy
+   (`policy.write_refusal()`, through `files.writable_path()`): `403` if writes are off.
+
+A plain launch configures none of these: `before_route()` answers None and
+`add_response_headers()` adds nothing, so the bytes on the wire are the challenge's.
+"""
+
+from __future__ import annotations
+
+from app.auth import password_refusal
+from app.cors import cors_headers, preflight_response
+from app.extraheaders import add_vary, replace_fields
+from app.http import Request, Response
+from app.settings import Settings
+
+
+def before_route(request: Request, settings: Settings, client: str) -> Response | None:
+    """The response that answers `request` before any route sees it, or None."""
+    if settings.cors and (preflight := preflight_response(request, settings)) is not None:
+        return preflight
+    return password_refusal(request, settings, client)
+
+
+def add_response_headers(response: Response, request: Request | None, settings: Settings) -> None:
+    """Add the fields of `--cors`, `-H` and `--server-header` to a response."""
+    if settings.cors:
+        for name, value in cors_headers(request, settings):
+            if name == "Vary":
+                add_vary(response.headers, value)
+            else:
+                response.headers.append((name, value))
+    if settings.header:
+        replace_fields(response.headers, list(settings.header))
+    if settings.server_header is not None:
+        replace_fields(response.headers, [("Server", settings.server_header)])
