@@ -42,7 +42,8 @@ pids=()
 # Stop everything we started, each in its own process group (an instance with --workers
 # has children), then wait for them: nothing is left running when this script ends.
 stop() {
-    trap - INT TERM EXIT
+    trap '' INT TERM  # a second Ctrl+C or SIGTERM must not cut the clean-up short
+    trap - EXIT
     for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -rf "$prefix"
