@@ -87,8 +87,10 @@ class Supervisor:
             others = [other for other, _ in self.workers.values()] + self.spare_listeners
             others = [other for other in others if other is not listener]
             run_worker(self.settings, listener, others, self.tls_context, self.shared)  # never returns
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        # Recorded before the signals are let through: a SIGTERM waiting for the unblock
+        # must find this worker among those to stop, or it would be left running.
         self.workers[pid] = (listener, time.monotonic())
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
         log.debug("worker %d started", pid)
 
     def stop_workers(self) -> str:

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT, RawClient, ServerProcess
+from tests.conftest import ROOT, RawClient, ServerProcess, wait_until
 
 # What systemd does between fork() and exec(): the socket becomes fd 3, and the
 # variables name this very process (exec keeps the pid; your_program.sh execs Python).
@@ -42,8 +42,11 @@ def start_activated(start_server, listener: socket.socket, *options: str):
 @pytest.mark.parametrize("options", [(), ("--workers", "2")])
 def test_serves_on_the_inherited_socket_and_a_restart_drops_no_connection(start_server, systemd_socket, options):
     port = systemd_socket.getsockname()[1]
-    first = start_activated(start_server, systemd_socket, *options)
+    first = start_activated(start_server, systemd_socket, *options, "-v")
     assert first.port == port
+    # Every worker is up before the stop (-v logs each one listening).
+    workers = int(options[1]) if options else 0
+    assert wait_until(lambda: first.log.count("listening on port") == workers)
     with RawClient(port) as client:
         assert client.exchange(GET).body == b"activated"
     assert first.stop()[0] == 0
