@@ -21,6 +21,7 @@ import ssl
 import struct
 import threading
 import time
+from collections.abc import Callable
 
 from app import gate, handlers, tls
 from app.accesslog import log_access, request_line_for_log
@@ -56,6 +57,7 @@ class Connection:
         settings: Settings,
         stopping: threading.Event,
         tls_context: ssl.SSLContext | None = None,
+        crowded: Callable[[], bool] = lambda: False,
     ) -> None:
         self.sock: socket.socket = sock  # an ssl.SSLSocket once start_tls() has wrapped it
         self.tls_context = tls_context  # HTTPS: the handshake comes before the first request
@@ -63,10 +65,15 @@ class Connection:
         self.client = client
         self.settings = settings
         self.stopping = stopping
+        # Whether the server is crowded: then a connection waits less for its next request.
+        self.crowded = crowded
         self.buffer = bytearray()
-        # True while waiting for the first byte of a request: the only moment at which
-        # shutdown may close the connection without cutting a request off.
-        self.idle = False
+        # The time.monotonic() at which the connection began waiting for the first byte of
+        # a request, None while a request is in progress. Only an idle connection may be
+        # closed (at shutdown, or to make room: `evict()`) without cutting a request off.
+        self.idle_since: float | None = None
+        # Set by `evict()`: the server wants the slot back, so no further request here.
+        self.evicted = False
         # Set when the connection ends while the client may still be sending (an unread
         # body, a refused request): `close()` then lingers (RFC 9112 §9.6).
         self.client_may_be_sending = False
@@ -151,6 +158,9 @@ class Connection:
         if self.stopping.is_set():
             self.close_reason = "server shutting down"
             return False
+        if self.evicted:
+            self.close_reason = "closed to make room for a new connection (--max-connections)"
+            return False
         if not self.finish_body(request):
             self.close_reason = (
                 "request body left unread (not invited with 100 Continue, too large to drop, or malformed)"
@@ -193,7 +203,7 @@ class Connection:
         may follow. A failed handshake costs one debug line; plain HTTP sent to this port
         gets a plain-text 400 (`refuse_plain_http`). Until the handshake is done the
         connection counts as idle: no request has begun that shutdown could cut off."""
-        self.idle = True
+        self.idle_since = time.monotonic()
         try:
             if not self.handshake():
                 self.refuse_plain_http()
@@ -204,7 +214,7 @@ class Connection:
             log.debug("TLS handshake with %s failed: %s", self.client, reason)
             return False
         finally:
-            self.idle = False
+            self.idle_since = None
         self.encrypted = True
         self.note_tls(self.sock.version() or "", (self.sock.cipher() or ("",))[0])
         return True
@@ -262,8 +272,8 @@ class Connection:
         """The next bytes of a request head; b"" when the client closed, or stayed idle
         past the idle timeout, between requests (`header_deadline` None)."""
         if header_deadline is None:
-            timeout = self.settings.timeouts.idle_timeout
-            self.idle = True
+            timeout = self.idle_timeout()
+            self.idle_since = time.monotonic()
         else:
             timeout = header_deadline - time.monotonic()
             if timeout <= 0:
@@ -278,12 +288,26 @@ class Connection:
         except OSError as error:
             raise ClientDisconnected(f"while waiting for a request: {error}") from None
         finally:
-            self.idle = False
+            self.idle_since = None
         if not data and header_deadline is not None:
             raise ClientDisconnected("closed in the middle of the request headers")
         if not data and self.stopping.is_set():  # `wake()` ended the wait
             self.close_reason = "server shutting down"
+        elif not data and self.evicted:  # `evict()` ended the wait
+            self.close_reason = "closed to make room for a new connection (--max-connections)"
         return data
+
+    def idle_timeout(self) -> float:
+        """How long to wait for the next request: shorter while the server is crowded, so
+        idle clients cannot hoard the connection slots."""
+        timeouts = self.settings.timeouts
+        if self.crowded():
+            return min(timeouts.crowded_idle_timeout, timeouts.idle_timeout)
+        return timeouts.idle_timeout
+
+    @property
+    def idle(self) -> bool:
+        return self.idle_since is not None
 
     def receive_more(self) -> None:
         """`http.Transport`: append the next bytes of a request body to the buffer."""
@@ -444,6 +468,20 @@ class Connection:
             # The socket's own shutdown, not ssl.SSLSocket's, which would also drop the
             # TLS layer under the feet of this connection's thread.
             socket.socket.shutdown(self.sock, how)
+        except OSError:
+            pass
+
+    def evict(self) -> None:
+        """From the accept loop, at --max-connections: close this idle connection to make
+        room for a new client. Shutting down the read side makes the blocked recv() return
+        b"", and the connection closes the way an idle timeout closes it (a FIN, never half
+        a response). If a request raced in, it was already in the kernel's buffer: recv()
+        still returns it, it is answered with `Connection: close`, and then the connection
+        ends (`evicted`), as nginx does when it reuses idle keep-alive connections."""
+        self.evicted = True
+        try:
+            # The socket's own shutdown, as in wake(): not ssl.SSLSocket's.
+            socket.socket.shutdown(self.sock, socket.SHUT_RD)
         except OSError:
             pass
 

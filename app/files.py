@@ -21,11 +21,12 @@ Every path that reaches the disk, reading or writing, comes from `resolve_under(
 from __future__ import annotations
 
 import errno
+import functools
 import mimetypes
 import os
 import re
+import secrets
 import stat
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -119,7 +120,7 @@ def resolve_under(root: Path, encoded_name: str) -> Path:
     # NAME_MAX on Linux, macOS and Windows: longer names make every file call fail.
     if any(len(segment.encode("utf-8")) > MAX_NAME_BYTES for segment in segments):
         raise ValueError(f"file name longer than {MAX_NAME_BYTES} bytes")
-    root = root.resolve()
+    root = resolved_root(root)
     path = root.joinpath(*segments)
     try:
         resolved = path.resolve()
@@ -133,6 +134,13 @@ def resolve_under(root: Path, encoded_name: str) -> Path:
 MAX_NAME_BYTES = 255
 
 
+@functools.lru_cache(maxsize=8)
+def resolved_root(root: Path) -> Path:
+    """The served folder with its symlinks resolved, once: resolving walks the path with
+    one lstat() per component, and the folder does not move while the server runs."""
+    return root.resolve()
+
+
 def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
     """Write `chunks` to `path` so that readers see the old file or the whole new one,
     never part of it: stream them into a temporary file beside it (never holding the
@@ -141,15 +149,17 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
     If anything fails (a full disk, the client going away mid-body, a body over the
     limit), the temporary file is removed and `path` is untouched.
     """
-    # A name no other process, here or on another host, can pick (`leftovers.py`).
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=".part")
+    temporary = temporary_path(path)
+    # O_EXCL: a new file, never one that exists (or a symlink planted there); created
+    # with its final mode at once (what the umask allows of rw-r--r--), no chmod after.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        with os.fdopen(descriptor, "wb") as file:
+        try:  # straight to the descriptor: the body comes in large chunks already
             for chunk in chunks:
-                file.write(chunk)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)  # mkstemp creates 0600
+                write_all(descriptor, chunk)
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
@@ -159,6 +169,21 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+def write_all(descriptor: int, data: bytes | memoryview) -> None:
+    """os.write() until the whole of `data` is written (a write may take only part)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(descriptor, view) :]
+
+
+def temporary_path(path: Path) -> Path:
+    """Where an upload to `path` is written until it is whole: a hidden name beside it,
+    ending in `.part`, that names this host and process (`leftovers.py`: no other process,
+    here or on another host, can pick it, and a dead process's file can be told apart)
+    plus 48 random bits; the target's name is cut short to stay within NAME_MAX."""
+    return path.with_name(f"{temporary_prefix(path.name)}{secrets.token_hex(6)}.part")
 
 
 def store_upload(path: Path, chunks: Iterable[bytes], name: str) -> None:

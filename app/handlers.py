@@ -23,6 +23,7 @@ archive (`archive.py`).
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
@@ -132,7 +133,7 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
         current = None
     except NotADirectoryError:
         raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
-    if current is not None and not os.path.isfile(path):
+    if current is not None and not stat.S_ISREG(current.st_mode):
         raise HTTPError(409, f"{name} is a folder")
     check_write_preconditions(request, current, name)
     store_upload(path, request.body, name)

@@ -500,10 +500,7 @@ def parse_request(transport: Transport, limits: Limits) -> Request | None:
         check_incomplete_head(buffer, limits)
         return None
     raw_head = bytes(buffer[: head_end + 4])
-    lines = split_head(raw_head[:head_end], limits)
-
-    method, target, version = parse_request_line(lines[0])
-    headers = Headers([parse_field_line(line) for line in lines[1:]])
+    method, target, version, headers = parse_common_head(raw_head, limits) or parse_head(raw_head, limits)
     path, query = split_target(method, target)
     check_host(version, headers)
     decoder = body_decoder_for(version, headers, limits)
@@ -522,6 +519,44 @@ def parse_request(transport: Transport, limits: Limits) -> Request | None:
         body=RequestBody(decoder, transport, expect_continue, limits.max_upload),
         wants_keep_alive=wants_keep_alive(version, options),
     )
+
+
+def parse_head(raw_head: bytes, limits: Limits) -> tuple[str, str, str, Headers]:
+    """The request line and header fields of a complete head, line by line: every error
+    gets its precise status and reason."""
+    lines = split_head(raw_head[:-4], limits)
+    method, target, version = parse_request_line(lines[0])
+    return method, target, version, Headers([parse_field_line(line) for line in lines[1:]])
+
+
+# The head nearly every client sends, matched whole by one pattern: a token method, an
+# origin-form target (RFC 9112 §3.2.1), HTTP/1.1 or HTTP/1.0, then field lines
+#   field-line = field-name ":" OWS field-value OWS    (RFC 9112 §5)
+# whose name is a token right before the colon and whose value (with its OWS) holds no
+# control character but HTAB (RFC 9110 §5.5, as FIELD_VALUE_RE). Every head it matches
+# is one `parse_head` accepts with the same result (tests/test_parser_properties.py
+# checks it); anything else, valid or not, takes `parse_head`. The quantifiers are
+# possessive (`*+`): no backtracking, so the match is linear in the head's length.
+COMMON_FIELD_LINE = rb"(%s):([\t\x20-\x7e\x80-\xff]*+)\r\n" % TOKEN
+COMMON_HEAD_RE = re.compile(
+    rb"(%s) (/[\x21-\x7e]*+) (HTTP/1\.[01])\r\n((?:%s:[\t\x20-\x7e\x80-\xff]*+\r\n)*+)\r\n"
+    % (TOKEN, TOKEN)
+)
+COMMON_FIELD_LINE_RE = re.compile(COMMON_FIELD_LINE)
+
+
+def parse_common_head(raw_head: bytes, limits: Limits) -> tuple[str, str, str, Headers] | None:
+    """`parse_head`'s result for a head of the common shape (`COMMON_HEAD_RE`) within
+    the limits, found with two calls into the regex engine; None for any other head."""
+    match = COMMON_HEAD_RE.fullmatch(raw_head)
+    if match is None or match.end(3) > limits.max_request_line:
+        return None
+    fields = COMMON_FIELD_LINE_RE.findall(match.group(4))
+    if len(fields) > limits.max_header_fields:
+        return None
+    headers = Headers([(name.decode("ascii").lower(), value.strip(b" \t").decode("latin-1")) for name, value in fields])
+    method, target, version = match.group(1, 2, 3)
+    return method.decode("ascii"), target.decode("ascii"), version.decode("ascii"), headers
 
 
 def split_head(head: bytes, limits: Limits) -> list[bytes]:

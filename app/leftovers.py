@@ -34,7 +34,7 @@ def host_name() -> str:
 
 
 def temporary_prefix(name: str) -> str:
-    """What `tempfile.mkstemp` puts before its random part for an upload to `name`. The
+    """What comes before the random part of an upload's temporary name (`files.py`). The
     name is cut short so that the whole temporary name stays within NAME_MAX."""
     return f".{name[:100]}.{host_name()}-{os.getpid()}."
 

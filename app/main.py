@@ -17,7 +17,7 @@ import ssl
 import sys
 from typing import Any
 
-from app import tls
+from app import accesslog, tls
 from app.activation import inherited_listener
 from app.leftovers import remove_leftovers
 from app.netaddr import lan_host
@@ -27,7 +27,6 @@ from app.settings import Limits, Settings, Timeouts
 from app.workers import Supervisor
 
 log = logging.getLogger("app")
-access_log = logging.getLogger("app.access")
 
 # The settings classes whose `option()` fields become flags, and the --help group of each.
 OPTION_GROUPS: tuple[tuple[type, str | None], ...] = (
@@ -93,20 +92,29 @@ def option_values(settings_class: type, arguments: argparse.Namespace) -> dict[s
     return values
 
 
-def configure_logging(verbose: bool, quiet: bool, workers: int = 1) -> None:
-    """Logs go to stderr with a timestamp; access lines carry their own (Common Log Format).
-    With worker processes, each line also names the process that wrote it."""
-    # Skip what no line of ours prints: the caller's file and line (a stack walk per
-    # record), the thread name and the multiprocessing process name. This is the
-    # "Optimization" section of the Logging HOWTO; it halves the cost of an access line.
+def configure_logging(verbose: bool, workers: int = 1) -> None:
+    """Logs go to stderr with a timestamp. With worker processes, each line also names the
+    process that wrote it. (Access lines do not go through `logging`: see accesslog.py.)"""
+    # Skip what no line of ours prints (the Logging HOWTO, "Optimization"): the caller's
+    # file and line (a stack walk per record), the process name, and the thread name,
+    # which in a connection thread (started with `_thread`) would register a dummy
+    # `threading.Thread` for it that is never removed.
     logging._srcfile = None
     logging.logThreads = False
     logging.logMultiprocessing = False
     process = "[pid %(process)d] " if workers > 1 else ""
     add_stderr_handler(log, f"%(asctime)s %(levelname)s {process}%(message)s")
     log.setLevel(logging.DEBUG if verbose else logging.INFO)
-    add_stderr_handler(access_log, "%(message)s")
-    access_log.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+def open_access_log(settings: Settings, quiet: bool) -> None:
+    """The access log, unless -q: on stderr, or in --access-log FILE, which SIGHUP reopens
+    (logrotate renames the file, then signals; nginx does the same)."""
+    if quiet:
+        return
+    access_log = accesslog.open_access_log(settings.access_log)
+    if settings.access_log is not None:
+        signal.signal(signal.SIGHUP, lambda *_: access_log.reopen_soon())
 
 
 def add_stderr_handler(logger: logging.Logger, line_format: str) -> None:
@@ -151,7 +159,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(problem)
     if settings.lan:
         settings = dataclasses.replace(settings, host=lan_host())
-    configure_logging(arguments.verbose, arguments.quiet, settings.workers)
+    configure_logging(arguments.verbose, settings.workers)
+    try:
+        open_access_log(settings, arguments.quiet)
+    except OSError as error:
+        print(f"cannot open the access log {settings.access_log}: {error.strerror}", file=sys.stderr)
+        return 1
     try:
         tls_context = tls.server_context(settings)
     except tls.TLSSetupError as error:

@@ -1,20 +1,28 @@
 """The listening socket, the accept loop, and graceful shutdown.
 
 `Server.serve_forever()` accepts connections and starts one thread per client, which
-runs `Connection.serve()` (`connection.py`). At `--max-connections` a new client is
-answered 503 from the accept loop itself (`refuse_connection`). `Server.shutdown()` stops
-the way Go's net/http does: close the listener, then the idle connections, then give the
+runs `Connection.serve()` (`connection.py`). At `--max-connections` the accept loop
+makes room by closing the connection idle the longest (`make_room`), as nginx reuses idle
+keep-alive connections; only when every connection has a request in progress is a new
+client answered 503 from the accept loop itself (`refuse_connection`).
+`Server.shutdown()` stops the way Go's net/http does: close the listener, then the idle connections, then give the
 requests in flight a grace period.
 """
 
 from __future__ import annotations
 
+import _thread
 import logging
+import signal
 import socket
 import ssl
+import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
+from app import accesslog
 from app.connection import Connection
 from app.gate import add_response_headers
 from app.http import response_head, text_response
@@ -79,9 +87,16 @@ class Server:
                 time.sleep(0.1)
                 continue
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            connection = self.connection_class(sock, address[0], self.settings, self.stopping, self.tls_context)
+            connection = self.connection_class(
+                sock, address[0], self.settings, self.stopping, self.tls_context, self.crowded
+            )
             if self.admit(connection):
-                threading.Thread(target=self.run_connection, args=(connection,), daemon=True).start()
+                # One thread per client, started with the low-level `_thread` module: a
+                # `threading.Thread` costs 8x the instructions (its Python bookkeeping:
+                # Condition, Event, name, registry) and `start()` blocks the accept loop
+                # until the new thread runs. Nothing here needs what it adds (join, names,
+                # `threading.enumerate`): shutdown counts `self.connections` instead.
+                start_thread(self.run_connection, connection)
             elif self.tls_context is None:
                 refuse_connection(sock, self.settings)
             else:
@@ -90,9 +105,10 @@ class Server:
                 sock.close()
 
     def admit(self, connection: Connection) -> bool:
-        """Count the connection in, unless `--max-connections` are open already."""
+        """Count the connection in, unless `--max-connections` are open already and none
+        of them is idle to make room."""
         with self.connections_lock:
-            full = len(self.connections) >= self.settings.max_connections
+            full = len(self.connections) >= self.settings.max_connections and not self.make_room()
             if not full:
                 self.connections.add(connection)
         if full and not self.refusing:  # one warning per burst, not one per connection
@@ -100,13 +116,29 @@ class Server:
         self.refusing = full
         return not full
 
+    def make_room(self) -> bool:
+        """With `connections_lock` held: close the connection idle the longest, if any;
+        it leaves the count at once (its thread only has a socket left to close)."""
+        idle = [connection for connection in self.connections if connection.idle_since is not None]
+        if not idle:
+            return False
+        idlest = min(idle, key=lambda connection: connection.idle_since or 0.0)
+        idlest.evict()
+        self.connections.discard(idlest)
+        return True
+
+    def crowded(self) -> bool:
+        """More than half the connection slots are taken (read without the lock: a
+        moment's stale count only picks the other idle timeout)."""
+        return len(self.connections) * 2 > self.settings.max_connections
+
     def run_connection(self, connection: Connection) -> None:
         """The body of a connection's thread."""
         try:
             connection.serve()
         finally:
             with self.connections_lock:
-                self.connections.remove(connection)
+                self.connections.discard(connection)  # an evicted one has left already
 
     def shutdown(self) -> str:
         """Stop accepting, close idle connections, give requests in flight a grace period
@@ -134,6 +166,7 @@ class Server:
         # Let the cut-off threads clean up (an upload removes its temporary file) before
         # the process exits and takes its daemon threads with it.
         self.wait_for_connections(1.0)
+        accesslog.flush()  # every line of every request answered, before the process ends
         finished = len(connections) - len(idle) - len(cut)
         summary = f"Stopped: closed {len(idle)} idle connection(s), {finished} finished in flight"
         if cut:
@@ -147,6 +180,35 @@ class Server:
             if cut_short is not None and cut_short.is_set():
                 return
             time.sleep(0.01)
+
+
+# Python runs a signal's handler in the main thread, and only once the signal has
+# interrupted what the main thread was doing: a SIGTERM the kernel hands to another
+# thread leaves the main thread blocked in accept() for good. So every other thread
+# starts with these blocked (a thread inherits the mask of the one that starts it), and
+# the kernel delivers them to the main thread.
+MAIN_THREAD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def start_thread(function: Callable[..., object], *args: object) -> None:
+    """Start a thread running `function(*args)`, with `MAIN_THREAD_SIGNALS` blocked in it.
+    Like `threading.Thread`, it installs the hooks of `threading.settrace()` and
+    `threading.setprofile()` in the new thread, which coverage, profilers and debuggers use."""
+    trace, profile = threading.gettrace(), threading.getprofile()
+    if trace is not None or profile is not None:
+        args = (trace, profile, function, *args)
+        function = run_with_hooks
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, MAIN_THREAD_SIGNALS)
+    try:
+        _thread.start_new_thread(function, args)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def run_with_hooks(trace: Any, profile: Any, function: Callable[..., object], *args: object) -> None:
+    sys.settrace(trace)
+    sys.setprofile(profile)
+    function(*args)
 
 
 def refuse_connection(sock: socket.socket, settings: Settings) -> None:

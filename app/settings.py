@@ -152,6 +152,11 @@ class Timeouts:
     idle_timeout: float = option(
         15.0, "seconds a keep-alive connection may wait for its next request", positive_seconds, "SECONDS"
     )
+    # The idle timeout while more than half of --max-connections are open, so idle
+    # keep-alive clients cannot hoard the slots (at the cap, the idlest are closed).
+    crowded_idle_timeout: float = option(
+        2.0, "seconds a keep-alive connection may wait while over half the slots are taken", positive_seconds, "SECONDS"
+    )
     # The longest wait for the next piece of a request body; 408.
     body_timeout: float = option(
         30.0, "seconds a request body may stall before it is refused", positive_seconds, "SECONDS"
@@ -304,6 +309,11 @@ class Settings:
     )
 
     # -- Holding load: access log file, crowded server --
+
+    # Where access lines go: stderr by default (-q: nowhere); a file is reopened on SIGHUP.
+    access_log: Path | None = option(
+        None, "write the access log to this file (reopened on SIGHUP, for logrotate) instead of stderr", Path, "FILE"
+    )
 
     # The Retry-After (RFC 9110 §10.2.3) sent with the 503 at --max-connections, in seconds.
     retry_after: int = 1

@@ -16,12 +16,15 @@ import socket
 import ssl
 import time
 
+from app import accesslog
 from app.server import Server, open_listener
 from app.settings import Settings
 
 log = logging.getLogger("app")
 
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+# Blocked around fork(): the stop signals, and SIGHUP (reopen the access log file).
+FORK_BLOCKED = STOP_SIGNALS | {signal.SIGHUP}
 
 
 class Supervisor:
@@ -49,6 +52,7 @@ class Supervisor:
         """Keep the workers running until Ctrl+C or SIGTERM; returns a summary line."""
         try:
             print(banner, flush=True)
+            self.forward_reopen_signal()
             for _ in range(self.settings.workers - 1):
                 self.spare_listeners.append(self.new_listener())
             while self.spare_listeners:
@@ -78,10 +82,16 @@ class Supervisor:
         if listener is not self.shared:
             listener.close()
 
+    def forward_reopen_signal(self) -> None:
+        """With --access-log FILE, each worker writes the file: SIGHUP (logrotate) is
+        passed on to every worker, which reopens its own (`run_worker`)."""
+        if accesslog.sink is not None and accesslog.sink.path is not None:
+            signal.signal(signal.SIGHUP, lambda *_: [signal_quietly(pid, signal.SIGHUP) for pid in self.workers])
+
     def start_worker(self, listener: socket.socket) -> None:
         # Signals wait until the child has its own handlers: a Ctrl+C landing between
         # fork() and those must not run the parent's handler inside the child.
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_BLOCK, FORK_BLOCKED)
         pid = os.fork()
         if pid == 0:
             others = [other for other, _ in self.workers.values()] + self.spare_listeners
@@ -90,7 +100,7 @@ class Supervisor:
         # Recorded before the signals are let through: a SIGTERM waiting for the unblock
         # must find this worker among those to stop, or it would be left running.
         self.workers[pid] = (listener, time.monotonic())
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
         log.debug("worker %d started", pid)
 
     def stop_workers(self) -> str:
@@ -138,7 +148,9 @@ def run_worker(
         # as SIGTERM, so the worker ignores the direct copy and stops once, gracefully.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        if accesslog.sink is not None and accesslog.sink.path is not None:
+            signal.signal(signal.SIGHUP, lambda *_: accesslog.sink and accesslog.sink.reopen_soon())
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
         server = Server(settings, listener, tls_context, shared=listener is shared)
         log.debug("worker %d listening on port %d", os.getpid(), server.port)
         try:

@@ -11,11 +11,16 @@ the table shows the median of the rounds. A benchmark is a measuring tool, not a
 nothing here asserts a timing.
 
 Servers:
-  ours         ./your_program.sh -q (no access log; the peers log nothing either)
-  ours+log     ./your_program.sh with its access log on (written to /dev/null)
+  ours         ./your_program.sh --directory DIR as people run it: access log on, its
+               stderr written to a file (the headline rows)
+  ours-q       the same with -q (no access log; the peers log nothing)
+  ours-w2      the same with --workers 2 (access log on)
   http.server  bench/peers.py stdlib: ThreadingHTTPServer, HTTP/1.1, same endpoints
   bare         bench/peers.py bare: canned answer, no parsing (only in the /echo/hello rows)
-  ours-w2      ./your_program.sh -q --workers 2 (not in the default set; see --servers)
+
+The "CPU µs/req" column is the server's user + system CPU time during the run (its
+process tree, from /proc) divided by the requests answered: on a loaded machine it moves
+less than requests/s.
 
 Needs: wrk and taskset (Debian: apt-get install wrk util-linux).
 """
@@ -146,13 +151,16 @@ class ServerUnderTest:
         self.port = port
         self.directory = directory
         pinned = ["taskset", "-c", cpus] if cpus else []
-        self.process = subprocess.Popen(
-            [*pinned, *command],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        # The access log (our stderr) goes to a file beside the served folder, as with
+        # `./your_program.sh ... 2>access.log`; the other servers write nothing there.
+        with open(directory.parent / f"{name}.stderr.log", "ab") as stderr:
+            self.process = subprocess.Popen(
+                [*pinned, *command],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -187,9 +195,9 @@ def start_server(name: str, directory: Path, cpus: str) -> ServerUnderTest:
         *our_extra_options(),
     ]
     commands = {
-        "ours": [*ours, "-q"],
-        "ours+log": ours,
-        "ours-w2": [*ours, "-q", "--workers", "2"],
+        "ours": ours,
+        "ours-q": [*ours, "-q"],
+        "ours-w2": [*ours, "--workers", "2"],
         "http.server": [sys.executable, str(PEERS), "stdlib", str(port), str(directory)],
         "bare": [sys.executable, str(PEERS), "bare", str(port)],
     }
@@ -203,7 +211,21 @@ class Result:
     p99_ms: float
     errors: int
     peak_rss: int
+    cpu_us_per_request: float
     note: str = ""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its descendants so far."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            with open(f"/proc/{member}/stat") as file:
+                fields = file.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15)
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class IdleConnections:
@@ -255,6 +277,7 @@ def run_wrk(server: ServerUnderTest, scenario: Scenario, duration: int, wrk_cpus
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    cpu_before = cpu_seconds(server.process.pid)
     command = [
         *(["taskset", "-c", wrk_cpus] if wrk_cpus else []),
         "wrk", "-t1", f"-c{scenario.connections}", f"-d{duration}s", "--timeout", "5s",
@@ -270,6 +293,7 @@ def run_wrk(server: ServerUnderTest, scenario: Scenario, duration: int, wrk_cpus
         sampler.join()
         os.unlink(script.name)
     peak[0] = max(peak[0], rss_bytes(server.process.pid))
+    cpu = cpu_seconds(server.process.pid) - cpu_before
     note = ""
     if idle is not None:
         answered = idle.finish()
@@ -284,7 +308,8 @@ def run_wrk(server: ServerUnderTest, scenario: Scenario, duration: int, wrk_cpus
     else:
         throughput = summary["requests"] / seconds
     errors = sum(summary[kind] for kind in ("connect", "read", "write", "status", "timeout"))
-    return Result(throughput, summary["p50_us"] / 1000, summary["p99_us"] / 1000, errors, peak[0], note)
+    cpu_per_request = cpu / summary["requests"] * 1e6 if summary["requests"] else 0.0
+    return Result(throughput, summary["p50_us"] / 1000, summary["p99_us"] / 1000, errors, peak[0], cpu_per_request, note)
 
 
 def clear_uploads(directory: Path) -> None:
@@ -298,8 +323,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per scenario (default: %(default)s)")
     parser.add_argument("--duration", type=int, default=5, help="seconds per wrk run (default: %(default)s)")
     parser.add_argument(
-        "--servers", default="ours,ours+log,http.server,bare",
-        help="comma-separated, from ours, ours+log, ours-w2, http.server, bare (default: %(default)s)",
+        "--servers", default="ours,ours-q,ours-w2,http.server,bare",
+        help="comma-separated, from ours, ours-q, ours-w2, http.server, bare (default: %(default)s)",
     )
     parser.add_argument(
         "--scenarios", default="",
@@ -364,9 +389,9 @@ def print_table(
     print(
         f"\nMedians of {arguments.rounds} round(s) of {arguments.duration:g} s; servers on cores "
         f"{arguments.server_cpus or 'any'}, wrk (1 thread) on {arguments.wrk_cpus or 'any'}. "
-        "'ours' runs with -q (no access log, like the peers); 'ours+log' with the access log on."
+        "'ours' is the default launch (access log on, to a file); 'ours-q' runs with -q."
     )
-    header = f"| {'scenario':<36} | {'server':<11} | {'throughput':>14} | {'×http.server':>12} | {'×bare':>6} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} | {'peak RSS':>8} | note"
+    header = f"| {'scenario':<36} | {'server':<11} | {'throughput':>14} | {'×http.server':>12} | {'×bare':>6} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} | {'peak RSS':>8} | {'CPU µs/req':>10} | note"
     print(header)
     print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:]))
     for scenario in scenarios:
@@ -387,9 +412,10 @@ def print_table(
             errors = sum(r.errors for r in rounds)
             peak = max(r.peak_rss for r in rounds) / 2**20
             notes = "; ".join(sorted({r.note for r in rounds if r.note}))
+            cpu = statistics.median(r.cpu_us_per_request for r in rounds)
             print(
                 f"| {scenario.name:<36} | {name:<11} | {throughput:>8.1f} {scenario.unit:<5} | {versus_stdlib:>12} "
-                f"| {versus_bare:>6} | {p50:>7.2f} | {p99:>7.2f} | {errors:>6} | {peak:>5.1f} MiB | {notes}"
+                f"| {versus_bare:>6} | {p50:>7.2f} | {p99:>7.2f} | {errors:>6} | {peak:>5.1f} MiB | {cpu:>10.1f} | {notes}"
             )
 
 

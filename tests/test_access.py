@@ -351,10 +351,15 @@ def test_added_headers_on_every_response(start_server, tmp_path: Path) -> None:
     assert ("Server", "SimplePythonServer/1.0") in refused.headers
 
 
-def test_added_headers_on_the_503_beyond_max_connections(start_server) -> None:
-    server = start_server("--max-connections", "1", "-H", "X-Frame-Options: DENY", "--server-header")
+def test_added_headers_on_the_503_beyond_max_connections(start_server, tmp_path) -> None:
+    server = start_server(
+        "--max-connections", "1", "--directory", str(tmp_path), "-H", "X-Frame-Options: DENY", "--server-header"
+    )
     with server.connect() as first:
-        assert exchange_on(first, "GET", "/echo/a").status == 200  # it holds the one thread
+        # A request in progress holds the one slot (an idle connection would make room):
+        # its head read, as the 100 Continue shows, its body not sent yet.
+        head = b"PUT /files/busy HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        assert first.exchange(head).status == 100
         with server.connect() as extra:
             refused = extra.read_response()
     assert refused.status == 503

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import socket
-import subprocess
 import tarfile
 import threading
 import zipfile
@@ -47,30 +46,6 @@ def post_form(server: ServerProcess, path: str, body: bytes, accept: str = "*/*"
 
 
 # --- uploads ---------------------------------------------------------------------------
-
-
-def test_curl_uploads_one_file(server, server_directory, tmp_path):
-    (tmp_path / "one.txt").write_bytes(b"one file\n")
-    result = subprocess.run(
-        ["curl", "-sS", "-F", f"file=@{tmp_path / 'one.txt'}", server.url + "/files/"],
-        capture_output=True, check=True,
-    )
-    assert result.stdout == b"/files/one.txt 9 bytes\n"
-    assert (server_directory / "one.txt").read_bytes() == b"one file\n"
-
-
-def test_curl_uploads_several_files_in_one_request(server, server_directory, tmp_path):
-    (server_directory / "curl-many").mkdir()
-    (tmp_path / "a.txt").write_bytes(b"text\n")
-    (tmp_path / "b.bin").write_bytes(bytes(range(256)) * 40)
-    result = subprocess.run(
-        ["curl", "-sS", "-w", "%{http_code}", "-F", f"file=@{tmp_path / 'a.txt'}", "-F", f"file=@{tmp_path / 'b.bin'}",
-         server.url + "/files/curl-many/"],
-        capture_output=True, check=True,
-    )
-    assert result.stdout == b"/files/curl-many/a.txt 5 bytes\n/files/curl-many/b.bin 10240 bytes\n201"
-    assert (server_directory / "curl-many" / "b.bin").read_bytes() == bytes(range(256)) * 40
-    assert leftovers(server_directory / "curl-many") == []
 
 
 def test_requests_form_upload_answers_json_on_request(server, server_directory):
@@ -119,14 +94,6 @@ def test_if_none_match_star_keeps_an_existing_file(server, server_directory):
     response = requests.post(server.url + "/files/", data=multipart([("file", "keep-me.txt", b"new")]), headers=headers)
     assert (response.status_code, response.text) == (412, "keep-me.txt exists already (If-None-Match: *)\n")
     assert (server_directory / "keep-me.txt").read_bytes() == b"old"
-
-
-def test_a_form_posted_to_a_file_url_is_refused_with_a_hint(server, server_directory, tmp_path):
-    (tmp_path / "hint.txt").write_bytes(b"x")
-    result = subprocess.run(["curl", "-sS", "-F", f"file=@{tmp_path / 'hint.txt'}", server.url + "/files/sub/hint.txt"],
-                            capture_output=True, check=True)
-    assert result.stdout == b"multipart/form-data goes to a folder URL, e.g. POST /files/sub/\n"
-    assert not (server_directory / "sub" / "hint.txt").exists()
 
 
 def test_an_empty_file_input_is_skipped_and_mkdir_creates_a_folder(server, server_directory):
@@ -208,9 +175,9 @@ def test_a_client_gone_half_way_leaves_no_part_half_written(server, server_direc
     with server.connect() as client:
         client.send(head + body[:60_000])
     server.assert_answers()
-    # The server notices the close when it reads past what was sent.
-    assert wait_until(lambda: leftovers(server_directory / "gone") == [])
-    assert sorted(p.name for p in (server_directory / "gone").iterdir()) == ["first.txt"]
+    # The server notices the close when it reads past what was sent. (The upload's thread
+    # may not even have begun yet: wait for the final state, the first file alone.)
+    assert wait_until(lambda: sorted(p.name for p in (server_directory / "gone").iterdir()) == ["first.txt"])
     assert (server_directory / "gone" / "first.txt").read_bytes() == b"1" * 1000
 
 
@@ -400,14 +367,6 @@ def test_a_non_ascii_folder_name_gets_filename_star(start_server, tmp_path):
 ])
 def test_content_disposition_names(name, header):
     assert attachment(name + ".zip") == header
-
-
-def test_curl_reads_the_chunked_archive(start_server, shared, tmp_path):
-    process = start_server("--directory", str(shared))
-    target = tmp_path / "out.zip"
-    subprocess.run(["curl", "-sS", "-o", str(target), process.url + "/files/pack/?download=zip"], check=True)
-    archive = zipfile.ZipFile(target)
-    assert {name: archive.read(name) for name in EXPECTED_FILES} == EXPECTED_FILES
 
 
 def test_h11_reads_the_chunked_framing_and_the_connection_goes_on(start_server, shared):

@@ -242,11 +242,23 @@ def test_stalled_body_is_dropped(short_timeouts, tmp_path, sent: bytes) -> None:
 # --- Too many connections ------------------------------------------------------------------
 
 
-def test_connections_beyond_the_maximum_get_503(start_server) -> None:
-    server = start_server("--max-connections", "3")
+def start_upload(client: RawClient, name: str) -> None:
+    """Leave a request in progress on `client`: the server has read the head and waits for
+    the body (its `100 Continue` proves it), which `finish_upload` sends."""
+    head = f"PUT /files/{name} HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n"
+    assert client.exchange(head.encode() + H + b"\r\n").status == 100
+
+
+def finish_upload(client: RawClient) -> int:
+    return client.exchange(b"12345").status
+
+
+def test_connections_beyond_the_maximum_get_503_when_every_one_is_busy(start_server, tmp_path) -> None:
+    server = start_server("--max-connections", "3", "--directory", str(tmp_path))
     clients = [server.connect() for _ in range(3)]
-    for client in clients:  # each has its thread now
+    for index, client in enumerate(clients):  # each has its thread and a request in progress
         assert client.exchange(b"GET / HTTP/1.1\r\n" + H + b"\r\n").status == 200
+        start_upload(client, f"busy{index}")
     with server.connect() as extra:
         refused = extra.read_response()
         assert refused.status_line == b"HTTP/1.1 503 Service Unavailable"
@@ -254,8 +266,8 @@ def test_connections_beyond_the_maximum_get_503(start_server) -> None:
         assert refused.header("Connection") == "close"
         assert b"too many connections" in refused.body
         assert extra.is_closed_by_server(within=5)
-    for client in clients:  # the others are still served
-        assert client.exchange(b"GET /echo/still HTTP/1.1\r\n" + H + b"\r\n").body == b"still"
+    for client in clients:  # none of the busy ones was cut off: each finishes its request
+        assert finish_upload(client) == 201
     clients.pop().close()
 
     def a_new_connection_is_served() -> bool:
@@ -267,3 +279,46 @@ def test_connections_beyond_the_maximum_get_503(start_server) -> None:
     for client in clients:
         client.close()
     assert "refusing new ones with 503" in server.log
+
+
+def served_again(client: RawClient) -> bool:
+    """Whether the connection still answers; if not, it was closed without a byte of a
+    response (an evicted connection is closed cleanly, never in the middle of one)."""
+    try:
+        return client.exchange(b"GET /echo/b HTTP/1.1\r\n" + H + b"\r\n").body == b"b"
+    except ConnectionError:  # EOF, or a reset as our request reached a closed socket
+        assert client.buffer == b""
+        return False
+
+
+def test_at_the_maximum_idle_connections_make_room(start_server, tmp_path) -> None:
+    server = start_server("--max-connections", "20", "--crowded-idle-timeout", "60", "--directory", str(tmp_path))
+    clients = [server.connect() for _ in range(20)]
+    for client in clients:
+        assert client.exchange(b"GET /echo/a HTTP/1.1\r\n" + H + b"\r\n").body == b"a"
+    busy = clients.pop(0)
+    start_upload(busy, "busy")  # a request in progress
+    extras = [server.connect() for _ in range(3)]
+    for extra in extras:  # each new client is served, and stays: idle ones made room
+        assert extra.exchange(b"GET /echo/new HTTP/1.1\r\n" + H + b"\r\n").body == b"new"
+    assert finish_upload(busy) == 201  # the busy one was never touched
+    assert (tmp_path / "busy").read_bytes() == b"12345"
+    # Exactly three idle ones were closed (the idlest: those whose threads began waiting
+    # first), the others are still served.
+    assert sum(not served_again(client) for client in clients) == 3
+    for client in [busy, *clients, *extras]:
+        client.close()
+    assert "refusing new ones with 503" not in server.log
+
+
+def test_when_crowded_idle_connections_time_out_sooner(start_server) -> None:
+    server = start_server("--max-connections", "4", "--crowded-idle-timeout", "0.5")
+    clients = [server.connect() for _ in range(3)]  # 3 of 4 slots: over half taken
+    for round in range(2):  # the second time, each goes idle with all three open
+        for client in clients:
+            assert client.exchange(b"GET /echo/a HTTP/1.1\r\n" + H + b"\r\n").body == b"a"
+    for client in clients:  # closed after 0.5 s idle, not the idle timeout of 15 s
+        assert client.is_closed_by_server(within=5)
+    with server.connect() as alone:  # 1 of 4: not crowded, the usual idle timeout
+        assert alone.exchange(b"GET /echo/a HTTP/1.1\r\n" + H + b"\r\n").body == b"a"
+        assert not alone.is_closed_by_server(within=1.5)

@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -166,3 +167,98 @@ def test_sigint_stops_a_server_started_with_sigint_ignored(tmp_path: Path) -> No
     stdout, _ = process.communicate(timeout=10)
     assert process.returncode == 0
     assert stdout.startswith("Stopped:")
+
+
+# --- The access log file: every line written, reopened on SIGHUP ----------------------------
+
+
+def log_lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_access_log_file_has_every_line_after_a_graceful_stop(start_server, tmp_path: Path) -> None:
+    log_file = tmp_path / "access.log"
+    server = start_server("--access-log", str(log_file))
+    with server.connect() as client:
+        for index in range(300):
+            assert client.exchange(b"GET /echo/%d HTTP/1.1\r\nHost: x\r\n\r\n" % index).status == 200
+    code, _ = server.stop()
+    assert code == 0
+    lines = log_lines(log_file)
+    assert len(lines) == 300
+    assert all(ACCESS_LINE_RE.match(line) for line in lines)
+    assert [ACCESS_LINE_RE.match(line)["line"] for line in lines[:2]] == ["GET /echo/0 HTTP/1.1", "GET /echo/1 HTTP/1.1"]
+    assert server.log == ""  # nothing on stderr
+
+
+def test_access_log_file_has_every_line_after_sigterm_under_load(start_server, tmp_path: Path) -> None:
+    log_file = tmp_path / "access.log"
+    server = start_server("--access-log", str(log_file))
+    answered = [0] * 8
+    stop = threading.Event()
+
+    def client(slot: int) -> None:
+        try:
+            with server.connect() as connection:
+                while not stop.is_set():
+                    response = connection.exchange(b"GET /echo/x HTTP/1.1\r\nHost: x\r\n\r\n")
+                    answered[slot] += 1
+                    if response.header("Connection") == "close":
+                        return
+        except OSError:
+            pass  # the server closed the connection at shutdown
+
+    threads = [threading.Thread(target=client, args=(slot,)) for slot in range(8)]
+    for thread in threads:
+        thread.start()
+    assert wait_until(lambda: sum(answered) >= 500, timeout=30)
+    code, _ = server.stop(signal.SIGTERM)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert code == 0
+    # Every response a client read has its line (a response sent as the client was
+    # closing may have a line its client never read).
+    assert len(log_lines(log_file)) >= sum(answered) >= 500
+
+
+def test_access_log_file_is_reopened_on_sighup(start_server, tmp_path: Path) -> None:
+    log_file, rotated = tmp_path / "access.log", tmp_path / "access.log.1"
+    server = start_server("--access-log", str(log_file))
+    assert requests.get(server.url + "/echo/before").status_code == 200
+    assert wait_until(lambda: len(log_lines(log_file)) == 1)
+    log_file.rename(rotated)  # what logrotate does, then it signals the server
+    server.process.send_signal(signal.SIGHUP)
+    assert wait_until(log_file.exists)
+    assert requests.get(server.url + "/echo/after").status_code == 200
+    assert wait_until(lambda: len(log_lines(log_file)) == 1)
+    assert '"GET /echo/before HTTP/1.1" 200' in log_lines(rotated)[0]
+    assert '"GET /echo/after HTTP/1.1" 200' in log_lines(log_file)[0]
+    assert len(log_lines(rotated)) == 1
+    server.assert_answers()
+
+
+def test_access_log_file_that_cannot_be_opened_is_a_clear_error(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [str(ROOT / "your_program.sh"), "--access-log", str(tmp_path / "missing" / "access.log")],
+        capture_output=True, text=True, timeout=10,
+    )
+    assert result.returncode == 1
+    assert "cannot open the access log" in result.stderr and "No such file or directory" in result.stderr
+
+
+def test_access_log_file_is_reopened_on_sighup_by_every_worker(start_server, tmp_path: Path) -> None:
+    log_file, rotated = tmp_path / "access.log", tmp_path / "access.log.1"
+    server = start_server("--workers", "2", "--access-log", str(log_file))
+    for index in range(6):  # new connections: the kernel spreads them over both workers
+        assert requests.get(server.url + f"/echo/before{index}").status_code == 200
+    assert wait_until(lambda: len(log_lines(log_file)) == 6)
+    log_file.rename(rotated)
+    server.process.send_signal(signal.SIGHUP)  # to the parent, which passes it on
+    assert wait_until(log_file.exists)
+    for index in range(6):
+        assert requests.get(server.url + f"/echo/after{index}").status_code == 200
+    code, _ = server.stop()
+    assert code == 0
+    assert sorted(line.split('"')[1] for line in log_lines(rotated)) == [f"GET /echo/before{i} HTTP/1.1" for i in range(6)]
+    assert sorted(line.split('"')[1] for line in log_lines(log_file)) == [f"GET /echo/after{i} HTTP/1.1" for i in range(6)]

@@ -6,8 +6,17 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+import pytest
 
-from app.http import FORBIDDEN_TRAILERS, REASON_PHRASES, ClientDisconnected, ProtocolError, parse_request
+from app.http import (
+    FORBIDDEN_TRAILERS,
+    REASON_PHRASES,
+    ClientDisconnected,
+    ProtocolError,
+    parse_common_head,
+    parse_head,
+    parse_request,
+)
 from app.settings import Limits
 from tests.conftest import FeedSource
 
@@ -133,3 +142,64 @@ def test_pipelined_requests_split_anywhere_parse_the_same(first, second, draw) -
     data = first[0] + second[0]
     assert parse_all(split_at(data, draw)) == [first[1], second[1]]
     assert parse_all([data[i : i + 1] for i in range(len(data))]) == [first[1], second[1]]
+
+
+# --- The whole-head fast path gives what the line-by-line parser gives ----------------------
+
+HEAD_FRAGMENTS = [
+    b"GET", b"POST", b"G\xe9T", b" ", b"  ", b"/", b"/echo/abc", b"?a=b", b"*", b"http://x/",
+    b"HTTP/1.1", b"HTTP/1.0", b"HTTP/1.2", b"HTTP/2.0", b"\r\n", b"\r", b"\n", b"\t", b"\x00",
+    b"\x7f", b"\xff", b":", b": ", b" :", b"Host", b"Host: x", b"Accept-Encoding: gzip, br",
+    b"X-Empty:", b"X-Pad: \t v \t ", b"\xe9", b"a" * 120,
+]
+head_like_bytes = st.lists(st.sampled_from(HEAD_FRAGMENTS), max_size=30).map(lambda parts: b"".join(parts) + b"\r\n\r\n")
+
+
+def parse_head_or_error(raw_head: bytes) -> tuple:
+    try:
+        method, target, version, headers = parse_head(raw_head, LIMITS)
+    except ProtocolError as error:
+        return ("refused", error.status, error.reason)
+    return method, target, version, headers.fields
+
+
+@EXAMPLES
+@given(st.one_of(head_like_bytes, valid_requests().map(lambda request: request[0].split(b"\r\n\r\n")[0] + b"\r\n\r\n")))
+def test_the_fast_path_parses_a_head_as_the_full_parser_does(raw_head: bytes) -> None:
+    fast = parse_common_head(raw_head, LIMITS)
+    if fast is not None:  # else the full parser decides alone
+        method, target, version, headers = fast
+        assert (method, target, version, headers.fields) == parse_head_or_error(raw_head)
+
+
+COMMON_HEADS = [
+    (b"GET /echo/hello HTTP/1.1\r\nHost: 127.0.0.1:4221\r\n\r\n",
+     ("GET", "/echo/hello", "HTTP/1.1", [("host", "127.0.0.1:4221")])),
+    (b"GET / HTTP/1.0\r\n\r\n", ("GET", "/", "HTTP/1.0", [])),
+    (b"POST /files/a?x=1 HTTP/1.1\r\nHOST:x\r\nX-Pad: \t v w \t\r\nX-Empty:\r\nX-Latin: caf\xe9\r\n\r\n",
+     ("POST", "/files/a?x=1", "HTTP/1.1", [("host", "x"), ("x-pad", "v w"), ("x-empty", ""), ("x-latin", "caf\xe9")])),
+]
+
+
+@pytest.mark.parametrize(("raw_head", "parsed"), COMMON_HEADS)
+def test_common_heads_take_the_fast_path(raw_head: bytes, parsed: tuple) -> None:
+    fast = parse_common_head(raw_head, LIMITS)
+    assert fast is not None
+    assert (*fast[:3], fast[3].fields) == parsed == parse_head_or_error(raw_head)
+
+
+UNCOMMON_HEADS = [
+    b"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n",  # absolute-form
+    b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",  # asterisk-form
+    b"GET / HTTP/1.2\r\nHost: x\r\n\r\n",  # another minor version
+    b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",  # whitespace before the colon: 400
+    b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",  # obs-fold: 400
+    b"GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n",  # NUL in a value: 400
+    b"GET /" + b"a" * 200 + b" HTTP/1.1\r\n\r\n",  # request line over the limit: 414
+    b"GET / HTTP/1.1\r\n" + b"X: y\r\n" * 11 + b"\r\n",  # too many fields: 431
+]
+
+
+@pytest.mark.parametrize("raw_head", UNCOMMON_HEADS)
+def test_other_heads_take_the_full_parser(raw_head: bytes) -> None:
+    assert parse_common_head(raw_head, LIMITS) is None
