@@ -46,6 +46,7 @@ from app.http import (
     parse_http_date,
     text_response,
 )
+from app.leftovers import temporary_prefix
 from app.policy import write_refusal
 from app.settings import Settings
 
@@ -179,9 +180,10 @@ def write_all(descriptor: int, data: bytes | memoryview) -> None:
 
 def temporary_path(path: Path) -> Path:
     """Where an upload to `path` is written until it is whole: a hidden name beside it,
-    unique (48 random bits), ending in `.part`; the target's name is cut short so that the
-    temporary name stays within NAME_MAX too."""
-    return path.with_name(f".{path.name[:100]}.{secrets.token_hex(6)}.part")
+    ending in `.part`, that names this host and process (`leftovers.py`: no other process,
+    here or on another host, can pick it, and a dead process's file can be told apart)
+    plus 48 random bits; the target's name is cut short to stay within NAME_MAX."""
+    return path.with_name(f"{temporary_prefix(path.name)}{secrets.token_hex(6)}.part")
 
 
 # The name `temporary_path` gives an upload in progress: `.` + the first 100 characters
