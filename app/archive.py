@@ -27,8 +27,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import tarfile
-import zipfile
 import zlib
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -119,6 +117,10 @@ class Pipe:
 
 def zip_pieces(folder: Path, top: str) -> Iterator[bytes]:
     """A zip archive of `folder`, its entries under `top/`, piece by piece."""
+    # Imported here, when a download asks for it: zipfile and tarfile (with bz2 and lzma)
+    # are ~2 MiB of RSS that every launch would carry otherwise (docs/performance.md).
+    import zipfile
+
     pipe = Pipe()
     with zipfile.ZipFile(pipe, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:  # type: ignore[arg-type]
         for name, path, info in archive_entries(folder, top + "/"):
@@ -142,6 +144,8 @@ def zip_pieces(folder: Path, top: str) -> Iterator[bytes]:
 
 def tar_header(name: str, info: os.stat_result) -> bytes:
     """A pax header block for one entry (owner left out: it means nothing elsewhere)."""
+    import tarfile  # loaded by tar_gz_pieces(), the caller (see zip_pieces() for why late)
+
     entry = tarfile.TarInfo(name.removesuffix("/"))
     entry.mode = stat.S_IMODE(info.st_mode)
     entry.mtime = int(info.st_mtime)
@@ -154,6 +158,8 @@ def tar_header(name: str, info: os.stat_result) -> bytes:
 
 def tar_gz_pieces(folder: Path, top: str) -> Iterator[bytes]:
     """A gzipped tar archive of `folder`, its entries under `top/`, piece by piece."""
+    import tarfile  # when a download asks for it (see zip_pieces())
+
     # wbits 31: a zlib stream with the gzip header and trailer (RFC 1952).
     gzip = zlib.compressobj(6, zlib.DEFLATED, 31)
     written = 0

@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import ssl
 import struct
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from app import gate, handlers, tls
 from app.accesslog import log_access, request_line_for_log
@@ -42,6 +42,9 @@ from app.http import (
     text_response,
 )
 from app.settings import Settings
+
+if TYPE_CHECKING:  # only for annotations: `ssl` maps libssl and libcrypto (~6 MiB of RSS)
+    import ssl  # that a plain-HTTP server never uses; app/tls.py imports it when --tls-cert asks
 
 log = logging.getLogger("app")
 

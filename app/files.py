@@ -25,7 +25,6 @@ import functools
 import mimetypes
 import os
 import re
-import secrets
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -182,8 +181,10 @@ def temporary_path(path: Path) -> Path:
     """Where an upload to `path` is written until it is whole: a hidden name beside it,
     ending in `.part`, that names this host and process (`leftovers.py`: no other process,
     here or on another host, can pick it, and a dead process's file can be told apart)
-    plus 48 random bits; the target's name is cut short to stay within NAME_MAX."""
-    return path.with_name(f"{temporary_prefix(path.name)}{secrets.token_hex(6)}.part")
+    plus 48 random bits; the target's name is cut short to stay within NAME_MAX.
+    (`os.urandom(6).hex()` is what `secrets.token_hex(6)` does, without `secrets`, which
+    loads hashlib and OpenSSL's libcrypto at start-up: docs/performance.md.)"""
+    return path.with_name(f"{temporary_prefix(path.name)}{os.urandom(6).hex()}.part")
 
 
 def is_upload_in_progress(name: str) -> bool:

@@ -13,9 +13,8 @@ import argparse
 import dataclasses
 import logging
 import signal
-import ssl
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import accesslog, tls
 from app.activation import inherited_listener
@@ -25,6 +24,9 @@ from app.policy import access_lines, startup_errors
 from app.server import Server
 from app.settings import Limits, Settings, Timeouts
 from app.workers import Supervisor
+
+if TYPE_CHECKING:  # only for annotations: `ssl` maps libssl and libcrypto (~6 MiB of RSS)
+    import ssl  # that a plain-HTTP server never uses; app/tls.py imports it when --tls-cert asks
 
 log = logging.getLogger("app")
 

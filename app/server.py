@@ -15,12 +15,11 @@ import _thread
 import logging
 import signal
 import socket
-import ssl
 import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import accesslog
 from app.connection import Connection
@@ -28,6 +27,9 @@ from app.gate import add_response_headers
 from app.http import response_head, text_response
 from app.settings import Settings
 from app.trace import TracedConnection
+
+if TYPE_CHECKING:  # only for annotations: `ssl` maps libssl and libcrypto (~6 MiB of RSS)
+    import ssl  # that a plain-HTTP server never uses; app/tls.py imports it when --tls-cert asks
 
 log = logging.getLogger("app")
 

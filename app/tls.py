@@ -16,12 +16,15 @@ client that connects and never handshakes holds only its thread, for
 from __future__ import annotations
 
 import socket
-import ssl
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.http import TLS_HANDSHAKE_RECORD
 from app.settings import Settings
+
+if TYPE_CHECKING:  # for annotations; see server_context() for why `ssl` is imported late
+    import ssl
 
 # What plain HTTP sent to the HTTPS port gets (nginx answers it with its page 497).
 PLAIN_HTTP_REASON = "this port speaks HTTPS: the plain HTTP request was sent to an HTTPS port; use https://"
@@ -46,6 +49,10 @@ def server_context(settings: Settings) -> ssl.SSLContext | None:
     """The TLS context for HTTPS, or None without `--tls-cert` (plain HTTP)."""
     if settings.tls_cert is None or settings.tls_key is None:
         return None
+    # Imported here, once at start-up and only for HTTPS: `ssl` maps libssl and libcrypto,
+    # ~6 MiB of RSS that a plain-HTTP server would carry for nothing (docs/performance.md).
+    import ssl
+
     # The ssl module's secure defaults for a server: no SSLv3, no compression, strong
     # ciphers, OpenSSL's security level; TLS 1.0 and 1.1 are refused too (RFC 8996).
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -62,6 +69,8 @@ def server_context(settings: Settings) -> ssl.SSLContext | None:
 
 
 def load_certificate(context: ssl.SSLContext, cert: Path, key: Path, password_file: Path | None) -> None:
+    import ssl  # already loaded by server_context(), the only caller (see there why it is late)
+
     check_pem(cert, "CERTIFICATE", "--tls-cert")
     # RFC 7468 §11 and OpenSSL's older Proc-Type: 4,ENCRYPTED both say ENCRYPTED.
     encrypted = b"ENCRYPTED" in check_pem(key, "PRIVATE KEY", "--tls-key")

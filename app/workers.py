@@ -13,12 +13,15 @@ import logging
 import os
 import signal
 import socket
-import ssl
 import time
+from typing import TYPE_CHECKING
 
 from app import accesslog
 from app.server import Server, open_listener
 from app.settings import Settings
+
+if TYPE_CHECKING:  # only for annotations: `ssl` maps libssl and libcrypto (~6 MiB of RSS)
+    import ssl  # that a plain-HTTP server never uses; app/tls.py imports it when --tls-cert asks
 
 log = logging.getLogger("app")
 
