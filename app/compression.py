@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import zlib
 
-from app.http import Headers, accepts_gzip
+from app.http import Headers, accepts_gzip, coding_weights
 
 # Level 1, as nginx's gzip_comp_level defaults to: on text files here it compresses 2-3x
 # faster than zlib's default 6 for output 10-16 % larger (docs/performance.md, "gzip").
@@ -50,3 +50,14 @@ def gzip_compress(data: bytes) -> bytes:
     memory_level = 1 if len(data) <= SMALL_CONTENT else 8
     compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + window_bits, memory_level)
     return compressor.compress(data) + compressor.flush()
+
+
+def accepts_coding(headers: Headers, coding: str) -> bool:
+    """Whether a content coding (`br`, `gzip`) is acceptable: named with q > 0, or not
+    named but covered by `*` with q > 0 (Accept-Encoding, RFC 9110 §12.5.3)."""
+    if coding == "gzip":
+        return accepts_gzip(headers)  # which knows the x-gzip alias too
+    codings = coding_weights(headers)
+    if coding in codings:
+        return codings[coding] > 0
+    return codings.get("*", 0) > 0

@@ -25,6 +25,7 @@ from collections.abc import Callable
 
 from app import gate, handlers, tls
 from app.accesslog import log_access, request_line_for_log
+from app.forwarded import client_address
 from app.http import (
     CONTINUE_RESPONSE,
     ClientDisconnected,
@@ -126,11 +127,12 @@ class Connection:
                 return False
             started = time.perf_counter()
             self.body_started = None
+            request.client = client_address(self.client, request.headers, self.settings.forwarded_allow_ips)
             response = self.respond(request)
             self.read_unread_chunked_body(request, response)
             keep_open = self.keep_open_after(request) and not close_delimited(response, request)
             size = self.send(response, request, keep_open)
-            log_access(self.client, request.raw_head, response.status, size, started)
+            log_access(request.client, request.raw_head, response.status, size, started)
             if not keep_open:
                 self.client_may_be_sending = not request.body.finished or bool(self.buffer)
             return keep_open
@@ -142,7 +144,7 @@ class Connection:
         """The gate's answer (CORS preflight, lock-out, password: `gate.py`), else the
         handler's response; a 500 if the handler failed."""
         try:
-            answer = gate.before_route(request, self.settings, self.client)
+            answer = gate.before_route(request, self.settings, request.client)
             return answer or handlers.dispatch(request, self.settings)
         except (ProtocolError, ClientDisconnected):
             raise  # about the request or the client, not a bug: `exchange` handles them
@@ -207,10 +209,11 @@ class Connection:
         then closes: after a framing error we cannot know where the next request starts."""
         started = time.perf_counter()
         head = request.raw_head if request is not None else bytes(self.buffer)
+        client = request.client if request is not None and request.client else self.client
         self.close_reason = f"refused with {error.status}: {error.reason}"
         response = text_response(error.status, error.reason, error.headers)
         size = self.send(response, request, keep_open=False)
-        log_access(self.client, head, error.status, size, started)
+        log_access(client, head, error.status, size, started)
         self.client_may_be_sending = True
 
     # HTTPS --------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote
 
-from app.compression import VARY_ACCEPT_ENCODING, compressible, gzip_compress, is_textual, use_gzip
+from app.compression import VARY_ACCEPT_ENCODING, accepts_coding, compressible, gzip_compress, is_textual, use_gzip
 from app.http import (
     OWS,
     FileBody,
@@ -46,6 +46,7 @@ from app.http import (
     parse_http_date,
     text_response,
 )
+from app.leftovers import temporary_prefix
 from app.policy import write_refusal
 from app.settings import Settings
 
@@ -179,9 +180,22 @@ def write_all(descriptor: int, data: bytes | memoryview) -> None:
 
 def temporary_path(path: Path) -> Path:
     """Where an upload to `path` is written until it is whole: a hidden name beside it,
-    unique (48 random bits), ending in `.part`; the target's name is cut short so that the
-    temporary name stays within NAME_MAX too."""
-    return path.with_name(f".{path.name[:100]}.{secrets.token_hex(6)}.part")
+    ending in `.part`, that names this host and process (`leftovers.py`: no other process,
+    here or on another host, can pick it, and a dead process's file can be told apart)
+    plus 48 random bits; the target's name is cut short to stay within NAME_MAX."""
+    return path.with_name(f"{temporary_prefix(path.name)}{secrets.token_hex(6)}.part")
+
+
+# The name `temporary_path` gives an upload in progress: `.` + the first 100 characters
+# of the name + `.` + 12 hex digits + `.part`. Listings never show these, even with
+# --show-hidden; keep the two in step.
+UPLOAD_IN_PROGRESS_RE = re.compile(r"\.[^/]{1,100}\.[0-9a-f]{12}\.part", re.DOTALL)
+
+
+def is_upload_in_progress(name: str) -> bool:
+    """Whether a file name is the temporary file of an upload still being written
+    (`temporary_path`)."""
+    return UPLOAD_IN_PROGRESS_RE.fullmatch(name) is not None
 
 
 def store_upload(path: Path, chunks: Iterable[bytes], name: str) -> None:
@@ -414,13 +428,48 @@ def if_range_allows(headers: Headers, etag: str, modified: float) -> bool:
 # ---------------------------------------------------------------------------------------
 
 
+# Precompressed files beside a file of the site, the smallest coding first (as nginx's
+# gzip_static and caddy's precompressed): `app.js.br`, then `app.js.gz`.
+PRECOMPRESSED_SUFFIXES = (("br", ".br"), ("gzip", ".gz"))
+
+Precompressed = list[tuple[str, Path]]  # (content coding, path), best first
+
+
+def precompressed_files(root: Path, encoded_name: str) -> Precompressed:
+    """The `.br` and `.gz` files that sit beside `encoded_name` under `root`, each path
+    checked by `resolve_under` like any other (a symlink out of the root is not one)."""
+    found = []
+    for coding, suffix in PRECOMPRESSED_SUFFIXES:
+        try:
+            path = resolve_under(root, encoded_name + suffix)
+        except ValueError:
+            continue
+        if path.is_file():
+            found.append((coding, path))
+    return found
+
+
+def choose_precompressed(headers: Headers, found: Precompressed) -> tuple[str, Path] | None:
+    """The first precompressed file whose coding the client accepts; none for a Range
+    request, since a range counts bytes of the file itself (RFC 9110 §14.1.2)."""
+    if headers.get("range") is not None:
+        return None
+    return next(((coding, path) for coding, path in found if accepts_coding(headers, coding)), None)
+
+
 def serve_file(
-    request: Request, settings: Settings, path: Path, content_type: str, name: str, missing: str
+    request: Request,
+    settings: Settings,
+    path: Path,
+    content_type: str,
+    name: str,
+    missing: str,
+    precompressed: Precompressed = (),
 ) -> Response:
     """GET/HEAD of one file (`file_response`), the file system's errors answered with
     their status; `name` is the file's name for messages, `missing` the text of the 404."""
     try:
-        return file_response(request, settings, path, content_type)
+        return file_response(request, settings, path, content_type, precompressed)
     except (FileNotFoundError, NotADirectoryError):
         raise HTTPError(404, missing) from None
     except IsADirectoryError:
@@ -438,19 +487,23 @@ def check_write_preconditions(request: Request, current: os.stat_result | None, 
         raise HTTPError(412, f"precondition failed for {name}")
 
 
-def file_response(request: Request, settings: Settings, path: Path, content_type: str) -> Response:
-    """GET/HEAD of one regular file, with validators, preconditions, ranges and gzip.
-    Raises OSError (FileNotFoundError, IsADirectoryError, PermissionError) for the
-    caller to turn into a status."""
+def file_response(
+    request: Request, settings: Settings, path: Path, content_type: str, precompressed: Precompressed = ()
+) -> Response:
+    """GET/HEAD of one regular file, with validators, preconditions, ranges and gzip,
+    or of the precompressed file beside it that the client accepts. Raises OSError
+    (FileNotFoundError, IsADirectoryError, PermissionError) for the caller to turn into
+    a status."""
     if not stat.S_ISREG(path.stat().st_mode):
         # Checked before open(): opening a FIFO would block the thread until a writer came.
         raise IsADirectoryError(f"{path.name} is not a regular file")
-    file = open(path, "rb")
+    coding, source = choose_precompressed(request.headers, precompressed) or (None, path)
+    file = open(source, "rb")
     try:
         status = os.fstat(file.fileno())
         if not stat.S_ISREG(status.st_mode):
             raise IsADirectoryError(f"{path.name} is not a regular file")
-        response = _file_response(request, settings, file, status, content_type)
+        response = _file_response(request, settings, file, status, content_type, coding, bool(precompressed))
     except BaseException:
         file.close()
         raise
@@ -460,11 +513,20 @@ def file_response(request: Request, settings: Settings, path: Path, content_type
 
 
 def _file_response(
-    request: Request, settings: Settings, file: BinaryIO, status: os.stat_result, content_type: str
+    request: Request,
+    settings: Settings,
+    file: BinaryIO,
+    status: os.stat_result,
+    content_type: str,
+    coding: str | None = None,
+    has_precompressed: bool = False,
 ) -> Response:
+    """`file` is the file itself (`coding` None) or a precompressed form of it, sent
+    as it is with its own tag and `Content-Encoding: coding`."""
     size, modified = status.st_size, status.st_mtime
-    compress = use_gzip(request.headers, content_type, size, settings.limits.max_gzip_file)
-    etag = etag_for(status, "-gzip" if compress else "")
+    compress = coding is None and use_gzip(request.headers, content_type, size, settings.limits.max_gzip_file)
+    coded = coding or ("gzip" if compress else None)
+    etag = etag_for(status, f"-{coded}" if coded else "")
     headers = [
         ("Content-Type", content_type),
         ("Last-Modified", http_date(modified)),
@@ -472,7 +534,7 @@ def _file_response(
         CACHE_CONTROL,
         ("Accept-Ranges", "bytes"),
     ]
-    if compressible(content_type, size, settings.limits.max_gzip_file):
+    if has_precompressed or compressible(content_type, size, settings.limits.max_gzip_file):
         headers.append(VARY_ACCEPT_ENCODING)
 
     outcome = precondition_status(request.headers, request.method, etag, modified)
@@ -482,22 +544,36 @@ def _file_response(
     if outcome == 412:
         return text_response(412, "precondition failed: the file has changed")
 
-    range_header = request.headers.get("range")
-    if range_header is not None and if_range_allows(request.headers, etag_for(status), modified):
-        try:
-            byte_range = parse_range(range_header, size)
-        except Unsatisfiable:
-            return text_response(
-                416, f"range not satisfiable: the file has {size} bytes", [("Content-Range", f"bytes */{size}")]
-            )
-        if byte_range is not None:
-            # A range is always of the file's own bytes (identity), so its tag is the
-            # file's tag whatever Accept-Encoding said.
-            first, last = byte_range
-            headers[2] = ("ETag", etag_for(status))
-            headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
-            return Response(206, headers, FileBody(file, first, last - first + 1))
-
+    partial = range_response(request, file, status, headers)
+    if partial is not None:
+        return partial
     if compress:
         return Response(200, [*headers, ("Content-Encoding", "gzip")], gzip_compress(file.read(size)))
+    if coding is not None:
+        headers.append(("Content-Encoding", coding))
     return Response(200, headers, FileBody(file, 0, size))
+
+
+def range_response(
+    request: Request, file: BinaryIO, status: os.stat_result, headers: list[tuple[str, str]]
+) -> Response | None:
+    """206 or 416 for a Range request that applies (If-Range allowing), else None: the
+    whole file goes out. `headers` are those of the 200; `file` is the file itself."""
+    range_header = request.headers.get("range")
+    size = status.st_size
+    if range_header is None or not if_range_allows(request.headers, etag_for(status), status.st_mtime):
+        return None
+    try:
+        byte_range = parse_range(range_header, size)
+    except Unsatisfiable:
+        return text_response(
+            416, f"range not satisfiable: the file has {size} bytes", [("Content-Range", f"bytes */{size}")]
+        )
+    if byte_range is None:
+        return None
+    # A range is always of the file's own bytes (identity), so its tag is the file's
+    # tag whatever Accept-Encoding said.
+    first, last = byte_range
+    headers = [("ETag", etag_for(status)) if name == "ETag" else (name, value) for name, value in headers]
+    headers.append(("Content-Range", f"bytes {first}-{last}/{size}"))
+    return Response(206, headers, FileBody(file, first, last - first + 1))

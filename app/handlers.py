@@ -36,6 +36,7 @@ from app.files import (
     checked_path,
     content_type_for,
     make_directory,
+    precompressed_files,
     refuse_oversized,
     remove_path,
     serve_file,
@@ -43,11 +44,15 @@ from app.files import (
     writable_path,
 )
 from app.http import HTTPError, ProtocolError, Request, Response, text_response
-from app.listing import listing_response
+from app.listing import files_listing, site_listing
 from app.settings import Settings
 from app.uploads import is_form_upload, post_to_folder
 
 Handler = Callable[[Request, Settings, str], Response]
+
+# Answers computed from the request itself: no cache may keep or reuse them, nor guess a
+# lifetime for them (RFC 9111 §5.2.2.5, §4.2.2).
+NO_STORE = ("Cache-Control", "no-store")
 
 
 # ---------------------------------------------------------------------------------------
@@ -70,7 +75,7 @@ def echo_text(request: Request, settings: Settings, subpath: str) -> Response:
     except UnicodeDecodeError:
         raise HTTPError(400, "echo text is not valid UTF-8 once percent-decoded") from None
     # Echo always varies with Accept-Encoding, whatever its length (RFC 9110 §12.5.5).
-    headers = [("Content-Type", "text/plain"), VARY_ACCEPT_ENCODING]
+    headers = [("Content-Type", "text/plain"), VARY_ACCEPT_ENCODING, NO_STORE]
     if use_gzip(request.headers, "text/plain", len(text), max_size=len(text)):
         text = gzip_compress(text)
         headers.append(("Content-Encoding", "gzip"))
@@ -83,12 +88,12 @@ def echo_request(request: Request, settings: Settings, subpath: str) -> Response
     body = hide_credentials(request.raw_head, settings) + request.body.read_all(settings.limits.max_body)
     parameters = parse_qsl(request.query, keep_blank_values=True)
     lines = "".join(f"{name}: {value}\n" for name, value in parameters)
-    return Response(200, [("Content-Type", "text/plain")], body + lines.encode("utf-8"))
+    return Response(200, [("Content-Type", "text/plain"), NO_STORE], body + lines.encode("utf-8"))
 
 
 def user_agent(request: Request, settings: Settings, subpath: str) -> Response:
     value = request.headers.get("user-agent", "")
-    return Response(200, [("Content-Type", "text/plain")], value.encode("latin-1"))
+    return Response(200, [("Content-Type", "text/plain"), NO_STORE], value.encode("latin-1"))
 
 
 def get_file(request: Request, settings: Settings, subpath: str) -> Response:
@@ -101,7 +106,7 @@ def get_file(request: Request, settings: Settings, subpath: str) -> Response:
         kind = download_format(request.query)
         if kind is not None:
             return archive_response(request, settings, subpath, kind)
-        return listing_response(request, settings, settings.directory, subpath, "/files/", offer_json=True)
+        return files_listing(request, settings, subpath)
     path = checked_path(settings.directory, subpath)
     name = unquote(subpath)
     return serve_file(request, settings, path, "application/octet-stream", name, f"no file named {name}")
@@ -175,10 +180,21 @@ def make_folder(request: Request, settings: Settings, subpath: str) -> Response:
 
 
 def static_site(request: Request, settings: Settings, subpath: str) -> Response:
-    """Any path no API route claims: a file of the static site under `--www`. A folder
-    answers its index.html, else a listing (unless `--no-listing`)."""
+    """Any path no API route claims: a file of the static site under `--www`, or what
+    the site answers for a path it lacks (`site_not_found`)."""
     if settings.www is None:
         raise HTTPError(404, f"nothing at {request.path}")
+    try:
+        return site_file(request, settings, subpath)
+    except HTTPError as error:
+        if error.status != 404:
+            raise
+        return site_not_found(request, settings, error)
+
+
+def site_file(request: Request, settings: Settings, subpath: str) -> Response:
+    """A file of the site, or its `.br`/`.gz` beside it; a folder answers its
+    index.html, else a listing (unless `--no-listing`)."""
     missing = f"nothing at {request.path}"
     name = subpath.removesuffix("/")
     path = checked_path(settings.www, name) if name else settings.www.resolve()
@@ -187,13 +203,27 @@ def static_site(request: Request, settings: Settings, subpath: str) -> Response:
             # Relative links in the folder's page resolve against its URL, which must
             # end with "/" for them to land inside the folder.
             return Response(301, [("Location", request.path + "/")])
-        index = checked_path(settings.www, f"{name}/index.html" if name else "index.html")
-        if not index.is_file():
-            return listing_response(request, settings, settings.www, subpath, "/", offer_json=False)
-        path = index
+        name = f"{name}/index.html" if name else "index.html"
+        path = checked_path(settings.www, name)
+        if not path.is_file():
+            return site_listing(request, settings, subpath)
     elif subpath.endswith("/"):
         raise HTTPError(404, missing)
-    return serve_file(request, settings, path, content_type_for(path), unquote(subpath), missing)
+    precompressed = precompressed_files(settings.www, name)
+    return serve_file(request, settings, path, content_type_for(path), unquote(name), missing, precompressed)
+
+
+def site_not_found(request: Request, settings: Settings, error: HTTPError) -> Response:
+    """With `--spa`, the site's index.html (200: the app routes in the browser); else
+    the 404, its body the site's `404.html` when there is one."""
+    if settings.spa:
+        index = settings.www.resolve() / "index.html"
+        if index.is_file():
+            return serve_file(request, settings, index, content_type_for(index), "index.html", error.reason)
+    page = settings.www.resolve() / "404.html"
+    if not page.is_file():
+        raise error
+    return Response(404, [("Content-Type", "text/html; charset=utf-8")], page.read_bytes())
 
 
 # ---------------------------------------------------------------------------------------

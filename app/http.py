@@ -232,6 +232,9 @@ class Request:
     raw_head: bytes  # the request line and header section exactly as received
     body: RequestBody
     wants_keep_alive: bool  # what the client asked for (RFC 9112 §9.3); the server decides
+    # The client's address: the peer's, or behind a trusted proxy the one it forwarded
+    # (`forwarded.py`); the connection fills it in.
+    client: str = ""
 
 
 class BodyEvent(enum.Enum):

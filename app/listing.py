@@ -1,42 +1,65 @@
-"""Folder listings: the entries of a folder as an HTML page or JSON.
+"""Folder listings: which entries a folder shows, in which order, in which format.
 
-`/files/` (and its subfolders) and the static site's folders without an index.html are
-answered by `listing_response()`. Entries are read with `os.scandir`; dot files (among
-them the `.NAME.*.part` files of uploads in progress) and symlinks are left out.
+`/files/` (and its subfolders) is answered by `files_listing()`, the static site's
+folders without an index.html by `site_listing()`. Entries are read with `os.scandir`;
+dot files are left out unless `--show-hidden`, and the `.NAME.XXXXXXXX.part` files of
+uploads in progress always (`files.is_upload_in_progress`); symlinks and anything that is
+neither a file nor a folder are left out too.
+
+The query chooses the view (`?sort=name|size|modified&order=asc|desc&filter=TEXT`,
+folders always first); `Accept` chooses the format: HTML (`listing_view.py`), JSON on
+`/files/`, or plain text, one name a line. Every listing carries an ETag made from what
+it shows, so a browser revalidates with `If-None-Match` and gets a 304 without a body.
 """
 
 from __future__ import annotations
 
-import html
+import hashlib
 import json
 import os
+import re
 import stat
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, unquote
+from urllib.parse import parse_qsl
 
-from app.files import CACHE_CONTROL, checked_path
+from app import listing_view
+from app.files import CACHE_CONTROL, checked_path, is_upload_in_progress, precondition_status
 from app.http import Headers, HTTPError, Request, Response, media_range_weights
+from app.listing_view import SORT_KEYS, Entry, Page, View, listing_page, utc
+from app.policy import write_refusal
 from app.settings import Settings
 
-
-@dataclass
-class Entry:
-    name: str
-    is_dir: bool
-    size: int
-    modified: float
+# ---------------------------------------------------------------------------------------
+# Reading and arranging a folder
+# ---------------------------------------------------------------------------------------
 
 
-def list_folder(folder: Path) -> list[Entry]:
-    """The visible entries of a folder, folders first, then by name. Dot files are left
-    out (among them the `.name.part` files of uploads in progress); entries that are
-    neither regular files nor folders, and symlinks, are left out too."""
+def is_listed(name: str, show_hidden: bool) -> bool:
+    """Dot files only with --show-hidden; uploads in progress never; nor a name that
+    is not UTF-8 (os.scandir hands its bytes over as surrogates): a URL's path is
+    decoded as UTF-8, so no request could name it."""
+    if not is_utf8(name):
+        return False
+    if not name.startswith("."):
+        return True
+    return show_hidden and not is_upload_in_progress(name)
+
+
+def is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def list_folder(folder: Path, show_hidden: bool = False) -> list[Entry]:
+    """The listed entries of a folder, in no particular order: regular files and
+    folders, no symlinks."""
     entries = []
     with os.scandir(folder) as scan:
         for item in scan:
-            if item.name.startswith(".") or item.is_symlink():
+            if not is_listed(item.name, show_hidden) or item.is_symlink():
                 continue
             try:
                 info = item.stat()
@@ -44,104 +67,148 @@ def list_folder(folder: Path) -> list[Entry]:
                 continue  # removed while we looked
             if stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):
                 is_dir = stat.S_ISDIR(info.st_mode)
-                entries.append(Entry(item.name, is_dir, 0 if is_dir else info.st_size, info.st_mtime))
-    entries.sort(key=lambda entry: (not entry.is_dir, entry.name))
+                entries.append(Entry(item.name, is_dir, 0 if is_dir else info.st_size, info.st_mtime_ns))
     return entries
 
 
-def utc(timestamp: float, time_format: str) -> str:
-    """A time in UTC, e.g. `utc(t, "%Y-%m-%d %H:%M")`."""
-    return time.strftime(time_format, time.gmtime(timestamp))
+def sort_key(entry: Entry, sort: str) -> tuple:
+    """Names compare without case (then exactly, so the order is total); sizes and
+    times fall back on the name."""
+    name = (entry.name.casefold(), entry.name)
+    if sort == "size":
+        return (entry.size, *name)
+    if sort == "modified":
+        return (entry.modified_ns, *name)
+    return name
 
 
-def human_size(size: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
+def arrange(entries: list[Entry], view: View) -> list[Entry]:
+    """The entries the view shows, folders first, each group in the view's order."""
+    wanted = view.filter.casefold()
+    shown = [entry for entry in entries if wanted in entry.name.casefold()]
+    descending = view.order == "desc"
+    folders = sorted((e for e in shown if e.is_dir), key=lambda e: sort_key(e, view.sort), reverse=descending)
+    files = sorted((e for e in shown if not e.is_dir), key=lambda e: sort_key(e, view.sort), reverse=descending)
+    return folders + files
 
 
-LISTING_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Index of {title}</title>
-<style>
-body {{ font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; color: #1d2330; }}
-h1 {{ font-size: 1.4rem; font-weight: 600; word-break: break-all; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: .35rem .6rem; border-bottom: 1px solid #e3e6ec; }}
-th {{ color: #5a6275; font-weight: 500; }}
-td.size, th.size {{ text-align: right; font-variant-numeric: tabular-nums; }}
-a {{ color: #1a56db; text-decoration: none; }} a:hover, a:focus {{ text-decoration: underline; }}
-</style>
-</head>
-<body>
-<h1>Index of {title}</h1>
-<table>
-<thead><tr><th>Name</th><th class="size">Size</th><th>Modified (UTC)</th></tr></thead>
-<tbody>
-{rows}
-</tbody>
-</table>
-</body>
-</html>
-"""
+def view_from_query(query: str) -> View:
+    """The view a query asks for; 400 for a sort or order we do not know. Other
+    parameters (e.g. `download`) are not the listing's business and are ignored."""
+    parameters = dict(parse_qsl(query, keep_blank_values=True))
+    sort = parameters.get("sort", "name")
+    order = parameters.get("order", "asc")
+    if sort not in SORT_KEYS:
+        raise HTTPError(400, f"sort must be one of {', '.join(SORT_KEYS)}, not {sort!r}")
+    if order not in ("asc", "desc"):
+        raise HTTPError(400, f"order must be asc or desc, not {order!r}")
+    return View(sort, order, parameters.get("filter", ""))
 
 
-def listing_html(title: str, entries: list[Entry], has_parent: bool) -> bytes:
-    """An HTML listing. Every name is escaped for HTML and its link percent-encoded in
-    full (spaces, `#`, `?`, `%` and non-ASCII included), relative to the folder's URL."""
-    rows = []
-    if has_parent:
-        rows.append('<tr><td><a href="../">../</a></td><td class="size"></td><td></td></tr>')
-    for entry in entries:
-        href = quote(entry.name, safe="") + ("/" if entry.is_dir else "")
-        label = html.escape(entry.name + ("/" if entry.is_dir else ""))
-        size = "" if entry.is_dir else html.escape(human_size(entry.size))
-        modified = utc(entry.modified, "%Y-%m-%d %H:%M")
-        rows.append(
-            f'<tr><td><a href="{html.escape(href)}">{label}</a></td>'
-            f'<td class="size" title="{entry.size} bytes">{size}</td><td>{modified}</td></tr>'
-        )
-    page = LISTING_PAGE.format(title=html.escape(title), rows="\n".join(rows))
-    return page.encode("utf-8")
+# ---------------------------------------------------------------------------------------
+# Formats
+# ---------------------------------------------------------------------------------------
+
+FORMATS = {"html": "text/html; charset=utf-8", "json": "application/json", "text": "text/plain; charset=utf-8"}
+MEDIA_TYPES = {"html": "text/html", "json": "application/json", "text": "text/plain"}
+
+
+def choose_format(headers: Headers, offered: tuple[str, ...]) -> str:
+    """The offered format the client weighs most in Accept (RFC 9110 §12.5.1), HTML
+    unless another is named with a weight as high; on a tie JSON wins over text, and
+    both over HTML, since only a client that wants them names them."""
+    weights = media_range_weights(headers)
+    best, best_weight = "html", weights.get("text/html", 0)
+    for name in ("json", "text"):
+        weight = weights.get(MEDIA_TYPES[name], 0)
+        if name in offered and weight > 0 and (weight > best_weight or (weight == best_weight and best == "html")):
+            best, best_weight = name, weight
+    return best
 
 
 def listing_json(entries: list[Entry]) -> bytes:
     """A JSON array of {name, size, modified}; folder names end with "/"."""
     items = [
-        {"name": entry.name + ("/" if entry.is_dir else ""), "size": entry.size, "modified": utc(entry.modified, "%Y-%m-%dT%H:%M:%SZ")}
+        {
+            "name": listing_view.display_name(entry),
+            "size": entry.size,
+            "modified": utc(entry.modified_ns, "%Y-%m-%dT%H:%M:%SZ"),
+        }
         for entry in entries
     ]
     return json.dumps(items, ensure_ascii=False).encode("utf-8")
 
 
-def wants_json(headers: Headers) -> bool:
-    """Whether Accept (RFC 9110 §12.5.1) prefers application/json to text/html."""
-    weights = media_range_weights(headers)
-    json_weight = weights.get("application/json", 0)
-    return json_weight > 0 and json_weight >= weights.get("text/html", 0)
+# A file name may hold any byte but NUL and "/": a line break in one would split it in
+# two lines, so control characters are written as %XX (and "%" itself, to stay reversible).
+UNPRINTABLE_RE = re.compile(r"[\x00-\x1f\x7f%]")
+
+
+def listing_text(entries: list[Entry]) -> bytes:
+    """One name a line, folders ending with "/", for terminals and scripts."""
+    lines = (UNPRINTABLE_RE.sub(lambda m: f"%{ord(m.group()):02X}", listing_view.display_name(e)) for e in entries)
+    return "".join(line + "\n" for line in lines).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------
+# The response
+# ---------------------------------------------------------------------------------------
+
+# The page's own code is part of every tag: a new version of the page is a new tag.
+PAGE_CODE = hashlib.blake2b(
+    Path(__file__).read_bytes() + Path(listing_view.__file__).read_bytes(), digest_size=8
+).hexdigest()
+
+
+def listing_etag(entries: list[Entry], view: View, page: Page, fmt: str) -> str:
+    """A strong tag from everything the listing shows: each entry's name, kind, size
+    and modification time in nanoseconds, the view, the page's options and format."""
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(repr((PAGE_CODE, fmt, view, page)).encode("utf-8"))
+    for entry in entries:
+        digest.update(repr((entry.name, entry.is_dir, entry.size, entry.modified_ns)).encode("utf-8"))
+    return f'"L{digest.hexdigest()}"'
+
+
+def render(fmt: str, page: Page, entries: list[Entry], view: View) -> bytes:
+    if fmt == "json":
+        return listing_json(entries)
+    if fmt == "text":
+        return listing_text(entries)
+    return listing_page(page, entries, view, has_parent=page.folder_url != page.root_url)
 
 
 def listing_response(
-    request: Request, settings: Settings, root: Path, subpath: str, url_prefix: str, offer_json: bool
+    request: Request, settings: Settings, root: Path, subpath: str, page: Page, offered: tuple[str, ...]
 ) -> Response:
-    """The listing of folder `subpath` (percent-encoded, "" or ending in "/") under `root`,
-    whose URL is `url_prefix + subpath`; as JSON too when `offer_json` and the client
-    prefers it."""
+    """The listing of folder `subpath` (percent-encoded, "" or ending in "/") under
+    `root`, in the format the client prefers among `offered`, or 304."""
     if not settings.listing:
         raise HTTPError(404, "folder listings are off (--no-listing)")
     folder = checked_path(root, subpath.removesuffix("/")) if subpath else root.resolve()
     if not folder.is_dir():
         raise HTTPError(404, f"no folder at {request.path}")
-    entries = list_folder(folder)
-    headers = [CACHE_CONTROL]
-    if offer_json:
-        headers.append(("Vary", "Accept"))
-        if wants_json(request.headers):
-            return Response(200, [("Content-Type", "application/json"), *headers], listing_json(entries))
-    page = listing_html(url_prefix + unquote(subpath), entries, has_parent=bool(subpath))
-    return Response(200, [("Content-Type", "text/html; charset=utf-8"), *headers], page)
+    view = view_from_query(request.query)
+    fmt = choose_format(request.headers, offered)
+    entries = arrange(list_folder(folder, settings.show_hidden), view)
+    etag = listing_etag(entries, view, page, fmt)
+    headers = [("ETag", etag), CACHE_CONTROL, ("Vary", "Accept")]
+    outcome = precondition_status(request.headers, request.method, etag, None)
+    if outcome == 304:
+        return Response(304, headers)
+    if outcome == 412:
+        raise HTTPError(412, "precondition failed: the listing has changed")
+    return Response(200, [("Content-Type", FORMATS[fmt]), *headers], render(fmt, page, entries, view))
+
+
+def files_listing(request: Request, settings: Settings, subpath: str) -> Response:
+    """`GET /files/` and its folders: HTML, JSON or text, with archive links, and the
+    file manager when this server allows writes."""
+    page = Page("/files/" + subpath, "/files/", downloads=True, manager=write_refusal(settings) is None)
+    return listing_response(request, settings, settings.directory, subpath, page, ("html", "json", "text"))
+
+
+def site_listing(request: Request, settings: Settings, subpath: str) -> Response:
+    """A folder of the static site without an index.html: HTML or text."""
+    page = Page("/" + subpath, "/", downloads=False, manager=False)
+    return listing_response(request, settings, settings.www, subpath, page, ("html", "text"))

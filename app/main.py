@@ -13,10 +13,13 @@ import argparse
 import dataclasses
 import logging
 import signal
+import ssl
 import sys
 from typing import Any
 
 from app import accesslog, tls
+from app.activation import inherited_listener
+from app.leftovers import remove_leftovers
 from app.netaddr import lan_host
 from app.policy import access_lines, startup_errors
 from app.server import Server
@@ -132,6 +135,20 @@ def banner(settings: Settings, port: int) -> str:
     return "\n".join([line + " ...", *access_lines(settings, port)])
 
 
+def make_runner(settings: Settings, tls_context: ssl.SSLContext | None) -> Server | Supervisor:
+    """The server, or the supervisor of its workers, listening. Under systemd socket
+    activation the port is open already (`activation.py`)."""
+    listener = inherited_listener()
+    if listener is not None:
+        host, port = listener.getsockname()[:2]
+        settings = dataclasses.replace(settings, host=host, port=port)
+    if settings.directory is not None:
+        remove_leftovers(settings.directory)
+    if settings.workers > 1:
+        return Supervisor(settings, tls_context, listener)
+    return Server(settings, listener, tls_context, shared=listener is not None)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
@@ -154,10 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot serve HTTPS: {error}", file=sys.stderr)
         return 1
     try:
-        if settings.workers > 1:
-            runner: Server | Supervisor = Supervisor(settings, tls_context)
-        else:
-            runner = Server(settings, tls_context=tls_context)
+        runner = make_runner(settings, tls_context)
     except OSError as error:
         print(f"cannot listen on {settings.host} port {settings.port}: {error.strerror}", file=sys.stderr)
         return 1
@@ -167,9 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         signal.signal(stop_signal, signal.default_int_handler)
     if isinstance(runner, Supervisor):
-        print(runner.run(banner(settings, runner.port)), flush=True)
+        print(runner.run(banner(runner.settings, runner.port)), flush=True)
         return 0
-    return serve(runner, banner(settings, runner.port))
+    return serve(runner, banner(runner.settings, runner.port))
 
 
 def serve(server: Server, first_line: str) -> int:

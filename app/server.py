@@ -49,10 +49,17 @@ class Server:
     """The listening socket and the connections it has open."""
 
     def __init__(
-        self, settings: Settings, listener: socket.socket | None = None, tls_context: ssl.SSLContext | None = None
+        self,
+        settings: Settings,
+        listener: socket.socket | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        shared: bool = False,
     ) -> None:
+        """`shared`: other processes accept on `listener` too (systemd's socket, passed to
+        every worker); it is then only closed at shutdown, never shut down."""
         self.settings = settings
         self.tls_context = tls_context  # HTTPS (tls.server_context()); None: plain HTTP
+        self.shared = shared
         # Applies to threads started from now on: every connection thread.
         threading.stack_size(settings.thread_stack_size)
         self.listener = listener if listener is not None else open_listener(settings)
@@ -138,8 +145,11 @@ class Server:
         to finish, then cut what is left. Returns a summary line."""
         self.stopping.set()
         try:
-            # shutdown() (not just close()) is what wakes a thread blocked in accept().
-            self.listener.shutdown(socket.SHUT_RDWR)
+            # shutdown() (not just close()) is what wakes a thread blocked in accept(). It
+            # acts on the socket itself, not this process's descriptor: on a shared socket
+            # it would stop the others from accepting too (a signal has woken us anyway).
+            if not self.shared:
+                self.listener.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         self.listener.close()

@@ -13,6 +13,7 @@ with `option(...)`, then reading it where it applies.
 from __future__ import annotations
 
 import argparse
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,14 @@ def existing_file(value: str) -> Path:
 def site_directory(value: str) -> Path | None:
     """`--www DIR`; an empty value means no site at all."""
     return existing_directory(value) if value else None
+
+
+def networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """`--forwarded-allow-ips 127.0.0.1,10.0.0.0/8`: addresses or CIDR blocks, commas between."""
+    try:
+        return tuple(ipaddress.ip_network(item.strip()) for item in value.split(","))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{value} is not a list of addresses or CIDR blocks: {error}") from None
 
 
 def option(
@@ -284,8 +293,28 @@ class Settings:
     )
 
     # -- Behind a proxy, under systemd --
+    # The proxies (nginx, a load balancer) whose X-Forwarded-For / Forwarded header names
+    # the client (`forwarded.py`); from any other peer those headers are ignored.
+    forwarded_allow_ips: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = option(
+        (),
+        "addresses or CIDR blocks of trusted proxies, commas between: from them the client "
+        "address (access log, per-client limits) is read from X-Forwarded-For or Forwarded "
+        "(default: none trusted, those headers are ignored)",
+        networks,
+        "CIDR[,CIDR]",
+    )
 
     # -- File sharing: uploads, archives, the listing --
+    # Listings show dot files too; never the `.NAME.XXXXXXXX.part` files of uploads in
+    # progress (`files.is_upload_in_progress`).
+    show_hidden: bool = option(
+        False, "list dot files and folders too (never the .NAME.*.part files of uploads in progress)"
+    )
+    # Single-page apps route in the browser: any path under --www that names no file
+    # answers the site's index.html (as `try_files $uri /index.html` in nginx).
+    spa: bool = option(
+        False, "single-page app: a path under --www that matches no file answers the site's index.html (200)"
+    )
 
     # -- Seeing the wire: --trace --
 

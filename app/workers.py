@@ -35,9 +35,14 @@ class Supervisor:
     It serves nothing itself: it replaces a worker that dies and, on Ctrl+C or SIGTERM,
     asks every worker to stop gracefully (SIGTERM) and waits for them."""
 
-    def __init__(self, settings: Settings, tls_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, settings: Settings, tls_context: ssl.SSLContext | None = None, shared: socket.socket | None = None
+    ) -> None:
         self.tls_context = tls_context  # HTTPS: each worker inherits the context by fork()
-        first = open_listener(settings, reuse_port=True)
+        # Under socket activation (`activation.py`) every worker accepts on the one
+        # socket systemd passed; otherwise each has its own on the shared port.
+        self.shared = shared
+        first = shared if shared is not None else open_listener(settings, reuse_port=True)
         self.port: int = first.getsockname()[1]  # the free port --port 0 found, if so
         self.settings = dataclasses.replace(settings, port=self.port)
         self.spare_listeners = [first]
@@ -49,7 +54,7 @@ class Supervisor:
             print(banner, flush=True)
             self.forward_reopen_signal()
             for _ in range(self.settings.workers - 1):
-                self.spare_listeners.append(open_listener(self.settings, reuse_port=True))
+                self.spare_listeners.append(self.new_listener())
             while self.spare_listeners:
                 self.start_worker(self.spare_listeners.pop())
             while True:
@@ -59,14 +64,23 @@ class Supervisor:
                 listener, started = self.workers.pop(pid)
                 # Close the dead worker's socket at once, so that the kernel stops queuing
                 # connections nobody accepts; the new worker gets a socket of its own.
-                listener.close()
+                self.close_listener(listener)
                 log.warning("worker %d %s; starting a new one", pid, describe_exit(status))
                 if time.monotonic() - started < self.settings.worker_restart_delay:
                     time.sleep(self.settings.worker_restart_delay)
-                self.start_worker(open_listener(self.settings, reuse_port=True))
+                self.start_worker(self.new_listener())
         except KeyboardInterrupt:
             pass
         return self.stop_workers()
+
+    def new_listener(self) -> socket.socket:
+        """A listening socket for one more worker."""
+        return self.shared if self.shared is not None else open_listener(self.settings, reuse_port=True)
+
+    def close_listener(self, listener: socket.socket) -> None:
+        """Close a stopped worker's socket, unless it is the one all workers share."""
+        if listener is not self.shared:
+            listener.close()
 
     def forward_reopen_signal(self) -> None:
         """With --access-log FILE, each worker writes the file: SIGHUP (logrotate) is
@@ -81,9 +95,12 @@ class Supervisor:
         pid = os.fork()
         if pid == 0:
             others = [other for other, _ in self.workers.values()] + self.spare_listeners
-            run_worker(self.settings, listener, others, self.tls_context)  # never returns
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
+            others = [other for other in others if other is not listener]
+            run_worker(self.settings, listener, others, self.tls_context, self.shared)  # never returns
+        # Recorded before the signals are let through: a SIGTERM waiting for the unblock
+        # must find this worker among those to stop, or it would be left running.
         self.workers[pid] = (listener, time.monotonic())
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
         log.debug("worker %d started", pid)
 
     def stop_workers(self) -> str:
@@ -103,7 +120,7 @@ class Supervisor:
                     signal_quietly(pid, signal.SIGTERM)
                 continue
             if pid in self.workers:
-                self.workers.pop(pid)[0].close()
+                self.close_listener(self.workers.pop(pid)[0])
             elif pid == 0:
                 if time.monotonic() > deadline:
                     for pid in self.workers:
@@ -115,7 +132,11 @@ class Supervisor:
 
 
 def run_worker(
-    settings: Settings, listener: socket.socket, others: list[socket.socket], tls_context: ssl.SSLContext | None
+    settings: Settings,
+    listener: socket.socket,
+    others: list[socket.socket],
+    tls_context: ssl.SSLContext | None,
+    shared: socket.socket | None,
 ) -> None:
     """The body of a forked worker: one `Server` on its listening socket, until SIGTERM
     from the parent. Never returns: the worker must not fall back into the parent's code."""
@@ -130,7 +151,7 @@ def run_worker(
         if accesslog.sink is not None and accesslog.sink.path is not None:
             signal.signal(signal.SIGHUP, lambda *_: accesslog.sink and accesslog.sink.reopen_soon())
         signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
-        server = Server(settings, listener, tls_context)
+        server = Server(settings, listener, tls_context, shared=listener is shared)
         log.debug("worker %d listening on port %d", os.getpid(), server.port)
         try:
             server.serve_forever()

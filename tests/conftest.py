@@ -37,10 +37,12 @@ class ServerProcess:
         launcher: bool = False,
         wrapper: tuple[str, ...] = (),
         preexec_fn: Callable[[], None] | None = None,
+        pass_fds: tuple[int, ...] = (),
     ) -> None:
         """`launcher=True` starts it through `your_program.sh`, exactly as users do;
         `wrapper` is a command that runs the server (e.g. `setpriv ...`), and
-        `preexec_fn` runs in the child before it starts (e.g. to set a resource limit)."""
+        `preexec_fn` runs in the child before it starts (e.g. to set a resource limit),
+        and `pass_fds` stay open in it (e.g. a listening socket handed over as systemd does)."""
         self.options = options
         command = [str(ROOT / "your_program.sh")] if launcher else [sys.executable, "-m", "app.main"]
         self.process = subprocess.Popen(
@@ -51,6 +53,7 @@ class ServerProcess:
             stderr=subprocess.PIPE,
             text=True,
             preexec_fn=preexec_fn,
+            pass_fds=pass_fds,
         )
         banner = self.process.stdout.readline()
         match = BANNER_RE.search(banner)

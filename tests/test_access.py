@@ -374,7 +374,8 @@ def test_server_header_with_a_name(start_server) -> None:
 def test_a_plain_launch_adds_nothing(server) -> None:
     response = exchange(server, "GET", "/echo/abc")
     assert response.raw == (
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: 3\r\n\r\nabc"
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\n"
+        b"Content-Length: 3\r\n\r\nabc"
     )
     options = exchange(server, "OPTIONS", "/echo/abc", *PREFLIGHT)
     assert options.raw == b"HTTP/1.1 204 No Content\r\nAllow: GET, HEAD, OPTIONS\r\n\r\n"

@@ -259,7 +259,7 @@ class TestConcurrency:
         for thread in threads:
             thread.join(timeout=10)
         assert sorted(results) == sorted(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: %d\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\nContent-Length: %d\r\n"
             b"Connection: close\r\n\r\n%d" % (len(str(i)), i)
             for i in range(20)
         )

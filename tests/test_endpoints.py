@@ -15,28 +15,28 @@ from tests.conftest import ServerProcess, raw_request, wait_until
 EXACT_EXCHANGES = [
     (
         b"GET /echo/abc HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: 3\r\n\r\nabc",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\nContent-Length: 3\r\n\r\nabc",
     ),
     (
         b"GET /echo/h%C3%A9llo%20w%C3%B6rld HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: 13\r\n\r\n"
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\nContent-Length: 13\r\n\r\n"
         + "héllo wörld".encode(),
     ),
     (
         b"GET /echo/ HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\nContent-Length: 0\r\n\r\n",
     ),
     (
         b"GET /user-agent HTTP/1.1\r\nHost: localhost\r\nUser-Agent: foobar/1.2.3\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nfoobar/1.2.3",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-store\r\nContent-Length: 12\r\n\r\nfoobar/1.2.3",
     ),
     (
         b"GET /user-agent HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nCache-Control: no-store\r\nContent-Length: 0\r\n\r\n",
     ),
     (
         b"HEAD /echo/abc HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: 3\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\nContent-Length: 3\r\n\r\n",
     ),
     (
         b"GET /nowhere HTTP/1.1\r\nHost: localhost\r\n\r\n",

@@ -52,7 +52,7 @@ def test_stage_extract_url_path(launched: ServerProcess) -> None:
 def test_stage_respond_with_body(launched: ServerProcess) -> None:
     with launched.connect() as client:
         assert get(client, "/echo/abc") == (
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: 3\r\n\r\nabc"
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\nContent-Length: 3\r\n\r\nabc"
         )
 
 

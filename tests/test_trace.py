@@ -60,6 +60,7 @@ def test_a_simple_get(traced: ServerProcess) -> None:
         r"< [c1] HTTP/1.1 200 OK\r\n",
         r"< [c1] Content-Type: text/plain\r\n",
         r"< [c1] Vary: Accept-Encoding\r\n",
+        r"< [c1] Cache-Control: no-store\r\n",
         r"< [c1] Content-Length: 3\r\n",
         r"< [c1] Connection: close\r\n",
         r"< [c1] \r\n",

@@ -1,4 +1,4 @@
-"""Unit table for `wants_json()`: the Accept field (RFC 9110 §12.5.1) read by its grammar
+"""Unit table for whether a listing is sent as JSON (`choose_format()`): the Accept field (RFC 9110 §12.5.1) read by its grammar
 alone (media ranges, parameters, the qvalue of §12.4.2), OWS = SP / HTAB only."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.http import Headers, media_range_weights
-from app.listing import wants_json
+from app.listing import choose_format
 
 # (id, Accept value or None, JSON preferred)
 CASES = [
@@ -34,7 +34,7 @@ CASES = [
 @pytest.mark.parametrize("value, expected", [case[1:] for case in CASES], ids=[case[0] for case in CASES])
 def test_wants_json(value: str | None, expected: bool) -> None:
     headers = Headers([] if value is None else [("accept", value)])
-    assert wants_json(headers) is expected
+    assert (choose_format(headers, ("html", "json")) == "json") is expected
 
 
 def test_weights_are_exact_thousandths() -> None:
