@@ -214,10 +214,10 @@ def test_refused_request_is_answered_precisely_and_closed(
 
 # RFC 9110 §2.5: a higher minor version of HTTP/1 is processed as HTTP/1.1, and answered so.
 NEWER_MINOR_VERSIONS = [
-    (b"GET /echo/abc HTTP/1.2\r\nHost: x\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: 3\r\n\r\nabc"),
+    (b"GET /echo/abc HTTP/1.2\r\nHost: x\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\nContent-Length: 3\r\n\r\nabc"),
     (
         b"GET /echo/abc HTTP/1.9\r\nHost: x\r\nConnection: close\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
     ),
     (
         b"GET / HTTP/1.2\r\n\r\n",  # HTTP/1.1 rules, so Host is required
