@@ -46,7 +46,7 @@ from app.http import (
     parse_http_date,
     text_response,
 )
-from app.leftovers import temporary_prefix
+from app.leftovers import TEMPORARY_NAME_RE, temporary_prefix
 from app.policy import write_refusal
 from app.settings import Settings
 
@@ -186,16 +186,10 @@ def temporary_path(path: Path) -> Path:
     return path.with_name(f"{temporary_prefix(path.name)}{secrets.token_hex(6)}.part")
 
 
-# The name `temporary_path` gives an upload in progress: `.` + the first 100 characters
-# of the name + `.` + 12 hex digits + `.part`. Listings never show these, even with
-# --show-hidden; keep the two in step.
-UPLOAD_IN_PROGRESS_RE = re.compile(r"\.[^/]{1,100}\.[0-9a-f]{12}\.part", re.DOTALL)
-
-
 def is_upload_in_progress(name: str) -> bool:
-    """Whether a file name is the temporary file of an upload still being written
-    (`temporary_path`)."""
-    return UPLOAD_IN_PROGRESS_RE.fullmatch(name) is not None
+    """Whether a file name is the temporary file of an upload still being written (the
+    name `temporary_path` gives, `leftovers.TEMPORARY_NAME_RE`)."""
+    return TEMPORARY_NAME_RE.fullmatch(name) is not None
 
 
 def store_upload(path: Path, chunks: Iterable[bytes], name: str) -> None:

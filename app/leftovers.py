@@ -24,7 +24,12 @@ from pathlib import Path
 
 log = logging.getLogger("app")
 
-_LEFTOVER_RE = re.compile(r"\..+\.(?P<host>[A-Za-z0-9-]+)-(?P<pid>[0-9]+)\.[A-Za-z0-9_]+\.part")
+# The temporary name, whole: `.` NAME (its first 100 characters) `.` HOST `-` PID `.`
+# RANDOM (12 lowercase hex digits) `.part`. Listings hide every name it matches, even with
+# --show-hidden (`files.is_upload_in_progress`); a user's own `.notes.part` stays visible.
+TEMPORARY_NAME_RE = re.compile(
+    r"\.[^/]{1,100}\.(?P<host>[A-Za-z0-9-]{1,40})-(?P<pid>[0-9]+)\.[0-9a-f]{12}\.part", re.DOTALL
+)
 
 
 def host_name() -> str:
@@ -59,7 +64,7 @@ def remove_leftovers(directory: Path) -> int:
 
 
 def is_dead_leftover(name: str) -> bool:
-    match = _LEFTOVER_RE.fullmatch(name)
+    match = TEMPORARY_NAME_RE.fullmatch(name)
     return match is not None and match["host"] == host_name() and not process_exists(int(match["pid"]))
 
 

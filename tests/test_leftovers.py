@@ -28,7 +28,7 @@ def test_an_upload_in_flight_is_named_for_its_host_and_process_and_a_killed_ones
     server = start_server("--directory", str(tmp_path))
     client = server.connect()
     client.send(b"PUT /files/big.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n" + b"x" * 1000)
-    pattern = re.compile(rf"\.big\.bin\.{re.escape(HOST)}-{server.process.pid}\.[a-z0-9_]+\.part")
+    pattern = re.compile(rf"\.big\.bin\.{re.escape(HOST)}-{server.process.pid}\.[0-9a-f]{{12}}\.part")
     assert wait_until(lambda: any(pattern.fullmatch(name) for name in os.listdir(tmp_path)))
     server.stop(signal.SIGKILL)
     client.close()
@@ -42,13 +42,13 @@ def test_only_this_hosts_dead_processes_files_are_removed(start_server, tmp_path
     dead, live = dead_pid(), os.getpid()
     (tmp_path / "sub").mkdir()
     names = {
-        f".a.txt.{HOST}-{dead}.k2j_x9.part": False,  # removed: this host, a dead process
-        f"sub/.b.txt.{HOST}-{dead}.abc.part": False,  # in a folder too
-        f".c.txt.{HOST}-{live}.abc.part": True,  # a live process is still writing it
-        f".d.txt.otherhost-{dead}.abc.part": True,  # another machine's: cannot tell
-        ".e.txt.abc.part": True,  # not a name we write
-        f"f.{HOST}-{dead}.abc.part": True,  # no leading dot: a user's file
-        f".g.{HOST}-{dead}.abc.part.txt": True,
+        f".a.txt.{HOST}-{dead}.0123456789ab.part": False,  # removed: this host, a dead process
+        f"sub/.b.txt.{HOST}-{dead}.abcdef012345.part": False,  # in a folder too
+        f".c.txt.{HOST}-{live}.abcdef012345.part": True,  # a live process is still writing it
+        f".d.txt.otherhost-{dead}.abcdef012345.part": True,  # another machine's: cannot tell
+        ".e.txt.abcdef012345.part": True,  # no host and process: not a name we write
+        f"f.{HOST}-{dead}.abcdef012345.part": True,  # no leading dot: a user's file
+        f".g.{HOST}-{dead}.abcdef012345.part.txt": True,
     }
     for name in names:
         (tmp_path / name).write_bytes(b"partial")

@@ -79,7 +79,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "alpha" / "deep").mkdir()
     (root / ".secret").write_bytes(b"s")
     (root / ".config").mkdir()
-    (root / ".A.txt.0123456789ab.part").write_bytes(b"half")
+    (root / ".A.txt.h-1.0123456789ab.part").write_bytes(b"half")
     return root
 
 

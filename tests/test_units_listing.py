@@ -13,15 +13,16 @@ from app.listing import arrange, choose_format, is_listed, listing_text, view_fr
 from app.listing_view import Entry, View, human_size, view_query
 
 UPLOAD_NAMES = [
-    (".report.pdf.0123456789ab.part", True),
-    (".a.ffffffffffff.part", True),
-    (".with space and .dots.a1b2c3d4e5f6.part", True),
+    (".report.pdf.web1-4242.0123456789ab.part", True),
+    (".a.h-1.ffffffffffff.part", True),
+    (".with space and .dots.my-host-7.a1b2c3d4e5f6.part", True),
     (".hidden", False),
-    (".notes.part", False),  # no random part: a user's own dot file
-    (".x.0123456789AB.part", False),  # token_hex writes lowercase only
-    (".x.0123456789a.part", False),  # 11 hex digits, not 12
-    ("report.pdf.0123456789ab.part", False),  # no leading dot
-    (".x.0123456789ab.part.txt", False),
+    (".notes.part", False),  # no host, process or random part: a user's own dot file
+    (".x.0123456789ab.part", False),  # no host and process
+    (".x.h-1.0123456789AB.part", False),  # token_hex writes lowercase only
+    (".x.h-1.0123456789a.part", False),  # 11 hex digits, not 12
+    ("report.pdf.h-1.0123456789ab.part", False),  # no leading dot
+    (".x.h-1.0123456789ab.part.txt", False),
 ]
 
 
@@ -41,8 +42,8 @@ def test_the_names_temporary_path_makes_are_uploads_in_progress(tmp_path, name):
         ("a.txt", False, True),
         (".env", False, False),
         (".env", True, True),
-        (".a.0123456789ab.part", True, False),
-        (".a.0123456789ab.part", False, False),
+        (".a.h-1.0123456789ab.part", True, False),
+        (".a.h-1.0123456789ab.part", False, False),
         (b"caf\xe9.txt".decode("utf-8", "surrogateescape"), True, False),  # Latin-1 bytes
     ],
 )
