@@ -15,6 +15,7 @@ Read it top to bottom; the README's "The life of a request" follows one request 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import ssl
@@ -365,7 +366,9 @@ class Connection:
         too_slow = f"request body slower than {timeouts.min_body_rate} bytes/s (--min-body-rate)"
         if deadline <= now:
             raise ProtocolError(408, too_slow)
-        return deadline - now, too_slow
+        # Whole seconds (the cut-off is under a second late at most): the next recv() of a
+        # fast body mostly waits the same time as the last, so no setsockopt() for it.
+        return math.ceil(deadline - now), too_slow
 
     def send_continue(self) -> None:
         """`http.Transport`: invite the client to send the body (RFC 9110 §15.2.1).
