@@ -351,8 +351,8 @@ class Connection:
         """How long the next body recv() may wait, and the 408's reason if nothing comes by
         then: the stall timeout (--body-timeout), or less if the body's average rate would
         fall under --min-body-rate first. With `received` bytes in since `start`, the
-        average is under `rate` from start + max(grace, received / rate) on: that is the
-        moment the body is cut off, whether a byte is arriving or not."""
+        average is under `rate` from start + max(grace, received / rate) on: the body is cut
+        off then (to the next whole second), whether a byte is arriving or not."""
         timeouts = self.settings.timeouts
         stalled = (timeouts.body_timeout, "request body stalled")
         if not timeouts.min_body_rate:
