@@ -53,6 +53,9 @@ class ServerProcess:
             stderr=subprocess.PIPE,
             text=True,
             preexec_fn=preexec_fn,
+            # Its own process group: a stop that times out kills the worker processes
+            # too, which would otherwise hold stdout open and hang the test run.
+            start_new_session=True,
             pass_fds=pass_fds,
         )
         banner = self.process.stdout.readline()
@@ -94,6 +97,12 @@ class ServerProcess:
             response = client.exchange(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         assert response.status == 200
 
+    def kill_process_group(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
     def connect(self, timeout: float = 5.0) -> RawClient:
         return RawClient(self.port, timeout)
 
@@ -104,7 +113,7 @@ class ServerProcess:
             self.process.send_signal(sig)
         # stdout only: stderr belongs to the reader thread (communicate() would read it
         # too, and the lines it took would be missing from `log`).
-        timer = threading.Timer(timeout, self.process.kill)
+        timer = threading.Timer(timeout, self.kill_process_group)
         timer.start()
         try:
             stdout = self.process.stdout.read()
