@@ -106,9 +106,11 @@ class ServerProcess:
     def connect(self, timeout: float = 5.0) -> RawClient:
         return RawClient(self.port, timeout)
 
-    def stop(self, sig: int | None = signal.SIGTERM, timeout: float = 10.0) -> tuple[int, str]:
+    def stop(self, sig: int | None = signal.SIGTERM, timeout: float = 20.0) -> tuple[int, str]:
         """Signal the server (unless `sig` is None: it is stopping already) and wait;
-        returns (exit code, what it printed on stdout)."""
+        returns (exit code, what it printed on stdout). The timeout is longer than the
+        server's own bound on a stop (5 s of grace, then --workers kills a worker still
+        running 5 s later), so the server's escalation acts before the test's."""
         if sig is not None and self.process.poll() is None:
             self.process.send_signal(sig)
         # stdout only: stderr belongs to the reader thread (communicate() would read it
