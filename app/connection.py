@@ -15,6 +15,7 @@ Read it top to bottom; the README's "The life of a request" follows one request 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import struct
@@ -77,6 +78,10 @@ class Connection:
         self.idle_since: float | None = None
         # Set by `evict()`: the server wants the slot back, so no further request here.
         self.evicted = False
+        # The request body being received, for --min-body-rate: when the server first
+        # waited for its bytes (None: not yet, for this request) and how many came since.
+        self.body_started: float | None = None
+        self.body_bytes = 0
         # Set when the connection ends while the client may still be sending (an unread
         # body, a refused request): `close()` then lingers (RFC 9112 §9.6).
         self.client_may_be_sending = False
@@ -125,8 +130,10 @@ class Connection:
             if request is None:
                 return False
             started = time.perf_counter()
+            self.body_started = None
             request.client = client_address(self.client, request.headers, self.settings.forwarded_allow_ips)
             response = self.respond(request)
+            self.read_unread_chunked_body(request, response)
             keep_open = self.keep_open_after(request) and not close_delimited(response, request)
             size = self.send(response, request, keep_open)
             log_access(request.client, request.raw_head, response.status, size, started)
@@ -170,6 +177,21 @@ class Connection:
             )
             return False
         return True
+
+    def read_unread_chunked_body(self, request: Request, response: Response) -> None:
+        """Read what the handler left of a chunked body (up to `max_discarded_body`) before
+        its answer goes out, as nginx discards a body before answering: a framing error in
+        it (a chunk-size line over `max_chunk_line`, chunk data without its CRLF) is then
+        answered with its own 400 instead of a 200 followed by a closed connection. A body
+        with Content-Length cannot be malformed, only short: it is dropped after the answer."""
+        body = request.body
+        if body.finished or body.awaiting_continue or body.declared_length is not None:
+            return
+        try:
+            body.discard(self.settings.limits.max_discarded_body)
+        except ProtocolError:
+            response.release()
+            raise
 
     def finish_body(self, request: Request) -> bool:
         """Consume what the handler left of the request body, so that the next request
@@ -313,16 +335,43 @@ class Connection:
         return self.idle_since is not None
 
     def receive_more(self) -> None:
-        """`http.Transport`: append the next bytes of a request body to the buffer."""
+        """`http.Transport`: append the next bytes of a request body to the buffer. Every
+        body byte comes through here (Content-Length or chunked, read by a handler or
+        dropped), so both of its time limits are enforced here, and only here."""
+        timeout, reason = self.body_wait()
         try:
-            data = self.recv(self.settings.timeouts.body_timeout, self.settings.limits.body_recv_size)
+            data = self.recv(timeout, self.settings.limits.body_recv_size)
         except TimeoutError:
-            raise ProtocolError(408, "request body stalled") from None
+            raise ProtocolError(408, reason) from None
         except OSError as error:
             raise ClientDisconnected(f"while reading the body: {error}") from None
         if not data:
             raise ClientDisconnected("closed in the middle of the request body")
+        self.body_bytes += len(data)
         self.buffer += data
+
+    def body_wait(self) -> tuple[float, str]:
+        """How long the next body recv() may wait, and the 408's reason if nothing comes by
+        then: the stall timeout (--body-timeout), or less if the body's average rate would
+        fall under --min-body-rate first. With `received` bytes in since `start`, the
+        average is under `rate` from start + max(grace, received / rate) on: the body is cut
+        off then (to the next whole second), whether a byte is arriving or not."""
+        timeouts = self.settings.timeouts
+        stalled = (timeouts.body_timeout, "request body stalled")
+        if not timeouts.min_body_rate:
+            return stalled
+        now = time.monotonic()
+        if self.body_started is None:
+            self.body_started, self.body_bytes = now, 0
+        deadline = self.body_started + max(timeouts.body_rate_grace, self.body_bytes / timeouts.min_body_rate)
+        if deadline - now >= timeouts.body_timeout:
+            return stalled
+        too_slow = f"request body slower than {timeouts.min_body_rate} bytes/s (--min-body-rate)"
+        if deadline <= now:
+            raise ProtocolError(408, too_slow)
+        # Whole seconds (the cut-off is under a second late at most): the next recv() of a
+        # fast body mostly waits the same time as the last, so no setsockopt() for it.
+        return math.ceil(deadline - now), too_slow
 
     def send_continue(self) -> None:
         """`http.Transport`: invite the client to send the body (RFC 9110 §15.2.1).

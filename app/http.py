@@ -287,7 +287,7 @@ class ChunkedDecoder:
     def next_piece(self, buffer: bytearray) -> bytes | BodyEvent:
         while True:
             if self.state == self._SIZE_LINE:
-                line = take_line(buffer, self.limits.max_chunk_line, "chunk size line")
+                line = take_line(buffer, self.limits.max_chunk_line, "chunk-size line")
                 if line is None:
                     return BodyEvent.NEED_DATA
                 match = CHUNK_SIZE_LINE_RE.fullmatch(line)
@@ -354,6 +354,7 @@ class RequestBody:
         self.awaiting_continue = expect_continue
         self.limit = limit
         self.received = 0
+        self.discarded = 0  # bytes read and dropped by `discard()`, over all its calls
         self.finished = isinstance(decoder, ContentLengthDecoder) and decoder.remaining == 0
 
     @property
@@ -392,11 +393,13 @@ class RequestBody:
             raise ProtocolError(413, f"request body larger than {self.limit} bytes")
 
     def discard(self, max_bytes: int) -> bool:
-        """Read and drop the rest of the body; False if more than `max_bytes` remain."""
-        dropped = 0
+        """Read and drop the rest of the body; False once more than `max_bytes` in all
+        were dropped (a second call does not start counting again)."""
+        if self.discarded > max_bytes:
+            return False
         for piece in self:
-            dropped += len(piece)
-            if dropped > max_bytes:
+            self.discarded += len(piece)
+            if self.discarded > max_bytes:
                 return False
         return True
 
@@ -418,7 +421,7 @@ def take_line(buffer: bytearray, max_length: int, what: str) -> bytes | None:
     end = buffer.find(b"\n", 0, max_length + 2)
     if end < 0:
         if len(buffer) > max_length + 1:
-            raise ProtocolError(400, f"{what} too long")
+            raise ProtocolError(400, f"{what} longer than {max_length} bytes")
         if b"\r" in buffer[: max(len(buffer) - 1, 0)]:
             raise ProtocolError(400, f"bare CR in {what}")
         return None
@@ -530,7 +533,8 @@ def parse_head(raw_head: bytes, limits: Limits) -> tuple[str, str, str, Headers]
 
 
 # The head nearly every client sends, matched whole by one pattern: a token method, an
-# origin-form target (RFC 9112 §3.2.1), HTTP/1.1 or HTTP/1.0, then field lines
+# origin-form target (RFC 9112 §3.2.1) without '#' (x23, refused by `parse_request_line`),
+# HTTP/1.1 or HTTP/1.0, then field lines
 #   field-line = field-name ":" OWS field-value OWS    (RFC 9112 §5)
 # whose name is a token right before the colon and whose value (with its OWS) holds no
 # control character but HTAB (RFC 9110 §5.5, as FIELD_VALUE_RE). Every head it matches
@@ -539,7 +543,7 @@ def parse_head(raw_head: bytes, limits: Limits) -> tuple[str, str, str, Headers]
 # possessive (`*+`): no backtracking, so the match is linear in the head's length.
 COMMON_FIELD_LINE = rb"(%s):([\t\x20-\x7e\x80-\xff]*+)\r\n" % TOKEN
 COMMON_HEAD_RE = re.compile(
-    rb"(%s) (/[\x21-\x7e]*+) (HTTP/1\.[01])\r\n((?:%s:[\t\x20-\x7e\x80-\xff]*+\r\n)*+)\r\n"
+    rb"(%s) (/[\x21\x22\x24-\x7e]*+) (HTTP/1\.[01])\r\n((?:%s:[\t\x20-\x7e\x80-\xff]*+\r\n)*+)\r\n"
     % (TOKEN, TOKEN)
 )
 COMMON_FIELD_LINE_RE = re.compile(COMMON_FIELD_LINE)
@@ -618,12 +622,23 @@ def parse_request_line(line: bytes) -> tuple[str, str, str]:
         raise ProtocolError(400, TLS_ON_PLAIN_PORT if tls else "invalid character in method")
     if not REQUEST_TARGET_RE.fullmatch(target):
         raise ProtocolError(400, "invalid character in request target")
+    if b"#" in target:
+        # RFC 9112 §3.2: the target is a URI without its fragment (a client strips it:
+        # RFC 9110 §7.1); a '#' here is a client bug or a probe, not a path to guess at.
+        raise ProtocolError(400, "'#' in request target: a URI fragment is never sent to the server")
+    return method.decode("ascii"), target.decode("ascii"), http_version(version)
+
+
+def http_version(version: bytes) -> str:
+    """The version we process the request as (RFC 9112 §2.3). RFC 9110 §2.5: a message of a
+    higher minor version of a major version we implement SHOULD be processed as the highest
+    minor version we implement, so HTTP/1.2 is HTTP/1.1; another major version is 505."""
     match = HTTP_VERSION_RE.fullmatch(version)
     if match is None:
         raise ProtocolError(400, "malformed HTTP version")
-    if match.group(1) != b"1" or match.group(2) not in (b"0", b"1"):
+    if match.group(1) != b"1":
         raise ProtocolError(505, f"HTTP version {version.decode()} is not supported")
-    return method.decode("ascii"), target.decode("ascii"), version.decode("ascii")
+    return "HTTP/1.0" if match.group(2) == b"0" else "HTTP/1.1"
 
 
 def split_target(method: str, target: str) -> tuple[str, str]:

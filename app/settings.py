@@ -161,6 +161,21 @@ class Timeouts:
     body_timeout: float = option(
         30.0, "seconds a request body may stall before it is refused", positive_seconds, "SECONDS"
     )
+    # The stall timeout alone lets a client send one byte every 29 s and hold a thread for
+    # as long as it likes: the body must also arrive at this average rate once the grace
+    # period has passed since the server began reading it, or it is cut off with 408 (the
+    # partial upload is removed). 500 bytes/s is Apache mod_reqtimeout's default MinRate:
+    # 4 kbit/s, slower than any real link, so no real client meets it; 0 turns it off.
+    min_body_rate: int = option(
+        500, "bytes/s a request body must average after --body-rate-grace; 408 under it (0: off; "
+        "default: %(default)s)", byte_count, "BYTES/S"
+    )
+    # Time for a connection to ramp up (TCP slow start, a client opening its file) before
+    # the rate counts; Apache gives 20 s to the first bytes, we give 10 s to the average.
+    body_rate_grace: float = option(
+        10.0, "seconds a request body is given before --min-body-rate applies (default: %(default)s)",
+        positive_seconds, "SECONDS"
+    )
     # How long sending a response may wait with the client accepting none of its bytes.
     write_timeout: float = option(
         60.0, "seconds a client may take to accept response bytes", positive_seconds, "SECONDS"

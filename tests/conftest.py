@@ -53,6 +53,9 @@ class ServerProcess:
             stderr=subprocess.PIPE,
             text=True,
             preexec_fn=preexec_fn,
+            # Its own process group: a stop that times out kills the worker processes
+            # too, which would otherwise hold stdout open and hang the test run.
+            start_new_session=True,
             pass_fds=pass_fds,
         )
         banner = self.process.stdout.readline()
@@ -94,17 +97,25 @@ class ServerProcess:
             response = client.exchange(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         assert response.status == 200
 
+    def kill_process_group(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
     def connect(self, timeout: float = 5.0) -> RawClient:
         return RawClient(self.port, timeout)
 
-    def stop(self, sig: int | None = signal.SIGTERM, timeout: float = 10.0) -> tuple[int, str]:
+    def stop(self, sig: int | None = signal.SIGTERM, timeout: float = 20.0) -> tuple[int, str]:
         """Signal the server (unless `sig` is None: it is stopping already) and wait;
-        returns (exit code, what it printed on stdout)."""
+        returns (exit code, what it printed on stdout). The timeout is longer than the
+        server's own bound on a stop (5 s of grace, then --workers kills a worker still
+        running 5 s later), so the server's escalation acts before the test's."""
         if sig is not None and self.process.poll() is None:
             self.process.send_signal(sig)
         # stdout only: stderr belongs to the reader thread (communicate() would read it
         # too, and the lines it took would be missing from `log`).
-        timer = threading.Timer(timeout, self.process.kill)
+        timer = threading.Timer(timeout, self.kill_process_group)
         timer.start()
         try:
             stdout = self.process.stdout.read()

@@ -154,7 +154,23 @@ REFUSED = [
     (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", b"HTTP/1.1 400 Bad Request", b"more than one Host header\n"),
     (b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", b"HTTP/1.1 505 HTTP Version Not Supported", b"HTTP version HTTP/3.0 is not supported\n"),
     (b"GET / HTTP/1.1\r\nHost : x\r\n\r\n", b"HTTP/1.1 400 Bad Request", b"whitespace between header field name and colon\n"),
+    (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", b"HTTP/1.1 505 HTTP Version Not Supported", b"HTTP version HTTP/2.0 is not supported\n"),
     (b"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n", b"HTTP/1.1 400 Bad Request", b"obsolete line folding (obs-fold) in header section\n"),
+    (
+        b"GET /echo/x#top HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"HTTP/1.1 400 Bad Request",
+        b"'#' in request target: a URI fragment is never sent to the server\n",
+    ),
+    # A chunk-size line over Limits.max_chunk_line (4 KiB), whether the handler reads the
+    # body (an upload) or ignores it (/echo/x): the 400 goes out instead of the answer.
+    *[
+        (
+            b"%s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=%s\r\nhello\r\n0\r\n\r\n" % (line, b"b" * 65536),
+            b"HTTP/1.1 400 Bad Request",
+            b"chunk-size line longer than 4096 bytes\n",
+        )
+        for line in (b"POST /files/x", b"GET /echo/x", b"GET /")
+    ],
     (
         b"POST /files/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         b"HTTP/1.1 400 Bad Request",
@@ -194,6 +210,27 @@ def test_refused_request_is_answered_precisely_and_closed(
         assert client.is_closed_by_server()
     # and the server goes on
     assert requests.get(server.url + "/echo/alive").text == "alive"
+
+
+# RFC 9110 §2.5: a higher minor version of HTTP/1 is processed as HTTP/1.1, and answered so.
+NEWER_MINOR_VERSIONS = [
+    (b"GET /echo/abc HTTP/1.2\r\nHost: x\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\nContent-Length: 3\r\n\r\nabc"),
+    (
+        b"GET /echo/abc HTTP/1.9\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+    ),
+    (
+        b"GET / HTTP/1.2\r\n\r\n",  # HTTP/1.1 rules, so Host is required
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 43\r\n"
+        b"Connection: close\r\n\r\nmissing Host header (required in HTTP/1.1)\n",
+    ),
+]
+
+
+@pytest.mark.parametrize("sent, answer", NEWER_MINOR_VERSIONS, ids=["1.2", "1.9-close", "1.2-without-host"])
+def test_a_newer_minor_version_is_served_as_http11(server: ServerProcess, sent: bytes, answer: bytes) -> None:
+    with server.connect() as client:
+        assert client.exchange(sent).raw == answer
 
 
 def test_echo_body_over_the_memory_limit_is_413(server: ServerProcess) -> None:

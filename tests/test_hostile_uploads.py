@@ -7,6 +7,7 @@ import resource
 import socket
 import struct
 import threading
+import time
 
 import pytest
 
@@ -136,3 +137,72 @@ def test_readers_never_see_a_half_written_file(upload_server, tmp_path) -> None:
     thread.join(timeout=30)
     assert reads and all(read in versions for read in reads)
     assert sorted(path.name for path in tmp_path.iterdir()) == ["f"]
+
+
+# --- --min-body-rate: a body must keep coming at an average rate, not just keep trickling --
+
+TOO_SLOW = (
+    b"HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 55\r\n"
+    b"Connection: close\r\n\r\nrequest body slower than 200 bytes/s (--min-body-rate)\n"
+)
+
+
+@pytest.fixture
+def rate_server(start_server, tmp_path):
+    """200 bytes/s after a 1 s grace; the stall timeout (30 s) never comes into play."""
+    (tmp_path / "f").write_bytes(OLD)
+    return start_server("--directory", str(tmp_path), "--min-body-rate", "200", "--body-rate-grace", "1")
+
+
+def send_slowly(sock: socket.socket, pieces: list[bytes], every: float) -> None:
+    """Send each piece `every` seconds apart; stop quietly once the server has closed."""
+    for piece in pieces:
+        time.sleep(every)
+        try:
+            sock.sendall(piece)
+        except OSError:
+            return
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /files/f HTTP/1.1\r\n" + H + b"Content-Length: 1000\r\n\r\n",
+        b"POST /files/f HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n3e8\r\n",
+    ],
+    ids=["content-length", "chunked"],
+)
+def test_body_trickled_under_the_minimum_rate_is_cut_off(rate_server, tmp_path, head: bytes) -> None:
+    """25 bytes/s, each piece well within the stall timeout: cut off with 408 once the
+    grace period is over, and the partial upload is gone."""
+    with rate_server.connect(timeout=10) as client:
+        client.send(head + b"n" * 10)
+        assert wait_until(lambda: any(path.name.endswith(".part") for path in tmp_path.iterdir()))
+        trickle = threading.Thread(target=send_slowly, args=(client.sock, [b"n" * 5] * 40, 0.2), daemon=True)
+        trickle.start()
+        assert client.read_response().raw == TOO_SLOW
+        assert client.is_closed_by_server(within=5)
+    trickle.join(timeout=10)
+    assert wait_until(lambda: len(list(tmp_path.iterdir())) == 1)
+    assert_only_the_old_file(tmp_path)
+    rate_server.assert_answers()
+
+
+def test_body_that_stops_after_the_grace_period_gets_the_rate_reason(rate_server, tmp_path) -> None:
+    """A body that stops coming is cut off when its average falls under the rate, long
+    before the 30 s stall timeout: the reason says which limit it was."""
+    with rate_server.connect(timeout=10) as client:
+        assert client.exchange(b"POST /files/f HTTP/1.1\r\n" + H + b"Content-Length: 1000\r\n\r\n" + b"n" * 300).raw == TOO_SLOW
+    assert wait_until(lambda: len(list(tmp_path.iterdir())) == 1)
+    assert_only_the_old_file(tmp_path)
+
+
+def test_steady_upload_above_the_minimum_rate_completes(rate_server, tmp_path) -> None:
+    """5,000 bytes/s for 2.5 s, 25 times the minimum and well past the grace period."""
+    pieces = [bytes([ord("a") + number % 26]) * 500 for number in range(25)]
+    with rate_server.connect(timeout=10) as client:
+        client.send(b"POST /files/g HTTP/1.1\r\n" + H + b"Content-Length: 12500\r\n\r\n")
+        send_slowly(client.sock, pieces, 0.1)
+        assert client.read_response().status == 201
+    assert (tmp_path / "g").read_bytes() == b"".join(pieces)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["f", "g"]

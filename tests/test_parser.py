@@ -62,6 +62,16 @@ VALID_REQUESTS = [
         ("POST", "/p", "HTTP/1.1", [("host", "x"), ("transfer-encoding", "Chunked")], b"0123456789"),
     ),
     (
+        "a higher minor version of HTTP/1 is processed as HTTP/1.1 (RFC 9110 section 2.5)",
+        b"GET / HTTP/1.2\r\nHost: x\r\n\r\n",
+        ("GET", "/", "HTTP/1.1", [("host", "x")], b""),
+    ),
+    (
+        "HTTP/1.9 too, chunked body and all",
+        b"POST /p HTTP/1.9\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n",
+        ("POST", "/p", "HTTP/1.1", [("host", "x"), ("transfer-encoding", "chunked")], b"a"),
+    ),
+    (
         "HTTP/1.0 needs no Host",
         b"GET /user-agent HTTP/1.0\r\nUser-Agent: old\r\n\r\n",
         ("GET", "/user-agent", "HTTP/1.0", [("user-agent", "old")], b""),
@@ -207,11 +217,16 @@ REFUSED_REQUESTS = [
     (b"GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid character in request target"),
     (b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid character in request target"),
     (b"GET echo HTTP/1.1\r\nHost: x\r\n\r\n", 400, "must start with '/'"),
+    # RFC 9112 section 3.2: a fragment is never part of the target
+    (b"GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n", 400, "'#' in request target"),
+    (b"GET /# HTTP/1.1\r\nHost: x\r\n\r\n", 400, "'#' in request target"),
+    (b"GET /a?b=c#d HTTP/1.1\r\nHost: x\r\n\r\n", 400, "'#' in request target"),
+    (b"GET http://x/#top HTTP/1.1\r\nHost: x\r\n\r\n", 400, "'#' in request target"),
     (b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400, "must start with '/'"),
     (b"GET / http/1.1\r\nHost: x\r\n\r\n", 400, "malformed HTTP version"),
     (b"GET / HTTP/1.10\r\nHost: x\r\n\r\n", 400, "malformed HTTP version"),
     (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, "HTTP/2.0 is not supported"),
-    (b"GET / HTTP/1.2\r\nHost: x\r\n\r\n", 505, "HTTP/1.2 is not supported"),
+    (b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505, "HTTP/3.0 is not supported"),
     (b"GET / HTTP/0.9\r\nHost: x\r\n\r\n", 505, "HTTP/0.9 is not supported"),
     # line endings (RFC 9112 section 2.2)
     (b"GET / HTTP/1.1\nHost: x\n\n", 400, "bare LF"),
@@ -275,6 +290,8 @@ REFUSED_REQUESTS = [
     (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n", 400, "bare LF"),
     (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\x01\r\nhello\r\n0\r\n\r\n", 400, "chunk size"),
     (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nBad Trailer\r\n\r\n", 400, "colon"),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=" + b"b" * 65536 + b"\r\nhello\r\n0\r\n\r\n",
+     400, "chunk-size line longer than 4096 bytes"),
     # trailers that would change framing, routing or authentication (RFC 9110 section 6.5.1)
     *[
         (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n%s: 1\r\n\r\n" % name, 400, "not allowed in the trailer section")

@@ -119,10 +119,18 @@ def theirs(data: bytes) -> Outcome:
         return Outcome("refused", reason=str(error))
     fields = normalized(list(request.headers))
     message = Message(
-        request.method, request.target, request.http_version, fields, h11_framing(fields), body,
+        request.method, request.target, processed_version(request.http_version), fields, h11_framing(fields), body,
         normalized(list(event.headers)), connection.trailing_data[0],
     )
     return Outcome("accepted", message)
+
+
+def processed_version(version: bytes) -> bytes:
+    """The version h11 read, as we process it: RFC 9110 §2.5, a higher minor version of
+    HTTP/1 "SHOULD [be processed] as if the highest minor version ... implemented", so
+    h11's 1.2 is our 1.1 (h11 reports the version as sent)."""
+    major, _, minor = version.partition(b".")
+    return b"1.1" if major == b"1" and minor != b"0" else version
 
 
 # ---------------------------------------------------------------------------------------

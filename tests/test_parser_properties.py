@@ -148,7 +148,8 @@ def test_pipelined_requests_split_anywhere_parse_the_same(first, second, draw) -
 
 HEAD_FRAGMENTS = [
     b"GET", b"POST", b"G\xe9T", b" ", b"  ", b"/", b"/echo/abc", b"?a=b", b"*", b"http://x/",
-    b"HTTP/1.1", b"HTTP/1.0", b"HTTP/1.2", b"HTTP/2.0", b"\r\n", b"\r", b"\n", b"\t", b"\x00",
+    b"HTTP/1.1", b"HTTP/1.0", b"HTTP/1.2", b"HTTP/1.9", b"HTTP/2.0", b"HTTP/3.0", b"#", b"/a#b",
+    b"\r\n", b"\r", b"\n", b"\t", b"\x00",
     b"\x7f", b"\xff", b":", b": ", b" :", b"Host", b"Host: x", b"Accept-Encoding: gzip, br",
     b"X-Empty:", b"X-Pad: \t v \t ", b"\xe9", b"a" * 120,
 ]
@@ -191,7 +192,10 @@ def test_common_heads_take_the_fast_path(raw_head: bytes, parsed: tuple) -> None
 UNCOMMON_HEADS = [
     b"GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n",  # absolute-form
     b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",  # asterisk-form
-    b"GET / HTTP/1.2\r\nHost: x\r\n\r\n",  # another minor version
+    b"GET / HTTP/1.2\r\nHost: x\r\n\r\n",  # a higher minor version: processed as HTTP/1.1
+    b"GET / HTTP/3.0\r\nHost: x\r\n\r\n",  # another major version: 505
+    b"GET /a#b HTTP/1.1\r\nHost: x\r\n\r\n",  # a fragment in the target: 400
+    b"GET /# HTTP/1.1\r\nHost: x\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",  # whitespace before the colon: 400
     b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",  # obs-fold: 400
     b"GET / HTTP/1.1\r\nHost: a\x00b\r\n\r\n",  # NUL in a value: 400
