@@ -316,6 +316,18 @@ class Settings:
         False, "single-page app: a path under --www that matches no file answers the site's index.html (200)"
     )
 
+    # Durable state (state.py): WebDAV properties and locks, tus uploads, share links, the
+    # lock-out counts, in one SQLite database. None: the hidden folder .http-server-state
+    # under --directory (never served); without --directory either, in memory.
+    state_dir: Path | None = option(
+        None,
+        "keep the server's durable state (WebDAV properties and locks, resumable uploads, share "
+        "links, failed logins) in this folder, shared by every process given the same one "
+        "(default: DIR/.http-server-state under --directory)",
+        Path,
+        "DIR",
+    )
+
     # -- Seeing the wire: --trace --
 
     # Every exchange on stderr (trace.py): heads byte for byte, timings, why a
