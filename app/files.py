@@ -45,7 +45,7 @@ from app.http import (
     parse_http_date,
     text_response,
 )
-from app.leftovers import TEMPORARY_NAME_RE, temporary_prefix
+from app.leftovers import TEMPORARY_NAME_RE, TUS_PARTIAL_NAME_RE, temporary_prefix
 from app.policy import write_refusal
 from app.settings import Settings
 
@@ -189,8 +189,9 @@ def temporary_path(path: Path) -> Path:
 
 def is_upload_in_progress(name: str) -> bool:
     """Whether a file name is the temporary file of an upload still being written (the
-    name `temporary_path` gives, `leftovers.TEMPORARY_NAME_RE`)."""
-    return TEMPORARY_NAME_RE.fullmatch(name) is not None
+    name `temporary_path` gives, `leftovers.TEMPORARY_NAME_RE`), or the partial file of
+    a resumable upload (`leftovers.TUS_PARTIAL_NAME_RE`)."""
+    return TEMPORARY_NAME_RE.fullmatch(name) is not None or TUS_PARTIAL_NAME_RE.fullmatch(name) is not None
 
 
 def store_upload(path: Path, chunks: Iterable[bytes], name: str) -> None:
