@@ -47,6 +47,7 @@ from app.http import HTTPError, ProtocolError, Request, Response, text_response
 from app.listing import files_listing, site_listing
 from app.settings import Settings
 from app import tus
+from app.digest import digest_response, requested_algorithm
 from app.uploads import is_form_upload, post_to_folder
 
 Handler = Callable[[Request, Settings, str], Response]
@@ -110,9 +111,21 @@ def get_file(request: Request, settings: Settings, subpath: str) -> Response:
         return files_listing(request, settings, subpath)
     if tus.is_upload_url(subpath):
         return tus.head(request, settings, subpath)
+    if "hash" in request.query:
+        algorithm = checked_algorithm(request.query)
+        if algorithm is not None:
+            return digest_response(request, settings, subpath, algorithm)
     path = checked_path(settings.directory, subpath)
     name = unquote(subpath)
     return serve_file(request, settings, path, "application/octet-stream", name, f"no file named {name}")
+
+
+def checked_algorithm(query: str) -> str | None:
+    """`?hash=` of a file URL (`digest.py`), 400 for an algorithm we do not offer."""
+    try:
+        return requested_algorithm(query)
+    except ValueError as error:
+        raise HTTPError(400, str(error)) from None
 
 
 def post_file(request: Request, settings: Settings, subpath: str) -> Response:

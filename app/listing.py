@@ -127,12 +127,14 @@ def choose_format(headers: Headers, offered: tuple[str, ...]) -> str:
 
 
 def listing_json(entries: list[Entry]) -> bytes:
-    """A JSON array of {name, size, modified}; folder names end with "/"."""
+    """A JSON array of {name, size, modified}; folder names end with "/". Files add
+    `hash`: the relative URL that answers their SHA-256 when asked (`digest.py`)."""
     items = [
         {
             "name": listing_view.display_name(entry),
             "size": entry.size,
             "modified": utc(entry.modified_ns, "%Y-%m-%dT%H:%M:%SZ"),
+            **({} if entry.is_dir else {"hash": listing_view.hash_href(entry)}),
         }
         for entry in entries
     ]

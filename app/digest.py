@@ -1,0 +1,55 @@
+"""`GET /files/NAME?hash=sha256` (also `sha1`, `md5`): the file's digest in hex, as
+text/plain, so a client can check what arrived (`sha256sum` prints the same hex).
+
+The file is read through the hash in pieces (`hashlib.file_digest`), so memory stays flat
+whatever its size; nothing is precomputed nor cached on the server: the listing and the
+JSON listing only offer the link (`listing_view.py`, `listing.py`).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from urllib.parse import parse_qsl, unquote
+
+from app.files import checked_path
+from app.http import HTTPError, Request, Response
+from app.permissions import require
+from app.settings import Settings
+
+ALGORITHMS = ("sha256", "sha1", "md5")
+
+
+def requested_algorithm(query: str) -> str | None:
+    """The algorithm `?hash=` names, None without `hash`; ValueError for another one."""
+    values = [value for key, value in parse_qsl(query, keep_blank_values=True) if key == "hash"]
+    if not values:
+        return None
+    if len(values) > 1 or values[0] not in ALGORITHMS:
+        raise ValueError(f"?hash= takes one of {', '.join(ALGORITHMS)}")
+    return values[0]
+
+
+def digest_response(request: Request, settings: Settings, subpath: str, algorithm: str) -> Response:
+    """200 with the hex digest of the file `/files/{subpath}` and a newline."""
+    path = checked_path(settings.directory, subpath)
+    name = unquote(subpath)
+    require(request, settings, name, "r")
+    try:
+        hexdigest = file_hexdigest(path, algorithm)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        raise HTTPError(404, f"no file named {name}") from None
+    except PermissionError:
+        raise HTTPError(403, f"permission denied reading {name}") from None
+    headers = [("Content-Type", "text/plain"), ("Cache-Control", "no-store")]
+    return Response(200, headers, (hexdigest + "\n").encode("ascii"))
+
+
+def file_hexdigest(path: os.PathLike[str] | str, algorithm: str) -> str:
+    """The file's digest, read in pieces (flat memory); a folder is IsADirectoryError."""
+    import hashlib  # here: OpenSSL's libcrypto stays out of a plain start
+
+    with open(path, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise IsADirectoryError(path)
+        return hashlib.file_digest(file, algorithm).hexdigest()
