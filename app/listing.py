@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from app import listing_view
+from app.state import is_state_name
 from app.files import CACHE_CONTROL, checked_path, is_upload_in_progress, precondition_status
 from app.http import Headers, HTTPError, Request, Response, media_range_weights
 from app.listing_view import SORT_KEYS, Entry, Page, View, listing_page, utc
@@ -35,14 +36,15 @@ from app.settings import Settings
 
 
 def is_listed(name: str, show_hidden: bool) -> bool:
-    """Dot files only with --show-hidden; uploads in progress never; nor a name that
+    """Dot files only with --show-hidden; uploads in progress and the state folder
+    (`state.is_state_name`) never; nor a name that
     is not UTF-8 (os.scandir hands its bytes over as surrogates): a URL's path is
     decoded as UTF-8, so no request could name it."""
     if not is_utf8(name):
         return False
     if not name.startswith("."):
         return True
-    return show_hidden and not is_upload_in_progress(name)
+    return show_hidden and not is_upload_in_progress(name) and not is_state_name(name)
 
 
 def is_utf8(name: str) -> bool:

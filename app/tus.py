@@ -34,7 +34,7 @@ from app.files import writable_folder
 from app.http import Headers, HTTPError, Request, Response, http_date
 from app.permissions import require
 from app.settings import Settings
-from app.state import STATE_DIR_NAME
+from app.state import STATE_DIR_NAME, is_state_name
 from app.tusstore import Upload, UploadBusy
 from app.uploads import target_path
 
@@ -227,6 +227,8 @@ def create(request: Request, settings: Settings, subpath: str) -> Response:
         raise HTTPError(404, f"no folder at {request.path}")
     target = target_path(settings, subpath, name)
     relative = unquote(subpath) + name
+    if any(is_state_name(segment) for segment in relative.split("/")):
+        raise HTTPError(400, f"file name {name!r} refused: {STATE_DIR_NAME} is the server's state folder")
     require(request, settings, relative, "w")
     if target.is_dir():
         raise HTTPError(409, f"{name} is a folder")
