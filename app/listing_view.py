@@ -371,7 +371,8 @@ async function tusStart(item, key, state) {
     const offset = await tusOffset(url);
     if (offset !== null) return { url, offset };
     localStorage.removeItem(key);
-    state.textContent = "cannot resume: the server no longer has the earlier upload (expired or removed); starting again";
+    state.dataset.note = "cannot resume: the server no longer had the earlier upload (expired or removed), so it started again";
+    state.textContent = state.dataset.note;
   }
   const created = await tusCreate(item);
   localStorage.setItem(key, created);
@@ -402,7 +403,7 @@ function resumable(item) {
   const row = document.createElement("li"), bar = document.createElement("progress"), state = document.createElement("span");
   row.append(item.path, bar, state); bar.max = 100; bar.value = 0; $("progress").append(row);
   return sendResumable(item, bar, state).then(
-    () => { bar.value = 100; state.textContent = "done"; state.className = "ok"; return true; },
+    () => { bar.value = 100; state.textContent = state.dataset.note ? `done (${state.dataset.note})` : "done"; state.className = "ok"; return true; },
     (error) => { state.textContent = error.message; state.className = "bad"; return false; });
 }
 
