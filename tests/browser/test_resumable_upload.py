@@ -101,3 +101,17 @@ def test_an_upload_the_server_no_longer_has_says_so_and_starts_again(browser, st
     assert wait_until(lambda: (folder / "again.bin").exists(), timeout=60)
     assert (folder / "again.bin").read_bytes() == source.read_bytes()
     assert wait_until(lambda: "done (cannot resume: the server no longer had the earlier upload" in browser.find_element(By.ID, "progress").text)
+
+
+def test_the_home_page_sends_big_files_through_tus(browser, start_server, tmp_path):
+    folder = tmp_path / "files"
+    folder.mkdir()
+    source = tmp_path / "twelve.bin"
+    source.write_bytes(os.urandom(12 * MiB))
+    server = start_server("--directory", str(folder))
+    browser.get(server.url + "/")
+    browser.find_element(By.ID, "file-input").send_keys(str(source))
+    assert wait_until(lambda: browser.find_element(By.CSS_SELECTOR, "#uploads .state").text == "uploaded", timeout=60)
+    assert (folder / "twelve.bin").read_bytes() == source.read_bytes()
+    assert wait_until(lambda: len(access_lines(server, "PATCH")) == 3)
+    assert not access_lines(server, "PUT")
