@@ -25,7 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from app.files import write_all
-from app.http import TLS_HANDSHAKE_RECORD, PerSecond
+from app.dates import PerSecond
+from app.request import TLS_HANDSHAKE_RECORD
 
 _LOG_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
 _LOG_ESCAPES[ord('"')] = '\\"'

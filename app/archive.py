@@ -33,7 +33,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote
 
 from app.files import checked_path
-from app.http import HTTPError, Request, Response, StreamBody
+from app.errors import HTTPError
+from app.framing import Response, StreamBody
+from app.request import Request
 from app.settings import Settings
 
 # What a writer reads from a file at a time (and so about the size of each piece sent).

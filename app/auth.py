@@ -29,7 +29,9 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
-from app.http import TOKEN_STR, Request, Response, text_response
+from app.fields import TOKEN_STR
+from app.framing import Response, text_response
+from app.request import Request
 from app.lockout import Lockout
 from app.passwords import Account, hash_line, make_hash, unb64
 

@@ -2,7 +2,7 @@
 
 One function decides for every response (`use_gzip`): the content must be of a type
 that compresses (text, JSON, SVG, ...), no larger than the limit given, and the client
-must accept gzip (`http.accepts_gzip`, RFC 9110 §12.5.3). Whenever the choice was
+must accept gzip (`accepts_gzip`, RFC 9110 §12.5.3). Whenever the choice was
 possible the answer depends on Accept-Encoding, so it carries `Vary: Accept-Encoding`
 (RFC 9110 §12.5.5) whichever way it went: see `compressible`.
 """
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import zlib
 
-from app.http import Headers, accepts_gzip, coding_weights
+from app.fields import Headers
+from app.negotiation import coding_weights
 
 # Level 1, as nginx's gzip_comp_level defaults to: on text files here it compresses 2-3x
 # faster than zlib's default 6 for output 10-16 % larger (docs/performance.md, "gzip").
@@ -50,6 +51,17 @@ def gzip_compress(data: bytes) -> bytes:
     memory_level = 1 if len(data) <= SMALL_CONTENT else 8
     compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + window_bits, memory_level)
     return compressor.compress(data) + compressor.flush()
+
+
+def accepts_gzip(headers: Headers) -> bool:
+    """Whether gzip is an acceptable content coding: named with q > 0, or not named but
+    covered by `*` with q > 0 (Accept-Encoding, RFC 9110 §12.5.3)."""
+    codings = coding_weights(headers)
+    if "gzip" in codings:
+        return codings["gzip"] > 0
+    if "x-gzip" in codings:  # RFC 9110 §8.4.1.3: x-gzip is an alias of gzip
+        return codings["x-gzip"] > 0
+    return codings.get("*", 0) > 0
 
 
 def accepts_coding(headers: Headers, coding: str) -> bool:

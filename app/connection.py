@@ -27,21 +27,20 @@ from typing import TYPE_CHECKING
 from app import gate, handlers, tls
 from app.accesslog import log_access, request_line_for_log
 from app.forwarded import client_address
-from app.http import (
+from app.errors import ClientDisconnected, ProtocolError
+from app.framing import (
     CONTINUE_RESPONSE,
-    ClientDisconnected,
     FileBody,
-    ProtocolError,
-    Request,
     Response,
     StreamBody,
     close_delimited,
     framed_pieces,
-    parse_request,
     response_head,
     sends_body,
     text_response,
 )
+from app.http import parse_request
+from app.request import Request
 from app.settings import Settings
 
 if TYPE_CHECKING:  # only for annotations: `ssl` maps libssl and libcrypto (~6 MiB of RSS)
@@ -51,7 +50,7 @@ log = logging.getLogger("app")
 
 
 class Connection:
-    """One client socket and its receive buffer; also the `http.Transport` through which
+    """One client socket and its receive buffer; also the `http.ByteSource` through which
     a request body asks for more bytes."""
 
     def __init__(
@@ -335,7 +334,7 @@ class Connection:
         return self.idle_since is not None
 
     def receive_more(self) -> None:
-        """`http.Transport`: append the next bytes of a request body to the buffer. Every
+        """`http.ByteSource`: append the next bytes of a request body to the buffer. Every
         body byte comes through here (Content-Length or chunked, read by a handler or
         dropped), so both of its time limits are enforced here, and only here."""
         timeout, reason = self.body_wait()
@@ -374,7 +373,7 @@ class Connection:
         return math.ceil(deadline - now), too_slow
 
     def send_continue(self) -> None:
-        """`http.Transport`: invite the client to send the body (RFC 9110 §15.2.1).
+        """`http.ByteSource`: invite the client to send the body (RFC 9110 §15.2.1).
         (A hook: `--trace` shows it.)"""
         self.sendall(CONTINUE_RESPONSE)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 
-from app.http import TOKEN_STR_RE
+from app.fields import TOKEN_STR_RE
 
 # RFC 9110 §5.5 (field-value, with obs-text left out: a command line is text, and a
 # value of ours should be ASCII), after the surrounding whitespace is stripped.

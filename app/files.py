@@ -32,19 +32,11 @@ from typing import BinaryIO
 from urllib.parse import unquote
 
 from app.compression import VARY_ACCEPT_ENCODING, accepts_coding, compressible, gzip_compress, is_textual, use_gzip
-from app.http import (
-    OWS,
-    FileBody,
-    Headers,
-    HTTPError,
-    Request,
-    Response,
-    ascii_lower,
-    http_date,
-    list_elements,
-    parse_http_date,
-    text_response,
-)
+from app.dates import http_date, parse_http_date
+from app.errors import HTTPError
+from app.fields import OWS, Headers, ascii_lower, list_elements
+from app.framing import FileBody, Response, text_response
+from app.request import Request
 from app.leftovers import TEMPORARY_NAME_RE, temporary_prefix
 from app.policy import write_refusal
 from app.settings import Settings

@@ -20,7 +20,8 @@ from __future__ import annotations
 from app.auth import password_refusal
 from app.cors import cors_headers, preflight_response
 from app.extraheaders import add_vary, replace_fields
-from app.http import Request, Response
+from app.framing import Response
+from app.request import Request
 from app.settings import Settings
 
 

@@ -43,7 +43,9 @@ from app.files import (
     store_upload,
     writable_path,
 )
-from app.http import HTTPError, ProtocolError, Request, Response, text_response
+from app.errors import HTTPError, ProtocolError
+from app.framing import Response, text_response
+from app.request import Request
 from app.listing import files_listing, site_listing
 from app.settings import Settings
 from app.uploads import is_form_upload, post_to_folder

@@ -24,7 +24,11 @@ from urllib.parse import parse_qsl
 
 from app import listing_view
 from app.files import CACHE_CONTROL, checked_path, is_upload_in_progress, precondition_status
-from app.http import Headers, HTTPError, Request, Response, media_range_weights
+from app.errors import HTTPError
+from app.fields import Headers
+from app.framing import Response
+from app.negotiation import media_range_weights
+from app.request import Request
 from app.listing_view import SORT_KEYS, Entry, Page, View, listing_page, utc
 from app.policy import write_refusal
 from app.settings import Settings

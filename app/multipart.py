@@ -24,7 +24,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from app.http import Headers, ProtocolError, parse_field_line
+from app.errors import ProtocolError
+from app.fields import Headers, parse_field_line
 
 
 class MultipartError(ValueError):

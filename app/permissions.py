@@ -19,7 +19,8 @@ reading and listing are open. Passwords are checked before the route (`gate.py`)
 
 from __future__ import annotations
 
-from app.http import HTTPError, Request
+from app.errors import HTTPError
+from app.request import Request
 from app.policy import write_refusal
 from app.settings import Settings
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from app import accesslog
 from app.connection import Connection
 from app.gate import add_response_headers
-from app.http import response_head, text_response
+from app.framing import response_head, text_response
 from app.settings import Settings
 from app.trace import TracedConnection
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.http import TLS_HANDSHAKE_RECORD
+from app.request import TLS_HANDSHAKE_RECORD
 from app.settings import Settings
 
 if TYPE_CHECKING:  # for annotations; see server_context() for why `ssl` is imported late

@@ -28,18 +28,10 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from app.connection import Connection
-from app.http import (
-    CONTINUE_RESPONSE,
-    FileBody,
-    ProtocolError,
-    Request,
-    RequestBody,
-    Response,
-    StreamBody,
-    chunked,
-    response_head,
-    sends_body,
-)
+from app.bodies import RequestBody
+from app.errors import ProtocolError
+from app.framing import CONTINUE_RESPONSE, FileBody, Response, StreamBody, chunked, response_head, sends_body
+from app.request import Request
 
 # Header fields whose values are secrets: never written to a terminal or a log file.
 SECRET_FIELDS = frozenset({b"authorization", b"proxy-authorization", b"cookie", b"set-cookie"})

@@ -32,7 +32,10 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote
 
 from app.files import make_directory, refuse_oversized, remove_path, store_upload, writable_folder, writable_path
-from app.http import HTTPError, Request, Response, media_range_weights, text_response
+from app.errors import HTTPError
+from app.framing import Response, text_response
+from app.negotiation import media_range_weights
+from app.request import Request
 from app.multipart import Event, MultipartError, MultipartReader, PartStart, boundary_from
 from app.settings import Settings
 

@@ -19,7 +19,8 @@ import requests
 
 from app.archive import attachment
 from app.connection import Connection
-from app.http import Response, StreamBody, parse_request
+from app.framing import Response, StreamBody
+from app.http import parse_request
 from app.settings import Limits, Settings
 from tests.conftest import FeedSource, RawClient, ServerProcess, wait_until
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from app.http import ProtocolError, parse_request
+from app.errors import ProtocolError
+from app.http import parse_request
 from app.settings import Limits
 from tests.conftest import FeedSource
 
 H = b"Host: localhost\r\n"
 
-# (id, bytes sent, status expected). The RFC rule each case attacks is in app/http.py.
+# (id, bytes sent, status expected). The RFC rule each case attacks is in app/request.py or app/bodies.py.
 REFUSED: list[tuple[str, bytes, int]] = [
     # --- Content-Length and Transfer-Encoding together (RFC 9112 §6.1, §6.3 point 3)
     ("cl-then-te", b"GET /echo HTTP/1.1\r\n" + H + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.http import Headers, media_range_weights
+from app.fields import Headers
+from app.negotiation import media_range_weights
 from app.listing import choose_format
 
 # (id, Accept value or None, JSON preferred)

@@ -8,7 +8,8 @@ import pytest
 
 from app.compression import accepts_coding
 from app.files import is_upload_in_progress, temporary_path
-from app.http import Headers, HTTPError
+from app.errors import HTTPError
+from app.fields import Headers
 from app.listing import arrange, choose_format, is_listed, listing_text, view_from_query
 from app.listing_view import Entry, View, human_size, view_query
 
