@@ -24,9 +24,9 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
-from app.files import write_all
 from app.dates import PerSecond
 from app.request import TLS_HANDSHAKE_RECORD
+from app.storage import write_all
 
 _LOG_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
 _LOG_ESCAPES[ord('"')] = '\\"'

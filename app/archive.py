@@ -32,9 +32,9 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
-from app.files import checked_path
 from app.errors import HTTPError
 from app.framing import Response, StreamBody
+from app.paths import checked_path
 from app.request import Request
 from app.settings import Settings
 

@@ -31,9 +31,9 @@ from typing import TYPE_CHECKING
 
 from app.fields import TOKEN_STR
 from app.framing import Response, text_response
-from app.request import Request
 from app.lockout import Lockout
 from app.passwords import Account, hash_line, make_hash, unb64
+from app.request import Request
 
 if TYPE_CHECKING:
     from app.settings import Settings

@@ -167,7 +167,7 @@ class RequestBody:
         while not self.finished:
             piece = self.decoder.next_piece(self.source.buffer)
             if piece is BodyEvent.NEED_DATA:
-                self._check_limit()  # Content-Length, or a chunk size just read
+                self.check_limit()  # Content-Length, or a chunk size just read
                 if self.awaiting_continue:
                     self.awaiting_continue = False
                     self.source.send_continue()
@@ -176,15 +176,15 @@ class RequestBody:
                 self.finished = True
             else:
                 self.received += len(piece)
-                self._check_limit()
+                self.check_limit()
                 yield piece
 
-    def _check_limit(self) -> None:
+    def check_limit(self) -> None:
         """413 as soon as the body is known to exceed the limit: from Content-Length or a
         chunk size, before those bytes are read or stored, and before 100 Continue
-        invites the client to send them (RFC 9110 §15.5.14)."""
-        if self.received + self.decoder.expected_bytes() > self.limit:
-            raise ProtocolError(413, f"request body larger than {self.limit} bytes")
+        invites the client to send them (RFC 9110 §15.5.14). A handler calls it before
+        anything else that could refuse the request (an upload's 409 or 412)."""
+        refuse_oversized(self.received + self.decoder.expected_bytes(), self.limit)
 
     def discard(self, max_bytes: int) -> bool:
         """Read and drop the rest of the body; False once more than `max_bytes` in all
@@ -200,9 +200,17 @@ class RequestBody:
     def read_all(self, limit: int) -> bytes:
         """The whole body, refusing with 413 one larger than `limit` bytes."""
         self.limit = min(self.limit, limit)
-        if isinstance(self.decoder, ContentLengthDecoder) and self.decoder.remaining > limit:
-            raise ProtocolError(413, f"request body larger than {limit} bytes")
+        self.check_limit()
         return b"".join(self)
+
+
+def refuse_oversized(size: int, limit: int) -> None:
+    """The one refusal of a request body over its limit, with one text, wherever the size
+    is learnt (Content-Length, a chunk size, the bytes received): 413 (RFC 9110
+    §15.5.14). A `ProtocolError`: the rest of the body is never read, so the connection
+    closes after the answer, as §15.5.14 allows."""
+    if size > limit:
+        raise ProtocolError(413, f"request body larger than {limit} bytes")
 
 
 def take_line(buffer: bytearray, max_length: int, what: str) -> bytes | None:

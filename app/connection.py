@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 
 from app import gate, handlers, tls
 from app.accesslog import log_access, request_line_for_log
-from app.forwarded import client_address
 from app.errors import ClientDisconnected, ProtocolError
+from app.forwarded import client_address
 from app.framing import (
     CONTINUE_RESPONSE,
     FileBody,

@@ -23,15 +23,18 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from app import listing_view
-from app.files import CACHE_CONTROL, checked_path, is_upload_in_progress, precondition_status
+from app.conditional import precondition_status
 from app.errors import HTTPError
 from app.fields import Headers
+from app.files import CACHE_CONTROL
 from app.framing import Response
-from app.negotiation import media_range_weights
-from app.request import Request
 from app.listing_view import SORT_KEYS, Entry, Page, View, listing_page, utc
+from app.negotiation import media_range_weights
+from app.paths import checked_path
 from app.policy import write_refusal
+from app.request import Request
 from app.settings import Settings
+from app.storage import is_upload_in_progress
 
 # ---------------------------------------------------------------------------------------
 # Reading and arranging a folder

@@ -20,8 +20,8 @@ reading and listing are open. Passwords are checked before the route (`gate.py`)
 from __future__ import annotations
 
 from app.errors import HTTPError
-from app.request import Request
 from app.policy import write_refusal
+from app.request import Request
 from app.settings import Settings
 
 RIGHTS = frozenset("rlwd")

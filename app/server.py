@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from app import accesslog
 from app.connection import Connection
-from app.gate import add_response_headers
 from app.framing import response_head, text_response
+from app.gate import add_response_headers
 from app.settings import Settings
 from app.trace import TracedConnection
 

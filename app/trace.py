@@ -27,8 +27,8 @@ import time
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from app.connection import Connection
 from app.bodies import RequestBody
+from app.connection import Connection
 from app.errors import ProtocolError
 from app.framing import CONTINUE_RESPONSE, FileBody, Response, StreamBody, chunked, response_head, sends_body
 from app.request import Request

@@ -31,13 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote
 
-from app.files import make_directory, refuse_oversized, remove_path, store_upload, writable_folder, writable_path
 from app.errors import HTTPError
 from app.framing import Response, text_response
-from app.negotiation import media_range_weights
-from app.request import Request
 from app.multipart import Event, MultipartError, MultipartReader, PartStart, boundary_from
+from app.negotiation import media_range_weights
+from app.paths import writable_folder, writable_path
+from app.request import Request
 from app.settings import Settings
+from app.storage import make_directory, remove_path, store_upload
 
 # A form field that is not a file (`mkdir`, or a submit button's name) is held in memory
 # whole; a field larger than this is refused. So is an url-encoded form.
@@ -93,7 +94,7 @@ def form_upload(request: Request, settings: Settings, subpath: str) -> Response:
         boundary = boundary_from(request.headers.get("content-type", ""))
     except MultipartError as error:
         raise HTTPError(400, str(error)) from None
-    refuse_oversized(request, settings)
+    request.body.check_limit()
     reader = MultipartReader(boundary, request.body)
     # RFC 9110 §13.1.2: `If-None-Match: *` asks that no current file be replaced.
     replace = request.headers.get("if-none-match", "").strip() != "*"

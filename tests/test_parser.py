@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from app.accesslog import escape_for_log
 from app.compression import accepts_gzip
 from app.errors import ClientDisconnected, ProtocolError
 from app.fields import Headers
 from app.framing import serialize_response_head
 from app.http import parse_request
 from app.request import Request
-from app.accesslog import escape_for_log
 from app.settings import Limits
 from tests.conftest import FeedSource
 

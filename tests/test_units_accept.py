@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from app.fields import Headers
-from app.negotiation import media_range_weights
 from app.listing import choose_format
+from app.negotiation import media_range_weights
 
 # (id, Accept value or None, JSON preferred)
 CASES = [

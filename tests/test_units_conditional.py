@@ -8,7 +8,7 @@ from email.utils import formatdate
 
 import pytest
 
-from app.files import etag_list, if_range_allows, precondition_status
+from app.conditional import etag_list, if_range_allows, precondition_status
 from app.fields import Headers
 
 # (id, header value, expected: [(weak, opaque-tag)], or None for "*")
