@@ -165,14 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if not arguments.user or ":" in arguments.user:
         parser.error("a user name is non-empty and has no colon (RFC 7617 section 2)")
-    password = read_password()
+    password = ask_password()
     if not password:
         parser.error("empty password")
     print(hash_line(arguments.user, password, "pbkdf2_sha256" if arguments.pbkdf2 else "scrypt"))
     return 0
 
 
-def read_password() -> str:
+def ask_password() -> str:
     """From the terminal (asked twice, not echoed), or the first line of stdin."""
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")

@@ -73,7 +73,7 @@ def rfc850_year(two_digits: int, current_year: int) -> int:
     return year - 100 if year > current_year + 50 else year
 
 
-class PerSecond:
+class FormattedOncePerSecond:
     """The current time in some format, formatted at most once a second: a busy server
     asks for it on every request, and formatting costs more than looking it up."""
 
@@ -90,4 +90,4 @@ class PerSecond:
         return text
 
 
-current_http_date = PerSecond(http_date)
+current_http_date = FormattedOncePerSecond(http_date)

@@ -3,7 +3,7 @@ or HEAD response with validators, preconditions, ranges and gzip. Used by the st
 site and by `/files/` in `handlers.py`. Paths come from `paths.py`, validators and
 ranges from `conditional.py`, the gzip decision from `compression.py`.
 
-`file_response()` is the whole of a GET for one file, in the order RFC 9110 §13.2.2
+`response_for_path()` is the whole of a GET for one file, in the order RFC 9110 §13.2.2
 evaluates it:
 
 1. open the file and `fstat` the open descriptor (so what we describe is what we send),
@@ -96,7 +96,7 @@ def precompressed_files(root: Path, encoded_name: str) -> Precompressed:
     return found
 
 
-def serve_file(
+def respond_with_file(
     request: Request,
     settings: Settings,
     path: Path,
@@ -105,10 +105,10 @@ def serve_file(
     missing: str,
     precompressed: Precompressed = (),
 ) -> Response:
-    """GET/HEAD of one file (`file_response`), the file system's errors answered with
+    """GET/HEAD of one file (`response_for_path`), the file system's errors answered with
     their status; `name` is the file's name for messages, `missing` the text of the 404."""
     try:
-        return file_response(request, settings, path, content_type, precompressed)
+        return response_for_path(request, settings, path, content_type, precompressed)
     except (FileNotFoundError, NotADirectoryError):
         raise HTTPError(404, missing) from None
     except IsADirectoryError:
@@ -117,7 +117,7 @@ def serve_file(
         raise HTTPError(403, f"permission denied reading {name}") from None
 
 
-def file_response(
+def response_for_path(
     request: Request, settings: Settings, path: Path, content_type: str, precompressed: Precompressed = ()
 ) -> Response:
     """GET/HEAD of one regular file, with validators, preconditions, ranges and gzip,
@@ -133,7 +133,7 @@ def file_response(
         status = os.fstat(file.fileno())
         if not stat.S_ISREG(status.st_mode):
             raise IsADirectoryError(f"{path.name} is not a regular file")
-        response = _file_response(request, settings, file, status, content_type, coding, bool(precompressed))
+        response = response_for_open_file(request, settings, file, status, content_type, coding, bool(precompressed))
     except BaseException:
         file.close()
         raise
@@ -142,7 +142,7 @@ def file_response(
     return response
 
 
-def _file_response(
+def response_for_open_file(
     request: Request,
     settings: Settings,
     file: BinaryIO,

@@ -32,7 +32,7 @@ from app.auth import hide_credentials
 from app.compression import VARY_ACCEPT_ENCODING, gzip_compress, use_gzip
 from app.conditional import check_write_preconditions
 from app.errors import HTTPError, ProtocolError
-from app.files import content_type_for, precompressed_files, serve_file
+from app.files import content_type_for, precompressed_files, respond_with_file
 from app.framing import Response, text_response
 from app.listing import files_listing, site_listing
 from app.paths import checked_path, writable_path
@@ -102,7 +102,7 @@ def get_file(request: Request, settings: Settings, subpath: str) -> Response:
         return files_listing(request, settings, subpath)
     path = checked_path(settings.directory, subpath)
     name = unquote(subpath)
-    return serve_file(request, settings, path, "application/octet-stream", name, f"no file named {name}")
+    return respond_with_file(request, settings, path, "application/octet-stream", name, f"no file named {name}")
 
 
 def post_file(request: Request, settings: Settings, subpath: str) -> Response:
@@ -203,7 +203,7 @@ def site_file(request: Request, settings: Settings, subpath: str) -> Response:
     elif subpath.endswith("/"):
         raise HTTPError(404, missing)
     precompressed = precompressed_files(settings.www, name)
-    return serve_file(request, settings, path, content_type_for(path), unquote(name), missing, precompressed)
+    return respond_with_file(request, settings, path, content_type_for(path), unquote(name), missing, precompressed)
 
 
 def site_not_found(request: Request, settings: Settings, error: HTTPError) -> Response:
@@ -212,7 +212,7 @@ def site_not_found(request: Request, settings: Settings, error: HTTPError) -> Re
     if settings.spa:
         index = settings.www.resolve() / "index.html"
         if index.is_file():
-            return serve_file(request, settings, index, content_type_for(index), "index.html", error.reason)
+            return respond_with_file(request, settings, index, content_type_for(index), "index.html", error.reason)
     page = settings.www.resolve() / "404.html"
     if not page.is_file():
         raise error

@@ -17,12 +17,12 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from app import accesslog, tls
-from app.activation import inherited_listener
-from app.leftovers import remove_leftovers
 from app.netaddr import lan_host
+from app.partial_uploads import remove_leftovers
 from app.policy import access_lines, startup_errors
 from app.server import Server
 from app.settings import Limits, Settings, Timeouts
+from app.socket_activation import inherited_listener
 from app.workers import Supervisor
 
 if TYPE_CHECKING:  # only for annotations: `ssl` maps libssl and libcrypto (~6 MiB of RSS)
@@ -139,7 +139,7 @@ def banner(settings: Settings, port: int) -> str:
 
 def make_runner(settings: Settings, tls_context: ssl.SSLContext | None) -> Server | Supervisor:
     """The server, or the supervisor of its workers, listening. Under systemd socket
-    activation the port is open already (`activation.py`)."""
+    activation the port is open already (`socket_activation.py`)."""
     listener = inherited_listener()
     if listener is not None:
         host, port = listener.getsockname()[:2]

@@ -1,7 +1,7 @@
 """The write policy: whether this server lets clients change files under `--directory`.
 
 Every route that writes (`POST`/`PUT`/`DELETE /files/...`, and any later one) asks
-`write_refusal()` through `files.writable_path()`, so the rule lives in one place:
+`write_refusal()` through `paths.writable_path()`, so the rule lives in one place:
 
 1. `--read-only` refuses writes everywhere;
 2. without `--directory` there is nowhere to write;

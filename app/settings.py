@@ -239,7 +239,7 @@ class Settings:
         "N",
     )
     # -- Who may do what: write policy, passwords, LAN addresses, CORS, extra headers --
-    # (docs/sharing.md; the order of the checks is in gate.py, the write rule in policy.py)
+    # (docs/sharing.md; the order of the checks is in admission.py, the write rule in policy.py)
 
     # Writes (POST/PUT/DELETE /files/) are on only on a loopback address, unless these say.
     allow_writes: bool = option(False, "let clients change files under --directory from beyond loopback")
@@ -305,8 +305,8 @@ class Settings:
     )
 
     # -- File sharing: uploads, archives, the listing --
-    # Listings show dot files too; never the `.NAME.XXXXXXXX.part` files of uploads in
-    # progress (`files.is_upload_in_progress`).
+    # Listings show dot files too; never the `.NAME.HOST-PID.RANDOM.part` files of uploads
+    # in progress (`storage.is_upload_in_progress`, `partial_uploads.TEMPORARY_NAME_RE`).
     show_hidden: bool = option(
         False, "list dot files and folders too (never the .NAME.*.part files of uploads in progress)"
     )

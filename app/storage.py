@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from app.errors import HTTPError
-from app.leftovers import TEMPORARY_NAME_RE, temporary_prefix
+from app.partial_uploads import TEMPORARY_NAME_RE, temporary_prefix
 
 def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
     """Write `chunks` to `path` so that readers see the old file or the whole new one,
@@ -54,7 +54,7 @@ def write_all(descriptor: int, data: bytes | memoryview) -> None:
 
 def temporary_path(path: Path) -> Path:
     """Where an upload to `path` is written until it is whole: a hidden name beside it,
-    ending in `.part`, that names this host and process (`leftovers.py`: no other process,
+    ending in `.part`, that names this host and process (`partial_uploads.py`: no other process,
     here or on another host, can pick it, and a dead process's file can be told apart)
     plus 48 random bits; the target's name is cut short to stay within NAME_MAX.
     (`os.urandom(6).hex()` is what `secrets.token_hex(6)` does, without `secrets`, which
@@ -64,7 +64,7 @@ def temporary_path(path: Path) -> Path:
 
 def is_upload_in_progress(name: str) -> bool:
     """Whether a file name is the temporary file of an upload still being written (the
-    name `temporary_path` gives, `leftovers.TEMPORARY_NAME_RE`)."""
+    name `temporary_path` gives, `partial_uploads.TEMPORARY_NAME_RE`)."""
     return TEMPORARY_NAME_RE.fullmatch(name) is not None
 
 

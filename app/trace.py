@@ -295,7 +295,7 @@ class TracedConnection(Connection):
         self.event(f"100 Continue sent after {milliseconds(time.perf_counter() - self.started)}: the client may send the body")
         self.lines += tagged("<", self.trace_id, head_lines(CONTINUE_RESPONSE))
 
-    def frame(self, response: Response, request: Request | None, keep_open: bool, date: bool) -> bytes:
+    def build_response_head(self, response: Response, request: Request | None, keep_open: bool, date: bool) -> bytes:
         self.response_head = response_head(response, request, keep_open, date)
         self.first_byte = time.perf_counter()
         return self.response_head

@@ -4,8 +4,8 @@ file uploads as `multipart/form-data` (what `curl -F` and an HTML form with
 `application/x-www-form-urlencoded` (`mkdir=NAME`, `delete=NAME`).
 
 It owns: reading the form (`MultipartReader`, from `multipart.py`), storing each file
-part through the same atomic path as PUT (`files.store_upload`, `write_atomically`),
-with the path safety and the write policy of every other write (`files.writable_path`),
+part through the same atomic path as PUT (`storage.store_upload`, `write_atomically`),
+with the path safety and the write policy of every other write (`paths.writable_path`),
 and the answer: 201 with what was stored (HTML, JSON or plain text), or 303 back to
 the folder after a form action.
 

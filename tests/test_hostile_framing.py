@@ -100,7 +100,7 @@ REFUSED: list[tuple[str, bytes, int]] = [
     ("version-2", b"GET / HTTP/2.0\r\n" + H + b"\r\n", 505),
     ("control-in-method", b"G\x00T / HTTP/1.1\r\n" + H + b"\r\n", 400),
     # A TLS ClientHello's first bytes (RFC 8446 §5.1): refused at the first byte, not after
-    # the header timeout (http.TLS_ON_PLAIN_PORT).
+    # the header timeout (request.TLS_ON_PLAIN_PORT).
     ("tls-client-hello", b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 400),
     ("target-not-a-path", b"GET echo HTTP/1.1\r\n" + H + b"\r\n", 400),
     # --- Host (RFC 9112 §3.2)
