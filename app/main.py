@@ -17,9 +17,10 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from app import accesslog, tls
+from app.banner import banner
 from app.netaddr import lan_host
 from app.partial_uploads import remove_leftovers
-from app.policy import access_lines, startup_errors
+from app.policy import startup_errors
 from app.server import Server
 from app.settings import Limits, Settings, Timeouts
 from app.socket_activation import inherited_listener
@@ -124,17 +125,6 @@ def add_stderr_handler(logger: logging.Logger, line_format: str) -> None:
     handler.setFormatter(logging.Formatter(line_format))
     logger.addHandler(handler)
     logger.propagate = False
-
-
-def banner(settings: Settings, port: int) -> str:
-    """What is printed at start: first the line saying where the server listens (tests
-    and scripts wait for it), then the URLs to share and who may do what."""
-    url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    protocol = "HTTPS" if settings.tls_cert is not None else "HTTP"
-    line = f"Serving {protocol} on {settings.host} port {port} ({protocol.lower()}://{url_host}:{port}/)"
-    if settings.workers > 1:
-        line += f" with {settings.workers} worker processes"
-    return "\n".join([line + " ...", *access_lines(settings, port)])
 
 
 def make_runner(settings: Settings, tls_context: ssl.SSLContext | None) -> Server | Supervisor:

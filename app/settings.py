@@ -140,6 +140,16 @@ class Limits:
     # Over TLS, os.sendfile cannot be used (the bytes must be encrypted by the ssl module):
     # files are read into one buffer of this size and sent from it, piece by piece.
     tls_file_buffer: int = 64 * KiB
+    # A form field that is not a file (`mkdir`, a submit button's name), and a url-encoded
+    # form, are held in memory whole (`uploads.py`); 413 beyond.
+    max_form_field: int = 64 * KiB
+    # Multipart part headers are few and short (Content-Disposition, Content-Type): caps
+    # keep a body that never ends its part headers from growing the buffer (`multipart.py`).
+    max_part_header_bytes: int = 16 * KiB
+    max_part_header_fields: int = 16
+    # Client addresses the login lock-out remembers (`lockout.py`): a flood of addresses
+    # cannot grow its tables past this.
+    max_lockout_clients: int = 10_000
 
 
 @dataclass(frozen=True)

@@ -37,12 +37,9 @@ from app.multipart import Event, MultipartError, MultipartReader, PartStart, bou
 from app.negotiation import media_range_weights
 from app.paths import writable_folder, writable_path
 from app.request import Request
-from app.settings import Settings
+from app.settings import Limits, Settings
 from app.storage import make_directory, remove_path, store_upload
 
-# A form field that is not a file (`mkdir`, or a submit button's name) is held in memory
-# whole; a field larger than this is refused. So is an url-encoded form.
-MAX_FIELD_BYTES = 64 * 1024
 # A reason stays one short line: a folder upload stopped at file 900 names the first few.
 MAX_NAMES_IN_REASON = 5
 
@@ -141,12 +138,12 @@ def store_part(
 
 
 def field_value(reader: MultipartReader) -> str:
-    """The text of a form field that is not a file, held whole (at most MAX_FIELD_BYTES)."""
+    """The text of a form field that is not a file, held whole (at most Limits.max_form_field)."""
     value = bytearray()
     for piece in reader.part_data():
         value += piece
-        if len(value) > MAX_FIELD_BYTES:
-            raise HTTPError(413, f"a form field larger than {MAX_FIELD_BYTES} bytes")
+        if len(value) > Limits.max_form_field:
+            raise HTTPError(413, f"a form field larger than {Limits.max_form_field} bytes")
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
@@ -267,7 +264,7 @@ def form_action(request: Request, settings: Settings, subpath: str) -> Response:
     """One folder action from a form that works without JavaScript: `mkdir=NAME`
     creates a folder, `delete=NAME` deletes a file or an empty folder. 303 See Other back
     to the folder (RFC 9110 §15.4.4), so the browser shows the listing with a GET."""
-    action, name = action_field(request.body.read_all(MAX_FIELD_BYTES))
+    action, name = action_field(request.body.read_all(Limits.max_form_field))
     if action == "mkdir":
         create_folder(settings, subpath, name)
     else:
