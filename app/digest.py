@@ -12,9 +12,11 @@ import os
 import stat
 from urllib.parse import parse_qsl, unquote
 
-from app.files import checked_path
-from app.http import HTTPError, Request, Response
+from app.errors import HTTPError
+from app.framing import Response
+from app.paths import checked_path
 from app.permissions import require
+from app.request import Request
 from app.settings import Settings
 
 ALGORITHMS = ("sha256", "sha1", "md5")

@@ -30,9 +30,13 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from app import tusstore
-from app.files import writable_folder
-from app.http import Headers, HTTPError, Request, Response, http_date
+from app.dates import http_date
+from app.errors import HTTPError
+from app.fields import Headers
+from app.framing import Response
+from app.paths import writable_folder
 from app.permissions import require
+from app.request import Request
 from app.settings import Settings
 from app.state import STATE_DIR_NAME, is_state_name
 from app.tusstore import Upload, UploadBusy

@@ -3,7 +3,7 @@ database. The protocol (headers, statuses) is `tus.py`; this module owns every f
 call and every SQL statement of an upload, so the rules below live in one place.
 
 - The partial file sits beside its target, under a hidden name that no listing, archive
-  or PROPFIND shows (`leftovers.TUS_PARTIAL_NAME_RE`, `files.is_upload_in_progress`):
+  or PROPFIND shows (`partial_uploads.TUS_PARTIAL_NAME_RE`, `storage.is_upload_in_progress`):
 
       .NAME.tus-ID.part
 
@@ -17,7 +17,7 @@ call and every SQL statement of an upload, so the rules below live in one place.
 - One PATCH at a time per upload: the writer holds `flock(LOCK_EX | LOCK_NB)` on the
   partial file (works across `--workers` processes); a second one gets 423.
 - An upload whose `expires` has passed is abandoned: its file and record are removed
-  (`purge_expired`, at each creation; and at start `leftovers.remove_leftovers` removes
+  (`purge_expired`, at each creation; and at start `partial_uploads.remove_leftovers` removes
   partial files not written for longer than `--upload-expiry`).
 """
 
@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.files import write_all
-from app.http import HTTPError
+from app.errors import HTTPError
 from app.settings import Settings
 from app.state import StateDatabase, state_for
+from app.storage import write_all
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tus_uploads (

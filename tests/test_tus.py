@@ -18,7 +18,7 @@ import requests
 from tusclient import client as tus_client
 from tusclient.exceptions import TusCommunicationError, TusUploadFailed
 
-from tests.conftest import RawClient, wait_until
+from tests.conftest import RawClient, ServerProcess, wait_until
 
 TUS = {"Tus-Resumable": "1.0.0"}
 MiB = 1024 * 1024
@@ -77,6 +77,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_directory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This module's own folder and server: the uploads left incomplete on purpose here
+    must not meet the other modules' checks for leftover files."""
+    return tmp_path_factory.mktemp("tus-served")
+
+
+@pytest.fixture(scope="module")
+def server(server_directory: Path):
+    process = ServerProcess("--directory", str(server_directory))
+    yield process
+    process.stop()
 
 
 # ---------------------------------------------------------------------------------------

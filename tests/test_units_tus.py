@@ -7,8 +7,8 @@ import base64
 
 import pytest
 
-from app.files import is_upload_in_progress
-from app.http import Headers
+from app.storage import is_upload_in_progress
+from app.fields import Headers
 from app.tus import creation_length, file_name, parse_checksum, parse_metadata, parse_number
 from app.tusstore import partial_name, true_offset
 
