@@ -8,10 +8,10 @@ JSON listing only offer the link (`listing_view.py`, `listing.py`).
 
 from __future__ import annotations
 
-import os
-import stat
+from pathlib import Path
 from urllib.parse import parse_qsl, unquote
 
+from app import safefs
 from app.errors import HTTPError
 from app.framing import Response
 from app.paths import checked_path
@@ -34,11 +34,13 @@ def requested_algorithm(query: str) -> str | None:
 
 def digest_response(request: Request, settings: Settings, subpath: str, algorithm: str) -> Response:
     """200 with the hex digest of the file `/files/{subpath}` and a newline."""
-    path = checked_path(settings.directory, subpath)
+    checked_path(settings.directory, subpath)  # 400 for a name no request may use
     name = unquote(subpath)
     require(request, settings, name, "r")
     try:
-        hexdigest = file_hexdigest(path, algorithm)
+        hexdigest = file_hexdigest(settings.directory, name.split("/"), algorithm)
+    except safefs.Refused as refusal:
+        raise HTTPError(refusal.status, str(refusal)) from None
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         raise HTTPError(404, f"no file named {name}") from None
     except PermissionError:
@@ -47,11 +49,10 @@ def digest_response(request: Request, settings: Settings, subpath: str, algorith
     return Response(200, headers, (hexdigest + "\n").encode("ascii"))
 
 
-def file_hexdigest(path: os.PathLike[str] | str, algorithm: str) -> str:
-    """The file's digest, read in pieces (flat memory); a folder is IsADirectoryError."""
+def file_hexdigest(root: Path, segments: list[str], algorithm: str) -> str:
+    """The digest of the regular file `segments` under `root`, opened through the
+    symlink-safe walk and read in pieces (flat memory); a folder is IsADirectoryError."""
     import hashlib  # here: OpenSSL's libcrypto stays out of a plain start
 
-    with open(path, "rb") as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise IsADirectoryError(path)
+    with open(safefs.open_file(root, segments), "rb") as file:
         return hashlib.file_digest(file, algorithm).hexdigest()

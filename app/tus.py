@@ -189,9 +189,10 @@ def options_headers(settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
-def locate(settings: Settings, upload: Upload) -> Path:
-    """The upload's target path, its name checked again now (folders may have changed)."""
-    return target_path(settings, "", upload.target)
+def check_name(settings: Settings, upload: Upload) -> None:
+    """The target's name passes again the checks of every upload (the write policy may
+    have changed); the file-system calls themselves walk it safely (`safefs.py`)."""
+    target_path(settings, "", upload.target)
 
 
 def existing(request: Request, settings: Settings, subpath: str) -> Upload:
@@ -203,7 +204,7 @@ def existing(request: Request, settings: Settings, subpath: str) -> Upload:
         raise HTTPError(404, "no upload at this URL: never created, terminated, or complete")
     require(request, settings, found.target, "w")
     if found.expires < time.time():
-        tusstore.purge_expired(settings, lambda upload: locate(settings, upload).with_name(upload.partial_name))
+        tusstore.purge_expired(settings)
         raise HTTPError(410, f"this upload expired at {http_date(found.expires)} (--upload-expiry)")
     return found
 
@@ -229,17 +230,17 @@ def create(request: Request, settings: Settings, subpath: str) -> Response:
     checksum = checksum_of(request)
     if not writable_folder(settings, subpath).is_dir():
         raise HTTPError(404, f"no folder at {request.path}")
-    target = target_path(settings, subpath, name)
+    target_path(settings, subpath, name)  # 400 for `..`, an absolute name, ... as every upload
     relative = unquote(subpath) + name
     if any(is_state_name(segment) for segment in relative.split("/")):
         raise HTTPError(400, f"file name {name!r} refused: {STATE_DIR_NAME} is the server's state folder")
     require(request, settings, relative, "w")
-    if target.is_dir():
+    if tusstore.is_folder(settings.directory, relative.split("/")):
         raise HTTPError(409, f"{name} is a folder")
     make_room(settings)
     expires = time.time() + settings.upload_expiry
     upload = Upload(tusstore.new_upload_id(), str(tusstore.root_of(settings)), relative, length, 0, metadata_value, expires)
-    storage_call(tusstore.create_partial, upload.partial_path(target), name=name)
+    storage_call(tusstore.create_partial, settings.directory, upload, name=name)
     tusstore.insert(settings, upload)
     headers = [("Location", "/files/" + UPLOAD_PREFIX + upload.id), ("Upload-Expires", http_date(expires))]
     if request.body.declared_length != 0:  # creation-with-upload: the body is the first bytes
@@ -247,7 +248,7 @@ def create(request: Request, settings: Settings, subpath: str) -> Response:
         upload = write_at(request, settings, upload, 0, checksum)
         headers.append(("Upload-Offset", str(upload.recorded)))
     elif length == 0:
-        complete(settings, upload, target)
+        complete(settings, upload)
     return Response(201, headers)
 
 
@@ -257,7 +258,7 @@ def head(request: Request, settings: Settings, subpath: str) -> Response:
     if request.method != "HEAD":
         raise HTTPError(405, "an upload URL answers HEAD, PATCH and DELETE", [("Allow", UPLOAD_METHODS)])
     upload = existing(request, settings, subpath)
-    size = tusstore.file_size(upload.partial_path(locate(settings, upload)))
+    size = tusstore.file_size(settings.directory, upload)
     if size is None and upload.recorded != upload.length:
         tusstore.forget(settings, upload.id)
         raise HTTPError(410, "this upload's partial file is gone (removed from the folder)")
@@ -285,9 +286,8 @@ def patch(request: Request, settings: Settings, subpath: str) -> Response:
 def terminate(request: Request, settings: Settings, subpath: str) -> Response:
     """DELETE of an upload URL (termination): its partial file and record go; 204."""
     upload = existing(request, settings, subpath)
-    partial = upload.partial_path(locate(settings, upload))
-    with locked(partial):
-        tusstore.remove_partial(partial)
+    with locked(settings.directory, upload):
+        tusstore.remove_partial(settings.directory, upload)
         tusstore.forget(settings, upload.id)
     return Response(204)
 
@@ -310,7 +310,7 @@ def checksum_of(request: Request) -> tuple[str, bytes] | None:
 
 def make_room(settings: Settings) -> None:
     """Purge abandoned uploads, then 503 when --max-pending-uploads are still pending."""
-    tusstore.purge_expired(settings, lambda upload: locate(settings, upload).with_name(upload.partial_name))
+    tusstore.purge_expired(settings)
     count = tusstore.pending_count(settings)
     if count >= settings.max_pending_uploads:
         raise HTTPError(
@@ -325,12 +325,12 @@ class locked:
     """The partial file open and locked by this request (`tusstore.open_locked`): 423
     while another request writes it, 410 when it is gone."""
 
-    def __init__(self, partial: Path) -> None:
-        self.partial = partial
+    def __init__(self, root: Path, upload: Upload) -> None:
+        self.root, self.upload = root, upload
 
     def __enter__(self) -> int:
         try:
-            self.descriptor = tusstore.open_locked(self.partial)
+            self.descriptor = tusstore.open_locked(self.root, self.upload)
         except UploadBusy:
             raise HTTPError(423, "another request is writing this upload; retry when it is done") from None
         except (FileNotFoundError, NotADirectoryError):
@@ -343,8 +343,8 @@ class locked:
 
 def write_at(request: Request, settings: Settings, upload: Upload, offset: int, checksum: tuple[str, bytes] | None) -> Upload:
     """Append the body at `offset` under the upload's lock; the upload as recorded after."""
-    target = locate(settings, upload)
-    with locked(upload.partial_path(target)) as descriptor:
+    check_name(settings, upload)
+    with locked(settings.directory, upload) as descriptor:
         upload = tusstore.find(settings, upload.id)  # again, under the lock: the truth now
         if upload is None:
             raise HTTPError(404, "no upload at this URL: terminated or complete meanwhile")
@@ -354,7 +354,7 @@ def write_at(request: Request, settings: Settings, upload: Upload, offset: int, 
         room = room_for(request, settings, upload)
         receive(request, settings, descriptor, upload, room, checksum)
         if upload.recorded == upload.length:
-            complete(settings, upload, target)
+            complete(settings, upload)
     return upload
 
 
@@ -428,13 +428,13 @@ def keep(settings: Settings, descriptor: int, upload: Upload, size: int) -> None
     tusstore.record(settings, upload)
 
 
-def complete(settings: Settings, upload: Upload, target: Path) -> None:
+def complete(settings: Settings, upload: Upload) -> None:
     """The whole file is there: renamed into place (one rename), the record dropped."""
-    storage_call(tusstore.finish, upload.partial_path(target), target, name=upload.target)
+    storage_call(tusstore.finish, settings.directory, upload, name=upload.target)
     tusstore.forget(settings, upload.id)
 
 
-def storage_call(function: Callable[..., None], *arguments: Path, name: str) -> None:
+def storage_call(function: Callable[..., None], *arguments: object, name: str) -> None:
     """A file-system step of an upload, its refusals answered as statuses."""
     try:
         function(*arguments)

@@ -25,18 +25,21 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import functools
 import os
 import re
+import stat as stat_module
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from app import safefs
 
 from app.errors import HTTPError
 from app.settings import Settings
 from app.state import StateDatabase, state_for
-from app.storage import write_all
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS tus_uploads (
@@ -53,6 +56,7 @@ CREATE TABLE IF NOT EXISTS tus_uploads (
 UPLOAD_ID_RE = re.compile(r"[0-9a-f]{32}")
 # Purging expired uploads is bounded per creation, so one request never walks thousands.
 PURGE_BATCH = 50
+T = TypeVar("T")
 
 
 class UploadBusy(Exception):
@@ -73,9 +77,14 @@ class Upload:
     def partial_name(self) -> str:
         return partial_name(self.target.rsplit("/", 1)[-1], self.id)
 
-    def partial_path(self, target: Path) -> Path:
-        """The partial file beside `target` (the resolved target path)."""
-        return target.with_name(self.partial_name)
+    @property
+    def target_segments(self) -> list[str]:
+        return self.target.split("/")
+
+    @property
+    def partial_segments(self) -> list[str]:
+        """The partial file, beside the target in the same folder."""
+        return [*self.target_segments[:-1], self.partial_name]
 
 
 def partial_name(name: str, upload_id: str) -> str:
@@ -150,26 +159,51 @@ def expired(settings: Settings, now: float) -> list[Upload]:
 
 
 # ---------------------------------------------------------------------------------------
-# The partial file
+# The partial file: every call goes through the symlink-safe walk (`safefs.py`) from the
+# root's descriptor, by segments, never by a path string under the root
 # ---------------------------------------------------------------------------------------
 
 
-def create_partial(partial: Path) -> None:
+def refusals_as_statuses(function: Callable[..., T]) -> Callable[..., T]:
+    """A name the walk refuses (`safefs.Refused`: a symlink out, the state folder)
+    becomes its status and reason."""
+
+    @functools.wraps(function)
+    def walked(*arguments: Any) -> T:
+        try:
+            return function(*arguments)
+        except safefs.Refused as refusal:
+            raise HTTPError(refusal.status, str(refusal)) from None
+
+    return walked
+
+
+@refusals_as_statuses
+def is_folder(root: Path, segments: Sequence[str]) -> bool:
+    try:
+        return stat_module.S_ISDIR(safefs.stat(root, segments, follow=False).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+@refusals_as_statuses
+def create_partial(root: Path, upload: Upload) -> None:
     """A new, empty partial file (and the target's missing folders), durable: the file
     and its folder entry are fsynced before the upload's record is committed."""
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-    fsync_folder(partial.parent)
+    with safefs.located(root, upload.partial_segments, follow=False, create=True) as (folder, name):
+        descriptor = os.open(name, safefs.CREATE_FLAGS, 0o644, dir_fd=folder)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.fsync(folder)
 
 
-def open_locked(partial: Path) -> int:
+@refusals_as_statuses
+def open_locked(root: Path, upload: Upload) -> int:
     """The partial file open for writing, with this request's exclusive lock on it;
     FileNotFoundError when it is gone, UploadBusy when another request holds the lock."""
-    descriptor = os.open(partial, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    descriptor = safefs.open_for_append(root, upload.partial_segments)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as error:
@@ -186,21 +220,22 @@ def true_offset(recorded: int, size: int) -> int:
     return max(0, min(recorded, size))
 
 
-def file_size(partial: Path) -> int | None:
+@refusals_as_statuses
+def file_size(root: Path, upload: Upload) -> int | None:
     try:
-        return os.stat(partial, follow_symlinks=False).st_size
+        return safefs.stat(root, upload.partial_segments, follow=False).st_size
     except (FileNotFoundError, NotADirectoryError):
         return None
 
 
 def append(descriptor: int, offset: int, pieces: Iterable[bytes], progress: list[int]) -> None:
     """Write `pieces` at `offset`, the file cut to `offset` first (a tail never
-    acknowledged goes). `progress[0]` counts the bytes written so far, so a caller whose
-    body fails half-way knows how much of it is on disk."""
+    acknowledged goes; the descriptor appends, so writes land at the end). `progress[0]`
+    counts the bytes written so far, so a caller whose body fails half-way knows how
+    much of it is on disk."""
     os.ftruncate(descriptor, offset)
-    os.lseek(descriptor, offset, os.SEEK_SET)
     for piece in pieces:
-        write_all(descriptor, piece)
+        safefs.write_all(descriptor, piece)
         progress[0] += len(piece)
 
 
@@ -210,37 +245,30 @@ def settle(descriptor: int, size: int) -> None:
     os.fsync(descriptor)
 
 
-def finish(partial: Path, target: Path) -> None:
-    """The complete upload becomes the file: one rename (atomic, same folder), then the
-    folder flushed so that the rename survives a crash."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(partial, target)
-    fsync_folder(target.parent)
+@refusals_as_statuses
+def finish(root: Path, upload: Upload) -> None:
+    """The complete upload becomes the file: one rename within one folder descriptor
+    (atomic), then the folder flushed so that the rename survives a crash."""
+    with safefs.located(root, upload.target_segments, follow=False) as (folder, name):
+        os.replace(upload.partial_name, name, src_dir_fd=folder, dst_dir_fd=folder)
+        os.fsync(folder)
 
 
-def remove_partial(partial: Path) -> None:
+@refusals_as_statuses
+def remove_partial(root: Path, upload: Upload) -> None:
     try:
-        os.unlink(partial)
+        safefs.unlink(root, upload.partial_segments)
     except (FileNotFoundError, NotADirectoryError):
         pass
 
 
-def fsync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
-def purge_expired(settings: Settings, locate: Any) -> int:
-    """Remove up to PURGE_BATCH abandoned uploads (file and record); `locate(upload)` is
-    the partial file's path. One whose lock is held (a PATCH in flight) is left."""
-    removed = 0
+def purge_expired(settings: Settings) -> int:
+    """Remove up to PURGE_BATCH abandoned uploads (file and record). One whose lock is
+    held (a PATCH in flight) is left."""
+    removed, root = 0, settings.directory
     for upload in expired(settings, time.time()):
         try:
-            partial = locate(upload)
-            descriptor = open_locked(partial)
+            descriptor = open_locked(root, upload)
         except UploadBusy:
             continue
         except (OSError, HTTPError):
@@ -248,7 +276,7 @@ def purge_expired(settings: Settings, locate: Any) -> int:
             removed += 1
             continue
         try:
-            remove_partial(partial)
+            remove_partial(root, upload)
             forget(settings, upload.id)
             removed += 1
         finally:

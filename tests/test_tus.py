@@ -9,6 +9,7 @@ import hashlib
 import os
 import signal
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -413,6 +414,22 @@ def test_writes_refused_by_policy_are_403(start_server, tmp_path):
     assert "--read-only" in response.text and partial_files(tmp_path) == []
 
 
+def test_passwords_apply_as_for_put(start_server, tmp_path):
+    server = start_server("--directory", str(tmp_path), "--auth", "alice:secret words", "--auth-writes-only")
+    assert create(server.url, "locked.bin", 3).status_code == 401
+    response = requests.post(
+        server.url + "/files/",
+        headers={**TUS, "Upload-Length": "3", "Upload-Metadata": f"filename {b64('locked.bin')}"},
+        auth=("alice", "secret words"),
+    )
+    assert response.status_code == 201
+    location = server.url + response.headers["Location"]
+    assert patch(location, 0, b"abc").status_code == 401
+    fields = {**TUS, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}
+    assert requests.patch(location, data=b"abc", headers=fields, auth=("alice", "secret words")).status_code == 204
+    assert (tmp_path / "locked.bin").read_bytes() == b"abc"
+
+
 # ---------------------------------------------------------------------------------------
 # ?hash=
 # ---------------------------------------------------------------------------------------
@@ -427,6 +444,9 @@ def test_hash_matches_hashlib_on_every_stored_file(server, server_directory):
         data = path.read_bytes()
         for algorithm in ("sha256", "sha1", "md5"):
             assert served_hash(server.url, name, algorithm) == hashlib.new(algorithm, data).hexdigest(), name
+        # and the coreutils program a user would check with
+        sha256sum = subprocess.run(["sha256sum", str(path)], capture_output=True, text=True, check=True)
+        assert served_hash(server.url, name) == sha256sum.stdout.split()[0]
 
 
 def test_hash_refusals(server, server_directory):
