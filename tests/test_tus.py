@@ -436,6 +436,11 @@ def test_passwords_apply_as_for_put(start_server, tmp_path):
 
 
 def test_hash_matches_hashlib_on_every_stored_file(server, server_directory):
+    """Every file this module's server holds (the tus uploads above, when run with them),
+    and a few of its own: empty, a space and accents in the name, in a subfolder."""
+    (server_directory / "hashed" / "sub").mkdir(parents=True, exist_ok=True)
+    for name, data in [("empty", b""), ("with space é.txt", b"text\n"), ("sub/random.bin", os.urandom(3 * MiB + 1))]:
+        (server_directory / "hashed" / name).write_bytes(data)
     files = [path for path in server_directory.rglob("*") if path.is_file() and ".http-server-state" not in path.parts]
     files = [path for path in files if not path.name.startswith(".")]
     assert files
