@@ -49,6 +49,7 @@ CHECKSUM_ALGORITHMS = {"sha1": 20, "sha256": 32, "md5": 16}
 OFFSET_STREAM = "application/offset+octet-stream"
 # Upload URLs are /files/ + UPLOAD_PREFIX + ID.
 UPLOAD_PREFIX = STATE_DIR_NAME + "/tus/"
+UPLOAD_PREFIX_LENGTH = len(UPLOAD_PREFIX)
 UPLOAD_METHODS = "DELETE, HEAD, OPTIONS, PATCH"
 # tus §Headers: Upload-Offset and Upload-Length are non-negative integers (digits only:
 # no sign, no spaces); 18 digits keep them within a 64-bit file offset.
@@ -228,6 +229,9 @@ def create(request: Request, settings: Settings, subpath: str) -> Response:
     metadata_value = request.headers.get("upload-metadata", "")
     name = checked(file_name, checked(parse_metadata, metadata_value))
     checksum = checksum_of(request)
+    with_body = request.body.declared_length != 0  # creation-with-upload: the first bytes
+    if with_body:
+        check_stream_type(request)
     if not writable_folder(settings, subpath).is_dir():
         raise HTTPError(404, f"no folder at {request.path}")
     target_path(settings, subpath, name)  # 400 for `..`, an absolute name, ... as every upload
@@ -243,8 +247,7 @@ def create(request: Request, settings: Settings, subpath: str) -> Response:
     storage_call(tusstore.create_partial, settings.directory, upload, name=name)
     tusstore.insert(settings, upload)
     headers = [("Location", "/files/" + UPLOAD_PREFIX + upload.id), ("Upload-Expires", http_date(expires))]
-    if request.body.declared_length != 0:  # creation-with-upload: the body is the first bytes
-        check_stream_type(request)
+    if with_body:
         upload = write_at(request, settings, upload, 0, checksum)
         headers.append(("Upload-Offset", str(upload.recorded)))
     elif length == 0:

@@ -220,6 +220,17 @@ def test_creation_with_upload_and_deferred_length(server, server_directory):
     assert (server_directory / "with-body.txt").read_bytes() == b"abcdef"
 
 
+def test_creation_with_a_body_of_another_type_is_415_and_creates_nothing(start_server, tmp_path):
+    server = start_server("--directory", str(tmp_path))
+    response = requests.post(
+        server.url + "/files/",
+        data=b"abc",
+        headers={**TUS, "Upload-Length": "3", "Upload-Metadata": f"filename {b64('typed.txt')}", "Content-Type": "text/plain"},
+    )
+    assert response.status_code == 415
+    assert partial_files(tmp_path) == []
+
+
 def test_an_empty_upload_is_complete_at_creation(server, server_directory):
     assert create(server.url, "empty.txt", 0).status_code == 201
     assert (server_directory / "empty.txt").read_bytes() == b""
