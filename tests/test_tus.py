@@ -418,6 +418,20 @@ def test_a_client_gone_mid_patch_keeps_what_arrived(server):
     assert patch(location, 40_000, b"b" * 60_000).status_code == 204
 
 
+def test_a_patch_under_min_body_rate_is_cut_off_and_keeps_what_arrived(start_server, tmp_path):
+    server = start_server("--directory", str(tmp_path), "--min-body-rate", "1000000", "--body-rate-grace", "1")
+    location = upload_url(server.url, "slow.bin", 100_000)
+    path = location.split(str(server.port), 1)[1]
+    with RawClient(server.port, timeout=10) as slow:
+        slow.send(
+            f"PATCH {path} HTTP/1.1\r\nHost: x\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n"
+            "Content-Type: application/offset+octet-stream\r\nContent-Length: 100000\r\n\r\n".encode() + b"a" * 5000
+        )
+        response = slow.read_response()
+    assert response.status == 408 and response.header("Tus-Resumable") == "1.0.0"
+    assert offset_of(location) == 5000
+
+
 def test_writes_refused_by_policy_are_403(start_server, tmp_path):
     server = start_server("--directory", str(tmp_path), "--read-only")
     response = create(server.url, "policy.bin", 10)
