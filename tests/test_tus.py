@@ -485,3 +485,12 @@ def test_hash_refusals(server, server_directory):
     assert requests.get(server.url + "/files/h.txt?hash=sha256&hash=md5").status_code == 400
     assert requests.get(server.url + "/files/nothing.txt?hash=sha256").status_code == 404
     assert requests.get(server.url + "/files/h.txt?hash=sha256").text == hashlib.sha256(b"h").hexdigest() + "\n"
+
+
+def test_the_listings_offer_the_hash_per_file_on_demand(server, server_directory):
+    (server_directory / "offered.txt").write_bytes(b"offered")
+    page = requests.get(server.url + "/files/", headers={"Accept": "text/html"}).text
+    assert 'href="offered.txt?hash=sha256"' in page
+    entries = requests.get(server.url + "/files/", headers={"Accept": "application/json"}).json()
+    [entry] = [entry for entry in entries if entry["name"] == "offered.txt"]
+    assert requests.get(server.url + "/files/" + entry["hash"]).text.strip() == hashlib.sha256(b"offered").hexdigest()
