@@ -70,6 +70,8 @@ DIR_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_DIRECTORY | os.O_CLOEXEC
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 # A new file: O_EXCL, so never one that exists, nor a symlink planted there.
 CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+# An existing file to add to (a resumable upload), never through a symlink.
+APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 # Linux's MAXSYMLINKS: more links than this in one lookup is a loop (ELOOP).
 MAX_SYMLINKS = 40
 
@@ -218,7 +220,9 @@ def check_segment(name: str) -> None:
 
 
 @contextmanager
-def located(root: Path, segments: Sequence[str], follow: bool = True, create: bool = False) -> Iterator[tuple[int, str]]:
+def located(
+    root: Path, segments: Sequence[str], follow: bool = True, create: bool = False
+) -> Iterator[tuple[int, str]]:
     """`(dir_fd, name)`: a descriptor of the folder that holds `segments` under `root`
     and the name in it, both valid inside the `with`. `follow`: a symlink at the end is
     followed (inside the root only); else it is checked the same way (`Refused` if it
@@ -427,7 +431,7 @@ def open_for_append(root: Path, segments: Sequence[str]) -> int:
     """A descriptor of the existing regular file `segments`, open for appending (never
     through a symlink: ELOOP); the caller closes it."""
     with located(root, segments, follow=False) as (folder, name):
-        descriptor = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, dir_fd=folder)
+        descriptor = os.open(name, APPEND_FLAGS, dir_fd=folder)
     if not stat_module.S_ISREG(os.fstat(descriptor).st_mode):
         os.close(descriptor)
         raise IsADirectoryError(errno.EISDIR, "not a regular file", segments[-1])
