@@ -3,7 +3,9 @@
 
 It owns: which entries go in (`archive_entries`: what the listing shows, walked without
 following symlinks, so nothing outside the root gets in, and no dot files, among them
-the `.NAME.*.part` files of uploads in progress, nor names that are not UTF-8), the two writers (`zip_pieces`,
+the `.NAME.*.part` files of uploads in progress, nor names that are not UTF-8, nor names
+with a backslash, which Windows extractors take for a separator (APPNOTE 4.4.17.1 wants
+"/"): `a\\..\\..\\evil.txt` would land outside the extraction folder), the two writers (`zip_pieces`,
 `tar_gz_pieces`), the `Content-Disposition` header (`attachment`, RFC 6266), and the
 response (`archive_response`).
 
@@ -50,7 +52,7 @@ def archive_entries(folder: Path, prefix: str) -> Iterator[Entry]:
     with os.scandir(folder) as scan:
         items = sorted(scan, key=lambda item: item.name)
     for item in items:
-        if item.name.startswith(".") or not valid_utf8(item.name):
+        if item.name.startswith(".") or not valid_utf8(item.name) or "\\" in item.name:
             continue
         try:
             info = item.stat(follow_symlinks=False)
