@@ -251,6 +251,54 @@ def check_link(root: Path, segments: Sequence[str]) -> None:
         walk.leaf(segments[-1])
 
 
+@dataclass(frozen=True)
+class ServedPath:
+    """A checked name under a root (`paths.resolve_under` makes them): every use walks it
+    anew from the root's descriptor. It has a few of `Path`'s methods, each one walk, and
+    no `__fspath__` on purpose: a path string under the root is never used."""
+
+    root: Path
+    segments: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """The last segment ("" for the root itself)."""
+        return self.segments[-1] if self.segments else ""
+
+    def stat(self) -> os.stat_result:
+        return stat(self.root, self.segments)
+
+    def lstat(self) -> os.stat_result:
+        return stat(self.root, self.segments, follow=False)
+
+    def is_dir(self) -> bool:
+        """As `Path.is_dir`: False when it cannot be looked at (`Refused` goes up)."""
+        return self.is_kind(stat_module.S_ISDIR)
+
+    def is_file(self) -> bool:
+        return self.is_kind(stat_module.S_ISREG)
+
+    def exists(self) -> bool:
+        return self.is_kind(lambda mode: True)
+
+    def is_kind(self, test: Callable[[int], bool]) -> bool:
+        try:
+            return test(self.stat().st_mode)
+        except OSError:
+            return False
+
+    def child(self, name: str) -> ServedPath:
+        return ServedPath(self.root, (*self.segments, name))
+
+    def open_file(self) -> int:
+        """`open_file()`: a descriptor of the regular file, for reading."""
+        return open_file(self.root, self.segments)
+
+    def read_bytes(self) -> bytes:
+        with open(self.open_file(), "rb") as file:
+            return file.read()
+
+
 # ---------------------------------------------------------------------------------------
 # Reading
 # ---------------------------------------------------------------------------------------

@@ -240,3 +240,13 @@ def test_create_append_utime(root: Path) -> None:
         safefs.open_for_append(root, ("abs-inside",))  # a link: never written through
     safefs.utime(root, ("upload.bin",), ns=(10**18, 10**18))
     assert (root / "upload.bin").stat().st_mtime_ns == 10**18
+
+
+def test_served_path_walks_on_each_use(root: Path) -> None:
+    served = safefs.ServedPath(root, ("abs-sub", "deep", "f.txt"))
+    assert (served.name, served.is_file(), served.is_dir(), served.exists()) == ("f.txt", True, False, True)
+    assert served.read_bytes() == b"deep"
+    assert not safefs.ServedPath(root, ("nothing",)).exists()
+    with pytest.raises(safefs.Refused):
+        safefs.ServedPath(root, ("link-to-outdir", "secret")).is_file()
+    assert not hasattr(served, "__fspath__")  # never a path string
