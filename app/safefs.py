@@ -60,7 +60,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.leftovers import temporary_prefix
+from app.partial_uploads import temporary_prefix
 from app.state import STATE_DIR_NAME, is_state_name
 
 # Each folder on the way: never through a symlink, only a folder, not inherited by a child.
@@ -431,7 +431,7 @@ def open_entry(entry: TreeEntry) -> int:
 
 
 def temporary_name(name: str) -> str:
-    """A hidden name beside `name` for a file being written (`leftovers.py`): this host
+    """A hidden name beside `name` for a file being written (`partial_uploads.py`): this host
     and process, 48 random bits, `.part` (`os.urandom`: no `secrets`, which loads
     OpenSSL at start-up, docs/performance.md)."""
     return f"{temporary_prefix(name)}{os.urandom(6).hex()}.part"

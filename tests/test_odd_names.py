@@ -22,7 +22,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from app.leftovers import TEMPORARY_NAME_RE, temporary_prefix
+from app.partial_uploads import TEMPORARY_NAME_RE, temporary_prefix
 
 EUROS = "€" * 80  # 240 bytes in UTF-8
 
