@@ -1,7 +1,7 @@
 """Temporary upload files: names that cannot collide, and removing those a dead process left.
 
 An upload streams into a temporary file beside its target and is renamed over it when
-whole (`storage.write_atomically`). Several instances may share one upload folder (two
+whole (`safefs.write_atomically`). Several instances may share one upload folder (two
 machines on a network file system, two processes during a rolling restart), so the
 temporary name carries the host and the process that writes it, plus a random part:
 

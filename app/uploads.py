@@ -28,7 +28,6 @@ import html
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote
 
 from app.errors import HTTPError
@@ -37,6 +36,7 @@ from app.multipart import Event, MultipartError, MultipartReader, PartStart, bou
 from app.negotiation import media_range_weights
 from app.paths import writable_folder, writable_path
 from app.request import Request
+from app.safefs import ServedPath
 from app.settings import Limits, Settings
 from app.storage import make_directory, remove_path, store_upload
 
@@ -150,7 +150,7 @@ def field_value(reader: MultipartReader) -> str:
         raise HTTPError(400, "a form field is not valid UTF-8") from None
 
 
-def target_path(settings: Settings, subpath: str, name: str, encoded: str | None = None) -> Path:
+def target_path(settings: Settings, subpath: str, name: str, encoded: str | None = None) -> ServedPath:
     """Where `name` (decoded, maybe `dir/a.txt`) goes in folder `/files/{subpath}`: every
     segment checked by `writable_path`, the reason naming the refused name. `encoded`:
     the name as the client percent-encoded it, checked as a URL's path is."""

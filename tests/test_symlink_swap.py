@@ -194,7 +194,10 @@ def test_a_folder_swapped_for_a_symlink_never_leads_outside(tree) -> None:
                 jobs = {kind: pool.submit(call, round_number) for kind, call in kinds.items()}
                 for kind, job in jobs.items():
                     response = job.result()
-                    check_archive(kind, response) if kind in ("zip", "tar.gz") else check_answer(kind, response)
+                    try:
+                        check_archive(kind, response) if kind in ("zip", "tar.gz") else check_answer(kind, response)
+                    except AssertionError as failure:
+                        raise AssertionError(f"{failure}\nserver log:\n{server.log[-3000:]}") from None
                     counts[kind] = counts.get(kind, 0) + 1
                     by_status = statuses.setdefault(kind, {})
                     by_status[response.status_code] = by_status.get(response.status_code, 0) + 1
