@@ -41,8 +41,8 @@ from app.dates import http_date
 from app.errors import HTTPError
 from app.framing import FileBody, Response, text_response
 from app.paths import resolve_under
-from app.safefs import Refused, ServedPath
 from app.request import Request
+from app.safefs import Refused, ServedPath
 from app.settings import Settings
 
 # Browsers revalidate every time (with If-None-Match), so an edited file shows at once,

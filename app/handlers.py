@@ -36,8 +36,8 @@ from app.files import content_type_for, precompressed_files, respond_with_file
 from app.framing import Response, text_response
 from app.listing import files_listing, site_listing
 from app.paths import checked_path, writable_path
-from app.safefs import ServedPath
 from app.request import Request
+from app.safefs import ServedPath
 from app.settings import Settings
 from app.storage import make_directory, remove_path, store_upload
 from app.uploads import is_form_upload, post_to_folder

@@ -141,7 +141,8 @@ def test_an_access_log_on_a_full_disk_drops_lines_and_says_how_many(start_server
     # into the log's last page before it refuses); the one cut short by the full disk was
     # ended, so no line runs into the next.
     lines = log_file.read_bytes().splitlines()
-    whole = [line for line in lines if re.fullmatch(rb'127\.0\.0\.1 - - \[.*\] "GET /echo/\d+ HTTP/1\.1" 200 .*ms', line)]
+    pattern = re.compile(rb'127\.0\.0\.1 - - \[.*\] "GET /echo/\d+ HTTP/1\.1" 200 .*ms')
+    whole = [line for line in lines if pattern.fullmatch(line)]
     dropped = int(warnings[0].split(": ")[-2].split()[0])
     assert dropped + len(whole) == 200, (dropped, len(whole))
     assert all(line.count(b"127.0.0.1 - - [") == 1 for line in lines), lines
