@@ -35,16 +35,15 @@ from app.files import (
     check_write_preconditions,
     checked_path,
     content_type_for,
-    make_directory,
     precompressed_files,
     refuse_oversized,
-    remove_path,
     serve_file,
     store_upload,
     writable_path,
 )
 from app.http import HTTPError, ProtocolError, Request, Response, text_response
 from app.listing import files_listing, site_listing
+from app import webdav
 from app.settings import Settings
 from app.uploads import is_form_upload, post_to_folder
 
@@ -132,6 +131,7 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
     # Everything that can refuse the upload is checked before the body is read: with
     # `Expect: 100-continue` the client then never sends it (RFC 9110 §10.1.1).
     refuse_oversized(request, settings)
+    mtime = webdav.put_mtime(request)
     try:
         current = path.stat()
     except FileNotFoundError:
@@ -140,43 +140,16 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
         raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
     if current is not None and not stat.S_ISREG(current.st_mode):
         raise HTTPError(409, f"{name} is a folder")
+    if current is None and request.method == "PUT" and not path.parent.is_dir():
+        # RFC 4918 §9.7.1: a PUT never creates the folders above it (a POST still does).
+        raise HTTPError(409, f"the parent folder of {name} does not exist")
     check_write_preconditions(request, current, name)
+    webdav.check_write(request, settings, [name])
     store_upload(path, request.body, name)
+    extra = webdav.after_put(path, mtime)
     if current is not None:
-        return Response(204)
-    return Response(201, [("Location", "/files/" + quote(name))])
-
-
-def delete_file(request: Request, settings: Settings, subpath: str) -> Response:
-    """`DELETE /files/{name}`: remove the file, or the folder if it is empty; 204. A
-    folder that still holds entries is 409, with their number (nothing is removed
-    recursively: one request never deletes a whole tree by surprise)."""
-    path = writable_path(settings, subpath.removesuffix("/"))
-    name = unquote(subpath)
-    try:
-        current = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        raise HTTPError(404, f"no file or folder named {name}") from None
-    if subpath.endswith("/") and not path.is_dir():
-        raise HTTPError(404, f"no folder named {name}")  # the name of a file, with a "/"
-    check_write_preconditions(request, current, name)
-    remove_path(path, name)
-    return Response(204)
-
-
-def make_folder(request: Request, settings: Settings, subpath: str) -> Response:
-    """`MKCOL /files/{name}/` (RFC 4918 §9.3): create one folder; 201. 405 when something
-    exists there already, 409 when its parent folder does not exist (MKCOL creates one
-    level only), 415 when the request has a body (§9.3: we define none)."""
-    name = unquote(subpath.removesuffix("/"))
-    if not name:
-        raise HTTPError(405, "/files/ exists already", [("Allow", FOLDER_METHODS)])
-    path = writable_path(settings, subpath.removesuffix("/"))
-    if request.body.declared_length != 0:  # a Content-Length over 0, or chunked
-        raise HTTPError(415, "MKCOL takes no request body")
-    if not make_directory(path, name, parents=False):
-        raise HTTPError(405, f"{name} exists already", [("Allow", FOLDER_METHODS)])
-    return Response(201, [("Location", "/files/" + quote(name) + "/")])
+        return Response(204, extra)
+    return Response(201, [("Location", "/files/" + quote(name)), *extra])
 
 
 def static_site(request: Request, settings: Settings, subpath: str) -> Response:
@@ -251,18 +224,15 @@ class Route:
 
 
 ROUTES: tuple[Route, ...] = (
-    Route("/", {"GET": index_page}),
+    Route("/", {"GET": index_page, "OPTIONS": webdav.root_options}),
     Route("/echo", {"GET": echo_request}),
     Route("/echo/", {"GET": echo_text}),
     Route("/user-agent", {"GET": user_agent}),
     Route(
         "/files/",
-        {"GET": get_file, "POST": post_file, "PUT": put_file, "DELETE": delete_file, "MKCOL": make_folder},
+        {"GET": get_file, "POST": post_file, "PUT": put_file, **webdav.METHODS},
     ),
 )
-
-# The Allow of a 405 to MKCOL on a folder that exists: what a folder URL does answer.
-FOLDER_METHODS = "DELETE, GET, HEAD, OPTIONS, POST"
 
 # Paths no route above claims are files of the static site (`--www`), GET and HEAD only.
 STATIC_SITE = Route("/", {"GET": static_site})

@@ -121,6 +121,8 @@ class Limits:
     max_header_fields: int = option(100, "most header fields; 431 beyond", positive_int, "N")
     # Bodies a handler holds in memory whole (e.g. `/echo` reflecting the request).
     max_body: int = option(1 * MiB, "largest body held in memory (/echo) in bytes; 413 beyond", positive_int, "N")
+    # WebDAV request bodies (PROPFIND, PROPPATCH, LOCK) are XML parsed into a tree in memory.
+    max_xml_body: int = option(1 * MiB, "largest WebDAV XML request body in bytes; 413 beyond", positive_int, "N")
     # Bodies streamed to disk (uploads), checked before any byte is stored.
     max_upload: int = option(10 * GiB, "refuse uploads larger than this with 413", byte_count, "BYTES")
     # A chunk-size line with its extensions (RFC 9112 §7.1.1); 400 beyond.

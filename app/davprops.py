@@ -1,0 +1,242 @@
+"""WebDAV properties: the live ones computed from the file system, the dead ones in SQLite.
+
+Live properties (RFC 4918 §15, RFC 4331 §3) are written by `LIVE`, one function per name,
+from a `Resource` (its stat and URL): `getetag` is the very tag a GET of the file sends
+(`files.etag_for`), `getcontenttype` what GET sends (`/files/` serves every file as
+`application/octet-stream`). The quota properties come from `statvfs` of the served
+folder, once per request, and like RFC 4331 §3 asks they stay out of `allprop`. Every
+live property is protected: a PROPPATCH of one is 403 `cannot-modify-protected-property`.
+
+Dead properties (anything a client sets with PROPPATCH) live in the state database
+(`state.py`), table `dav_props`: one row per (resource, namespace, name), the value kept
+as self-contained XML (`davxml.serialize_inner`). The resource is its path under
+--directory, decoded, without a trailing "/" ("" is the folder itself). They are removed
+with their resource (`forget`), follow a MOVE (`move`) and are copied by COPY (`copy`),
+each change one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from app.davxml import DAV, Name, element_xml, empty_element
+from app.files import etag_for
+from app.http import http_date
+from app.settings import Settings
+from app.state import StateDatabase, state_for
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS dav_props (
+    path TEXT NOT NULL,       -- under --directory, decoded, no trailing "/"; "" is the root
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value TEXT NOT NULL,      -- the property's content as self-contained XML
+    PRIMARY KEY (path, namespace, name)
+) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class Resource:
+    path: str  # under --directory, decoded, no trailing "/"; "" for the root
+    url: str  # decoded URL path, e.g. "/files/a b/" (folders end with "/")
+    status: os.stat_result
+
+    @property
+    def is_dir(self) -> bool:
+        return stat.S_ISDIR(self.status.st_mode)
+
+    @property
+    def display_name(self) -> str:
+        return self.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True)
+class Quota:
+    available: int
+    used: int
+
+
+def quota_of(folder: os.PathLike[str] | str) -> Quota:
+    """RFC 4331 for the file system holding the served folder: what may still be
+    written (as an unprivileged user) and what is in use."""
+    info = os.statvfs(folder)
+    return Quota(info.f_bavail * info.f_frsize, (info.f_blocks - info.f_bfree) * info.f_frsize)
+
+
+# ---------------------------------------------------------------------------------------
+# Live properties
+# ---------------------------------------------------------------------------------------
+
+
+def rfc3339(timestamp: float) -> str:
+    """creationdate's format (RFC 4918 §15.1: RFC 3339 date-time), in UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+def creation_time(status: os.stat_result) -> float:
+    """The birth time where the platform reports it, else the modification time (Linux's
+    ctime is the last metadata change, not a creation)."""
+    return getattr(status, "st_birthtime", status.st_mtime)
+
+
+SUPPORTED_LOCK = "".join(
+    f"<D:lockentry><D:lockscope><D:{scope}/></D:lockscope><D:locktype><D:write/></D:locktype></D:lockentry>"
+    for scope in ("exclusive", "shared")
+)
+
+Live = Callable[[Resource, "Context"], str | None]  # the content XML, or None: not defined here
+
+
+@dataclass
+class Context:
+    """What every property of one request shares: the quota, the lock discovery hook."""
+
+    quota: Quota
+    lock_discovery: Callable[[Resource], str]
+
+
+LIVE: dict[Name, Live] = {
+    (DAV, "resourcetype"): lambda r, c: "<D:collection/>" if r.is_dir else "",
+    (DAV, "getcontentlength"): lambda r, c: None if r.is_dir else str(r.status.st_size),
+    (DAV, "getcontenttype"): lambda r, c: None if r.is_dir else "application/octet-stream",
+    (DAV, "getetag"): lambda r, c: None if r.is_dir else etag_for(r.status).replace("&", "&amp;"),
+    (DAV, "getlastmodified"): lambda r, c: http_date(r.status.st_mtime),
+    (DAV, "creationdate"): lambda r, c: rfc3339(creation_time(r.status)),
+    (DAV, "displayname"): lambda r, c: escape_text(r.display_name),
+    (DAV, "supportedlock"): lambda r, c: SUPPORTED_LOCK,
+    (DAV, "lockdiscovery"): lambda r, c: c.lock_discovery(r),
+    (DAV, "quota-available-bytes"): lambda r, c: str(c.quota.available),
+    (DAV, "quota-used-bytes"): lambda r, c: str(c.quota.used),
+}
+# RFC 4331 §3: the quota properties SHOULD NOT be returned by allprop (they cost a
+# statvfs and most clients never ask).
+NOT_IN_ALLPROP = frozenset({(DAV, "quota-available-bytes"), (DAV, "quota-used-bytes")})
+
+
+def escape_text(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def live_value(name: Name, resource: Resource, context: Context) -> str | None:
+    """The XML of live property `name` on `resource`, or None if it has none."""
+    compute = LIVE.get(name)
+    if compute is None:
+        return None
+    content = compute(resource, context)
+    return None if content is None else element_xml(name, content)
+
+
+def live_names(resource: Resource, context: Context, allprop: bool) -> Iterable[Name]:
+    """The live properties `resource` has (for allprop, without the quota ones)."""
+    for name, compute in LIVE.items():
+        if allprop and name in NOT_IN_ALLPROP:
+            continue
+        if compute(resource, context) is not None:
+            yield name
+
+
+def is_protected(name: Name) -> bool:
+    """Live properties are computed, never set (RFC 4918 §16 cannot-modify-protected-property)."""
+    return name in LIVE
+
+
+# ---------------------------------------------------------------------------------------
+# Dead properties (SQLite)
+# ---------------------------------------------------------------------------------------
+
+
+def database(settings: Settings) -> StateDatabase:
+    db = state_for(settings)
+    db.declare("dav_props", SCHEMA)
+    return db
+
+
+def subtree_bounds(path: str) -> tuple[str, str]:
+    """The key range of the resources under `path` (not `path` itself): "p/" up to
+    "p0", since "0" is the character after "/"; the root holds every other key."""
+    if path == "":
+        return "", "\U0010ffff"
+    return path + "/", path + "0"
+
+
+def dead_properties(settings: Settings, path: str) -> list[tuple[Name, str]]:
+    """The dead properties of one resource: ((namespace, name), content XML)."""
+    rows = database(settings).query("SELECT namespace, name, value FROM dav_props WHERE path = ?", (path,))
+    return [((namespace, name), value) for namespace, name, value in rows]
+
+
+def has_dead_properties_below(settings: Settings, path: str) -> bool:
+    """Whether anything under folder `path` has a dead property (one indexed look-up, so
+    a PROPFIND of a folder with none skips one query per entry)."""
+    low, high = subtree_bounds(path)
+    rows = database(settings).query("SELECT 1 FROM dav_props WHERE path > ? AND path < ? LIMIT 1", (low, high))
+    return bool(rows) or (path == "" and bool(dead_properties(settings, "")))
+
+
+Change = tuple[str, Name, str | None]  # ("set", name, value) or ("remove", name, None)
+
+
+def apply_changes(settings: Settings, path: str, changes: list[Change]) -> None:
+    """PROPPATCH's sets and removes on one resource, in order, in one transaction
+    (RFC 4918 §9.2: all or nothing)."""
+    with database(settings).transaction() as connection:
+        for action, (namespace, name), value in changes:
+            if action == "set":
+                connection.execute(
+                    "INSERT OR REPLACE INTO dav_props (path, namespace, name, value) VALUES (?, ?, ?, ?)",
+                    (path, namespace, name, value),
+                )
+            else:
+                connection.execute(
+                    "DELETE FROM dav_props WHERE path = ? AND namespace = ? AND name = ?", (path, namespace, name)
+                )
+
+
+def forget(settings: Settings, path: str) -> None:
+    """Remove the dead properties of `path` and of everything under it (DELETE)."""
+    low, high = subtree_bounds(path)
+    with database(settings).transaction() as connection:
+        connection.execute("DELETE FROM dav_props WHERE path = ? OR (path >= ? AND path < ?)", (path, low, high))
+
+
+def move(settings: Settings, source: str, destination: str) -> None:
+    """The dead properties of `source` and its subtree now belong to `destination` (MOVE);
+    whatever `destination` had is gone (it was overwritten)."""
+    low, high = subtree_bounds(source)
+    cut = len(source) + 1  # SQL substr() counts from 1
+    with database(settings).transaction() as connection:
+        drop_low, drop_high = subtree_bounds(destination)
+        connection.execute(
+            "DELETE FROM dav_props WHERE path = ? OR (path >= ? AND path < ?)", (destination, drop_low, drop_high)
+        )
+        connection.execute(
+            "UPDATE dav_props SET path = ? || substr(path, ?) WHERE path = ? OR (path >= ? AND path < ?)",
+            (destination, cut, source, low, high),
+        )
+
+
+def copy(settings: Settings, source: str, destination: str, subtree: bool) -> None:
+    """Copy the dead properties of `source` (and with `subtree`, of everything under it)
+    to `destination`, replacing whatever it had (COPY)."""
+    low, high = subtree_bounds(source)
+    cut = len(source) + 1
+    with database(settings).transaction() as connection:
+        drop_low, drop_high = subtree_bounds(destination)
+        connection.execute(
+            "DELETE FROM dav_props WHERE path = ? OR (path >= ? AND path < ?)", (destination, drop_low, drop_high)
+        )
+        below = "OR (path >= ? AND path < ?)" if subtree else "AND ? = ?"
+        connection.execute(
+            "INSERT INTO dav_props (path, namespace, name, value) "
+            f"SELECT ? || substr(path, ?), namespace, name, value FROM dav_props WHERE path = ? {below}",
+            (destination, cut, source, low, high) if subtree else (destination, cut, source, 0, 0),
+        )
+
+
+def empty_property(name: Name) -> str:
+    return empty_element(name)
