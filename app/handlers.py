@@ -43,7 +43,7 @@ from app.files import (
 )
 from app.http import HTTPError, ProtocolError, Request, Response, text_response
 from app.listing import files_listing, site_listing
-from app import webdav
+from app import davlocks, webdav
 from app.settings import Settings
 from app.uploads import is_form_upload, post_to_folder
 
@@ -230,7 +230,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/user-agent", {"GET": user_agent}),
     Route(
         "/files/",
-        {"GET": get_file, "POST": post_file, "PUT": put_file, **webdav.METHODS},
+        {"GET": get_file, "POST": post_file, "PUT": put_file, **webdav.METHODS, **davlocks.METHODS},
     ),
 )
 
@@ -259,6 +259,8 @@ def dispatch(request: Request, settings: Settings) -> Response:
         return route_request(request, settings)
     except ProtocolError:
         raise
+    except davlocks.ConditionError as error:  # RFC 4918 §16: its XML body (423, 409)
+        return error.response()
     except HTTPError as error:
         return text_response(error.status, error.reason, error.headers)
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote
 
+from app.davlocks import check_write
 from app.files import make_directory, refuse_oversized, remove_path, store_upload, writable_folder, writable_path
 from app.http import HTTPError, Request, Response, media_range_weights, text_response
 from app.multipart import Event, MultipartError, MultipartReader, PartStart, boundary_from
@@ -95,9 +96,12 @@ def form_upload(request: Request, settings: Settings, subpath: str) -> Response:
     # RFC 9110 §13.1.2: `If-None-Match: *` asks that no current file be replaced.
     replace = request.headers.get("if-none-match", "").strip() != "*"
     stored: list[Stored] = []
+    check_write(request, settings, [unquote(subpath).removesuffix("/")])  # new members: RFC 4918 §7.4
     try:
         while (event := reader.next_event()) is not Event.END_OF_BODY:
             assert isinstance(event, PartStart), event  # the grammar allows nothing else here
+            if event.disposition.filename:  # a locked file needs its token (RFC 4918 §7.5)
+                check_write(request, settings, [unquote(subpath) + event.disposition.filename])
             stored.extend(store_part(reader, event, settings, subpath, replace))
     except MultipartError as error:
         raise HTTPError(400, str(error) + kept(stored)) from None
@@ -264,10 +268,13 @@ def form_action(request: Request, settings: Settings, subpath: str) -> Response:
     creates a folder, `delete=NAME` deletes a file or an empty folder. 303 See Other back
     to the folder (RFC 9110 §15.4.4), so the browser shows the listing with a GET."""
     action, name = action_field(request.body.read_all(MAX_FIELD_BYTES))
+    relative = unquote(subpath) + name.removesuffix("/")
     if action == "mkdir":
+        check_write(request, settings, [relative])  # RFC 4918 §7.4: a locked folder's members
         create_folder(settings, subpath, name)
     else:
         path = target_path(settings, subpath, name.removesuffix("/"))
+        check_write(request, settings, removes=[relative])
         remove_path(path, name)
     folder_url = "/files/" + subpath
     return text_response(303, f"done; see {folder_url}", [("Location", folder_url)])

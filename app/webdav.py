@@ -31,7 +31,7 @@ from itertools import chain
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from app import davfs, davprops
+from app import davfs, davlocks, davprops
 from app.davheaders import destination_subpath, parse_depth, parse_oc_mtime, parse_overwrite
 from app.davprops import Context, Resource
 from app.davxml import DAV, Element, Name, element_xml, empty_element, error_response, multistatus, parse_body
@@ -62,20 +62,21 @@ WIN32_MTIME = (MS_NAMESPACE, "Win32LastModifiedTime")
 def check_write(request: Request, settings: Settings, paths: list[str]) -> None:
     """Raise 423 (or 412 for a failed If header) when the request may not change
     `paths` (decoded, under --directory, "" the root) because of locks, RFC 4918 §7, §10.4.
-    Called by every method that writes, before it changes anything. Until davlocks.py
-    lands there are no locks, so every write may go on."""
+    Called by every method that writes, before it changes anything."""
+    davlocks.check_write(request, settings, paths)
 
 
 def lock_discovery(settings: Settings, resource: Resource) -> str:
-    """The content of `lockdiscovery` (RFC 4918 §15.8): the active locks on `resource`.
-    Until davlocks.py lands there are none."""
-    return ""
+    """The content of `lockdiscovery` (RFC 4918 §15.8): the active locks on `resource`
+    (a PROPFIND of many reads them once: `davlocks.lock_properties`)."""
+    return davlocks.lock_properties(settings).lockdiscovery(resource.path)
 
 
 def resource_removed(settings: Settings, path: str) -> None:
     """`path` and everything under it are gone: so are their dead properties (and, for
     davlocks.py, their locks)."""
     davprops.forget(settings, path)
+    davlocks.drop_locks(settings, path)
 
 
 # ---------------------------------------------------------------------------------------
@@ -179,7 +180,8 @@ def propfind(request: Request, settings: Settings, subpath: str) -> Response:
         return error_response(403, "propfind-finite-depth", "PROPFIND with Depth infinity is refused: use 0 or 1")
     path, target = existing(settings, subpath)
     require(request, settings, target.path, "l" if depth == "1" and target.is_dir else "r")
-    context = Context(davprops.quota_of(settings.directory), lambda r: lock_discovery(settings, r))
+    locks = davlocks.lock_properties(settings)
+    context = Context(davprops.quota_of(settings.directory), lambda r: locks.lockdiscovery(r.path))
     responses = [describe(settings, target, query, context, dead=True)]
     if depth == "0" or not target.is_dir:
         return multistatus(responses)
@@ -439,6 +441,7 @@ def carry(
         if move:
             davfs.rename(source_path, path)
             davprops.move(settings, source.path, name)
+            davlocks.drop_locks(settings, source.path)  # §7.6: a lock stays behind
             return
         if source.is_dir:
             davfs.copy_tree(source_path, path, infinity, failures)
