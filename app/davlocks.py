@@ -320,7 +320,8 @@ def check_write(request: Request, settings: Settings, paths: Iterable[str] = (),
     change, replace or remove (`write_kind` tells which from the method; `removes` names
     paths a POST form deletes). 400 for a malformed If header, 412 when it evaluates to
     false (§10.4.3), 423 `lock-token-submitted` when a lock protects one of the paths and
-    the request did not submit its token (§7.5), or submitted another user's (§6.4)."""
+    the request did not submit a token of a lock rooted there (§7.5), or submitted another
+    user's (§6.4)."""
     productions = if_productions(request.headers)
     locks = locks_in_force(settings)
     if productions is not None and not if_holds(productions, state_function(request, settings, locks)):
@@ -330,7 +331,9 @@ def check_write(request: Request, settings: Settings, paths: Iterable[str] = (),
     kinds = [(path, write_kind(request, settings, path)) for path in paths] + [(path, "remove") for path in removes]
     needed = set().union(*(protecting_locks(locks, path, kind) for path, kind in kinds))
     usable = usable_tokens(request, settings, productions, locks)
-    missing = sorted({lock_url(lock) for lock in needed if lock.token not in usable})
+    # Shared locks on one root: the token of any one of them will do (§6.2: each holder
+    # may write); every root protecting a path needs one.
+    missing = sorted({lock_url(lock) for lock in needed} - {lock_url(lock) for lock in needed if lock.token in usable})
     if missing:
         reason = f"{missing[0]} is locked: send its lock token in an If header"
         raise ConditionError(423, reason, condition="lock-token-submitted", hrefs=missing)
