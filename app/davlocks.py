@@ -30,7 +30,7 @@ import stat
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 from app.auth import basic_credentials
@@ -41,6 +41,9 @@ from app.ifheader import UNMAPPED, Production, ResourceState, if_holds, parse_if
 from app.permissions import require
 from app.settings import Settings
 from app.state import DATABASE_NAME, StateDatabase, is_state_name, state_directory, state_for
+
+if TYPE_CHECKING:
+    import sqlite3
 
 # The WebDAV namespace of URLs: `/files/NAME` is the resource NAME under --directory.
 PREFIX = "/files/"
@@ -453,14 +456,20 @@ def new_lock(request: Request, settings: Settings, path: str, wanted: LockReques
     collection = current is not None and stat.S_ISDIR(current.st_mode)
     lock = Lock(new_token(), path, int(collection), wanted.depth, wanted.scope, wanted.owner,
                 principal_of(request, settings), wanted.timeout, time.time() + wanted.timeout)
+    created = grant(settings, lock, create=current is None)
+    return lockdiscovery_response(201 if created else 200, [lock], [("Lock-Token", f"<{lock.token}>")])
+
+
+def grant(settings: Settings, lock: Lock, create: bool) -> bool:
+    """Store `lock` unless a lock in force conflicts, making the empty file first when
+    `create`: one transaction, so two processes granting at once serialise and the
+    second sees the first's lock (`BEGIN IMMEDIATE`). True when the file was made."""
     with lock_database(settings).transaction() as database:
         database.execute("DELETE FROM dav_locks WHERE expires <= ?", (time.time(),))
-        in_force = [Lock(*row) for row in database.execute(f"SELECT {COLUMNS} FROM dav_locks")]
-        refuse_conflicts(in_force, lock)
-        created = current is None and create_empty_file(disk_path(settings, path), path)
+        refuse_conflicts([Lock(*row) for row in database.execute(f"SELECT {COLUMNS} FROM dav_locks")], lock)
+        created = create and create_empty_file(disk_path(settings, lock.root), lock.root)
         database.execute(f"INSERT INTO dav_locks ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lock)
-    headers = [("Lock-Token", f"<{lock.token}>")]
-    return lockdiscovery_response(201 if created else 200, [lock], headers)
+    return created
 
 
 def refuse_conflicts(locks: list[Lock], wanted: Lock) -> None:
@@ -493,7 +502,7 @@ def refresh_locks(request: Request, settings: Settings, path: str) -> Response:
     (capped); 412 when it names none. 200 with their `lockdiscovery`."""
     productions = if_productions(request.headers)
     if productions is None:
-        raise HTTPError(400, "a LOCK without a body refreshes a lock: it needs an If header with the lock's token")
+        raise HTTPError(400, "a LOCK without a body refreshes a lock: it needs an If header naming its token")
     try:
         timeout = parse_timeout(request.headers.get_all("timeout"), settings.timeouts.max_lock_timeout)
     except ValueError as error:
@@ -502,8 +511,8 @@ def refresh_locks(request: Request, settings: Settings, path: str) -> Response:
     tokens = usable_tokens(request, settings, productions, locks_in_force(settings))
     refreshed = refresh_rows(settings, path, tokens, timeout)
     if not refreshed:
-        raise HTTPError(412, f"the If header names no lock of yours on {request.path} to refresh (RFC 4918 §9.10.2)")
-    return lockdiscovery_response(200, refreshed)
+        raise HTTPError(412, f"the If header names no lock of yours on {request.path} (RFC 4918 §9.10.2)")
+    return lockdiscovery_response(200, refreshed, [])
 
 
 def refresh_rows(settings: Settings, path: str, tokens: frozenset[str], timeout: int) -> list[Lock]:
@@ -512,11 +521,18 @@ def refresh_rows(settings: Settings, path: str, tokens: frozenset[str], timeout:
     with lock_database(settings).transaction() as database:
         now = time.time()
         for token in sorted(tokens):
-            row = database.execute(f"SELECT {COLUMNS} FROM dav_locks WHERE token = ? AND expires > ?", (token, now)).fetchone()
-            if row is not None and covers(Lock(*row), path):
-                database.execute("UPDATE dav_locks SET timeout = ?, expires = ? WHERE token = ?", (timeout, now + timeout, token))
-                refreshed.append(Lock(*row)._replace(timeout=timeout, expires=now + timeout))
+            found = lock_by_token(database, token, now)
+            if found is not None and covers(found, path):
+                update = "UPDATE dav_locks SET timeout = ?, expires = ? WHERE token = ?"
+                database.execute(update, (timeout, now + timeout, token))
+                refreshed.append(found._replace(timeout=timeout, expires=now + timeout))
     return refreshed
+
+
+def lock_by_token(database: sqlite3.Connection, token: str, now: float) -> Lock | None:
+    query = f"SELECT {COLUMNS} FROM dav_locks WHERE token = ? AND expires > ?"
+    row = database.execute(query, (token, now)).fetchone()
+    return None if row is None else Lock(*row)
 
 
 def unlock_resource(request: Request, settings: Settings, subpath: str) -> Response:
@@ -530,11 +546,11 @@ def unlock_resource(request: Request, settings: Settings, subpath: str) -> Respo
         raise HTTPError(400, str(error)) from None
     check_write(request, settings)
     with lock_database(settings).transaction() as database:
-        row = database.execute(f"SELECT {COLUMNS} FROM dav_locks WHERE token = ? AND expires > ?", (token, time.time())).fetchone()
-        if row is None or not covers(Lock(*row), path):
+        found = lock_by_token(database, token, time.time())
+        if found is None or not covers(found, path):
             reason = f"no lock {token} on {request.path}"
             raise ConditionError(409, reason, condition="lock-token-matches-request-uri")
-        if Lock(*row).principal != principal_of(request, settings):
+        if found.principal != principal_of(request, settings):
             raise HTTPError(403, f"the lock {token} belongs to another user")
         database.execute("DELETE FROM dav_locks WHERE token = ?", (token,))
     return Response(204)
@@ -552,8 +568,8 @@ def activelock_xml(lock: Lock, now: float) -> str:
     return (
         f"<D:activelock><D:locktype><D:write/></D:locktype><D:lockscope><D:{lock.scope}/></D:lockscope>"
         f"<D:depth>{lock.depth}</D:depth>{owner}<D:timeout>Second-{left}</D:timeout>"
-        f"<D:locktoken><D:href>{escape(lock.token)}</D:href></D:locktoken><D:lockroot>{href_for(lock_url(lock))}</D:lockroot>"
-        "</D:activelock>"
+        f"<D:locktoken><D:href>{escape(lock.token)}</D:href></D:locktoken>"
+        f"<D:lockroot>{href_for(lock_url(lock))}</D:lockroot></D:activelock>"
     )
 
 
@@ -576,7 +592,7 @@ def lock_properties(settings: Settings) -> LockProperties:
     return LockProperties(locks_in_force(settings))
 
 
-def lockdiscovery_response(status: int, locks: list[Lock], headers: list[tuple[str, str]] | None = None) -> Response:
+def lockdiscovery_response(status: int, locks: list[Lock], headers: list[tuple[str, str]]) -> Response:
     """§9.10.1: a LOCK's answer is the lockdiscovery property of the lock(s) concerned."""
     now = time.time()
     inner = "".join(activelock_xml(lock, now) for lock in locks)
@@ -584,7 +600,7 @@ def lockdiscovery_response(status: int, locks: list[Lock], headers: list[tuple[s
         '<?xml version="1.0" encoding="utf-8"?>\n'
         f'<D:prop xmlns:D="DAV:"><D:lockdiscovery>{inner}</D:lockdiscovery></D:prop>\n'
     )
-    return Response(status, [XML_TYPE, *(headers or [])], body.encode("utf-8"))
+    return Response(status, [XML_TYPE, *headers], body.encode("utf-8"))
 
 
 # The methods this module answers on /files/ (handlers.ROUTES).
