@@ -84,16 +84,20 @@ def resource_removed(settings: Settings, path: str) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def locate(settings: Settings, subpath: str) -> tuple[Path, str]:
+def locate(request: Request, settings: Settings, subpath: str, right: str | None) -> tuple[Path, str]:
     """The path of `/files/{subpath}` and its decoded name under --directory ("" for the
-    root): 400 for a name `resolve_under` refuses, 404 for the state folder."""
-    if settings.directory is None:
-        raise HTTPError(404, "file serving is off: start the server with --directory DIR")
+    root), after `permissions.require(right)` (None: the caller asks later): 400 for a
+    name `resolve_under` refuses, 404 for the state folder. The permission comes before
+    anything is looked at, so a server that refuses writes says so (403) whatever is there."""
     name = subpath.removesuffix("/")
-    if not name:
-        return settings.directory.resolve(), ""
-    path = checked_path(settings.directory, name)
     decoded = unquote(name)
+    if settings.directory is None:
+        if right is not None:
+            require(request, settings, decoded, right)
+        raise HTTPError(404, "file serving is off: start the server with --directory DIR")
+    path = checked_path(settings.directory, name) if name else settings.directory.resolve()
+    if right is not None:
+        require(request, settings, decoded, right)
     if any(is_state_name(segment) for segment in decoded.split("/")):
         raise HTTPError(404, f"no file or folder named {decoded}")
     return path, decoded
@@ -106,18 +110,18 @@ def url_of(path: str, is_dir: bool) -> str:
     return f"/files/{path}/" if is_dir else f"/files/{path}"
 
 
-def existing(settings: Settings, subpath: str) -> tuple[Path, Resource]:
-    """The resource at `/files/{subpath}`, 404 when nothing is there (or a file is named
-    with a trailing "/")."""
-    path, name = locate(settings, subpath)
+def existing(request: Request, settings: Settings, subpath: str, right: str | None) -> tuple[Path, Resource]:
+    """The resource at `/files/{subpath}` (`locate`), 404 when nothing is there (or a
+    file is named with a trailing "/")."""
+    path, name = locate(request, settings, subpath, right)
     status = davfs.lstat_or_none(path)
     if status is None:
-        raise HTTPError(404, f"no file or folder named {name or '/'}")
+        raise HTTPError(404, f"no file or folder named {unquote(subpath) or '/'}")
     resource = Resource(name, url_of(name, False), status)
     if resource.is_dir:
         return path, Resource(name, url_of(name, True), status)
     if subpath.endswith("/"):
-        raise HTTPError(404, f"no folder named {name}")
+        raise HTTPError(404, f"no folder named {unquote(subpath)}")
     return path, resource
 
 
@@ -178,7 +182,7 @@ def propfind(request: Request, settings: Settings, subpath: str) -> Response:
     query = propfind_query(parse_body(request, settings))
     if depth == "infinity":
         return error_response(403, "propfind-finite-depth", "PROPFIND with Depth infinity is refused: use 0 or 1")
-    path, target = existing(settings, subpath)
+    path, target = existing(request, settings, subpath, None)
     require(request, settings, target.path, "l" if depth == "1" and target.is_dir else "r")
     locks = davlocks.lock_properties(settings)
     context = Context(davprops.quota_of(settings.directory), lambda r: locks.lockdiscovery(r.path))
@@ -277,8 +281,7 @@ def patch_results(instructions: list[Instruction]) -> tuple[list[davprops.Change
 
 def proppatch(request: Request, settings: Settings, subpath: str) -> Response:
     """Set and remove dead properties, all or nothing; a 207 with each one's status."""
-    path, target = existing(settings, subpath)
-    require(request, settings, target.path, "w")
+    path, target = existing(request, settings, subpath, "w")
     instructions = patch_instructions(parse_body(request, settings))
     check_write(request, settings, [target.path])
     changes, mtime, statuses = patch_results(instructions)
@@ -301,10 +304,9 @@ def mkcol(request: Request, settings: Settings, subpath: str) -> Response:
     """MKCOL: create one folder; 201. 405 when something exists there already (§9.3.1),
     409 when its parent does not exist (MKCOL makes one level), 415 with a body (§9.3:
     we define none)."""
-    path, name = locate(settings, subpath)
+    path, name = locate(request, settings, subpath, "w")
     if not name:
         raise HTTPError(405, "/files/ exists already", [("Allow", ALLOW)])
-    require(request, settings, name, "w")
     if request.body.declared_length != 0:  # a Content-Length over 0, or chunked
         raise HTTPError(415, "MKCOL takes no request body")
     check_write(request, settings, [name])
@@ -323,10 +325,9 @@ def delete(request: Request, settings: Settings, subpath: str) -> Response:
     """DELETE a file, or a folder with everything it holds (§9.6.1: a collection is
     deleted as if Depth infinity). 204 when all is gone; else a 207 naming each member
     that could not be deleted (its ancestors stay too, and are not named: §9.6.1)."""
-    path, target = existing(settings, subpath)
+    path, target = existing(request, settings, subpath, "d")
     if not target.path:
         raise HTTPError(403, "the shared folder itself cannot be deleted")
-    require(request, settings, target.path, "d")
     check_write_preconditions(request, target.status, target.path)
     check_write(request, settings, [target.path])
     failures: list[davfs.Failure] = []
@@ -334,6 +335,9 @@ def delete(request: Request, settings: Settings, subpath: str) -> Response:
         resource_removed(settings, target.path)
         return Response(204)
     forget_missing(settings, target.path, path)
+    if [failed for failed, _ in failures] == [path]:  # the target alone: its own status
+        status = failure_status(failures[0][1])
+        raise HTTPError(status, f"{FAILURE_WORDS[status]} deleting {target.path}")
     return failures_response(settings, failures)
 
 
@@ -345,6 +349,9 @@ def forget_missing(settings: Settings, path: str, location: Path) -> None:
     ):
         if davfs.lstat_or_none(location.joinpath(*name[len(path) :].split("/")[1:])) is None:
             davprops.forget(settings, name)
+
+
+FAILURE_WORDS = {403: "permission denied", 507: "not enough storage", 423: "an upload in progress blocks", 500: "error"}
 
 
 def failure_status(error: OSError) -> int:
@@ -382,13 +389,11 @@ def transfer(request: Request, settings: Settings, subpath: str, move: bool) -> 
     """COPY or MOVE to `Destination`: 201 when it is new, 204 when it replaced something;
     412 when it exists and `Overwrite: F`; 409 when its parent folder is missing; 403
     when source and destination are the same (or one holds the other)."""
-    source_path, source = existing(settings, subpath)
-    destination_path, destination = locate(settings, destination_subpath(
-        request.headers.get("destination"), request.headers.get("host")))
     overwrite = parse_overwrite(request.headers.get("overwrite"))
     depth = parse_depth(request.headers.get("depth"), ("infinity",) if move else ("0", "infinity"), "infinity")
-    require(request, settings, source.path, "d" if move else "r")
-    require(request, settings, destination, "w")
+    where = destination_subpath(request.headers.get("destination"), request.headers.get("host"))
+    source_path, source = existing(request, settings, subpath, "d" if move else "r")
+    destination_path, destination = locate(request, settings, where, "w")
     check_destination(source.path, destination)
     check_write(request, settings, [source.path, destination] if move else [destination])
     if davfs.lstat_or_none(destination_path.parent) is None or not destination_path.parent.is_dir():

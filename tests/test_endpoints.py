@@ -54,8 +54,10 @@ EXACT_EXCHANGES = [
         b"method BREW is not implemented\n",
     ),
     (
+        # WebDAV (RFC 4918 §10.1): a /files/ URL tells its compliance classes, with 200.
         b"OPTIONS /files/x HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        b"HTTP/1.1 204 No Content\r\nAllow: DELETE, GET, HEAD, MKCOL, OPTIONS, POST, PUT\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nAllow: COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, POST, PROPFIND, PROPPATCH, PUT, UNLOCK\r\n"
+        b"DAV: 1, 2\r\nMS-Author-Via: DAV\r\nContent-Length: 0\r\n\r\n",
     ),
 ]
 
@@ -252,7 +254,7 @@ def test_options_asterisk_lists_every_method(server: ServerProcess) -> None:
     with server.connect() as client:
         response = client.exchange(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
     assert response.status == 204
-    assert response.header("Allow") == "DELETE, GET, HEAD, MKCOL, OPTIONS, POST, PUT"
+    assert response.header("Allow") == "COPY, DELETE, GET, HEAD, MKCOL, MOVE, OPTIONS, POST, PROPFIND, PROPPATCH, PUT"
 
 
 def test_absolute_form_target_is_routed_by_its_path(server: ServerProcess) -> None:
