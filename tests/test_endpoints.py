@@ -254,7 +254,7 @@ def test_options_asterisk_lists_every_method(server: ServerProcess) -> None:
     with server.connect() as client:
         response = client.exchange(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
     assert response.status == 204
-    assert response.header("Allow") == "COPY, DELETE, GET, HEAD, MKCOL, MOVE, OPTIONS, POST, PROPFIND, PROPPATCH, PUT"
+    assert response.header("Allow") == "COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, POST, PROPFIND, PROPPATCH, PUT, UNLOCK"
 
 
 def test_absolute_form_target_is_routed_by_its_path(server: ServerProcess) -> None:
