@@ -27,7 +27,7 @@ from app.davxml import DAV, Name, element_xml, empty_element
 from app.files import etag_for
 from app.http import http_date
 from app.settings import Settings
-from app.state import StateDatabase, state_for
+from app.state import DATABASE_NAME, StateDatabase, state_directory, state_for
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS dav_props (
@@ -164,8 +164,17 @@ def subtree_bounds(path: str) -> tuple[str, str]:
     return path + "/", path + "0"
 
 
+def readable(settings: Settings) -> bool:
+    """Whether there can be dead properties to read: a read never creates the state
+    folder (a --read-only server writes nothing under --directory)."""
+    folder = state_directory(settings)
+    return folder is None or state_for(settings).connection is not None or (folder / DATABASE_NAME).exists()
+
+
 def dead_properties(settings: Settings, path: str) -> list[tuple[Name, str]]:
     """The dead properties of one resource: ((namespace, name), content XML)."""
+    if not readable(settings):
+        return []
     rows = database(settings).query("SELECT namespace, name, value FROM dav_props WHERE path = ?", (path,))
     return [((namespace, name), value) for namespace, name, value in rows]
 
@@ -173,6 +182,8 @@ def dead_properties(settings: Settings, path: str) -> list[tuple[Name, str]]:
 def has_dead_properties_below(settings: Settings, path: str) -> bool:
     """Whether anything under folder `path` has a dead property (one indexed look-up, so
     a PROPFIND of a folder with none skips one query per entry)."""
+    if not readable(settings):
+        return False
     low, high = subtree_bounds(path)
     rows = database(settings).query("SELECT 1 FROM dav_props WHERE path > ? AND path < ? LIMIT 1", (low, high))
     return bool(rows) or (path == "" and bool(dead_properties(settings, "")))
@@ -199,6 +210,8 @@ def apply_changes(settings: Settings, path: str, changes: list[Change]) -> None:
 
 def forget(settings: Settings, path: str) -> None:
     """Remove the dead properties of `path` and of everything under it (DELETE)."""
+    if not readable(settings):
+        return  # no database yet: no property to change
     low, high = subtree_bounds(path)
     with database(settings).transaction() as connection:
         connection.execute("DELETE FROM dav_props WHERE path = ? OR (path >= ? AND path < ?)", (path, low, high))
@@ -207,6 +220,8 @@ def forget(settings: Settings, path: str) -> None:
 def move(settings: Settings, source: str, destination: str) -> None:
     """The dead properties of `source` and its subtree now belong to `destination` (MOVE);
     whatever `destination` had is gone (it was overwritten)."""
+    if not readable(settings):
+        return  # no database yet: no property to change
     low, high = subtree_bounds(source)
     cut = len(source) + 1  # SQL substr() counts from 1
     with database(settings).transaction() as connection:
@@ -223,6 +238,8 @@ def move(settings: Settings, source: str, destination: str) -> None:
 def copy(settings: Settings, source: str, destination: str, subtree: bool) -> None:
     """Copy the dead properties of `source` (and with `subtree`, of everything under it)
     to `destination`, replacing whatever it had (COPY)."""
+    if not readable(settings):
+        return  # no database yet: no property to change
     low, high = subtree_bounds(source)
     cut = len(source) + 1
     with database(settings).transaction() as connection:

@@ -343,6 +343,8 @@ def delete(request: Request, settings: Settings, subpath: str) -> Response:
 
 def forget_missing(settings: Settings, path: str, location: Path) -> None:
     """After a partial delete: drop the dead properties of what did go."""
+    if not davprops.readable(settings):
+        return
     for (name,) in davprops.database(settings).query(
         "SELECT DISTINCT path FROM dav_props WHERE path = ? OR (path >= ? AND path < ?)",
         (path, *davprops.subtree_bounds(path)),
