@@ -34,11 +34,15 @@ from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
 from app.auth import basic_credentials
+from app.conditional import etag_for
 from app.davxml import DAV, XML_TYPE, Element, escape, href_for, parse_body, serialize_inner
-from app.files import checked_path, etag_for
-from app.http import Headers, HTTPError, Request, Response, list_elements, text_response
+from app.errors import HTTPError
+from app.fields import Headers, list_elements
+from app.framing import Response, text_response
 from app.ifheader import UNMAPPED, Production, ResourceState, if_holds, parse_if, submitted_tokens
+from app.paths import checked_path
 from app.permissions import require
+from app.request import Request
 from app.settings import Settings
 from app.state import DATABASE_NAME, StateDatabase, is_state_name, state_directory, state_for
 
