@@ -29,10 +29,10 @@ import re
 import stat
 import time
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
+from app import safefs
 from app.auth import basic_credentials
 from app.conditional import etag_for
 from app.davxml import DAV, XML_TYPE, Element, escape, href_for, parse_body, serialize_inner
@@ -241,43 +241,50 @@ def covers(lock: Lock, path: str) -> bool:
     return lock.root == path or (lock.depth == "infinity" and is_inside(path, lock.root))
 
 
-def disk_path(settings: Settings, path: str) -> Path:
-    """Where a resource lives; 400 for a name `resolve_under` refuses, 404 for the
-    state folder, which no request may reach (`state.is_state_name`)."""
+def check_name(settings: Settings, path: str) -> None:
+    """400 for a name `paths.resolve_under` refuses, 404 for the state folder, which no
+    request may reach (`state.is_state_name`)."""
     if any(is_state_name(part) for part in path.split("/")):
         raise HTTPError(404, f"no file or folder named {path}")
-    # resolve_under decodes once: the path goes back to its percent-encoded form first.
-    return checked_path(settings.directory, quote(path)) if path else settings.directory.resolve()
+    if path:  # resolve_under decodes once: the path goes back to its encoded form first
+        checked_path(settings.directory, quote(path))
+
+
+def segments(path: str) -> list[str]:
+    return path.split("/") if path else []
 
 
 def resource_status(settings: Settings, path: str) -> os.stat_result | None:
-    """The resource's stat, None when the URL is unmapped (or names nothing we serve)."""
+    """The resource's stat, through the symlink-safe walk (`safefs`); None when the URL
+    is unmapped (or names nothing the walk will reach)."""
     try:
-        return os.stat(disk_path(settings, path))
-    except (OSError, HTTPError):
+        return safefs.stat(settings.directory, segments(path))
+    except (OSError, ValueError):  # safefs.Refused is a ValueError
         return None
 
 
 def resource_etags(settings: Settings, path: str) -> frozenset[str]:
-    """The entity tags GET sends for the resource (`files.etag_for`, plain or gzipped),
-    as opaque-tags; none for an unmapped URL."""
+    """The entity tags GET sends for the file (`conditional.etag_for`, plain or
+    gzipped), as opaque-tags; none for an unmapped URL or a folder (no getetag)."""
     status = resource_status(settings, path)
-    if status is None or not stat.S_ISREG(status.st_mode):  # a folder has no getetag
+    if status is None or not stat.S_ISREG(status.st_mode):
         return frozenset()
     return frozenset({etag_for(status), etag_for(status, "-gzip")})
 
 
-def create_empty_file(file: Path, name: str) -> bool:
+def create_empty_file(settings: Settings, path: str) -> bool:
     """§7.3: a LOCK on an unmapped URL makes an empty resource. True when made here
     (201); False when something appeared there meanwhile (it is locked as it is)."""
     try:
-        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644))
+        os.close(safefs.create_file(settings.directory, segments(path)))
     except FileExistsError:
         return False
     except (FileNotFoundError, NotADirectoryError):
-        raise HTTPError(409, f"the parent folder of {name} does not exist (RFC 4918 §9.10.4)") from None
+        raise HTTPError(409, f"the parent folder of {path} does not exist (RFC 4918 §9.10.4)") from None
     except PermissionError:
-        raise HTTPError(403, f"permission denied creating {name}") from None
+        raise HTTPError(403, f"permission denied creating {path}") from None
+    except safefs.Refused as refused:
+        raise HTTPError(refused.status, str(refused)) from None
     return True
 
 
@@ -444,7 +451,7 @@ def request_resource(request: Request, settings: Settings) -> str:
         path = resource_path(request.path)
     except UnicodeDecodeError:
         raise HTTPError(400, "file name is not valid UTF-8 once percent-decoded") from None
-    disk_path(settings, path)
+    check_name(settings, path)
     require(request, settings, path, "w")
     return path
 
@@ -471,7 +478,7 @@ def grant(settings: Settings, lock: Lock, create: bool) -> bool:
     with lock_database(settings).transaction() as database:
         database.execute("DELETE FROM dav_locks WHERE expires <= ?", (time.time(),))
         refuse_conflicts([Lock(*row) for row in database.execute(f"SELECT {COLUMNS} FROM dav_locks")], lock)
-        created = create and create_empty_file(disk_path(settings, lock.root), lock.root)
+        created = create and create_empty_file(settings, lock.root)
         database.execute(f"INSERT INTO dav_locks ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", lock)
     return created
 
