@@ -555,3 +555,9 @@ def test_macos_finder_lock_write_unlock(folder):
         assert requests.request("UNLOCK", url + name, headers={**agent, "Lock-Token": f"<{token}>"}).status_code == 204
     assert (path / "photo.jpg").read_bytes() == b"bytes of photo.jpg"
     assert (path / "._photo.jpg").read_bytes() == b"bytes of ._photo.jpg"
+
+
+def test_the_state_folder_cannot_be_locked(dav):
+    for name in (".http-server-state", ".http-server-state/state.sqlite3", ".http-server-state/new"):
+        assert lock(f"{dav.url}/files/{name}").status_code == 404
+    assert not (dav.served / ".http-server-state" / "new").exists()
