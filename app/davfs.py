@@ -21,7 +21,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from app.files import is_upload_in_progress, write_atomically
+from app.storage import is_upload_in_progress, write_atomically
 from app.listing import is_utf8
 from app.state import is_state_name
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from app.http import HTTPError, ascii_lower
+from app.errors import HTTPError
+from app.fields import ascii_lower
 
 FILES_PREFIX = "/files/"
 DEFAULT_PORTS = {"http": "80", "https": "443"}

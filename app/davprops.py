@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from app.davxml import DAV, Name, element_xml, empty_element
-from app.files import etag_for
-from app.http import http_date
+from app.conditional import etag_for
+from app.dates import http_date
 from app.settings import Settings
 from app.state import DATABASE_NAME, StateDatabase, state_directory, state_for
 

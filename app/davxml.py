@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 from xml.parsers import expat
 
-from app.http import HTTPError, REASON_PHRASES, Request, Response, StreamBody
+from app.errors import HTTPError
+from app.framing import REASON_PHRASES, Response, StreamBody
+from app.request import Request
 from app.settings import Settings
 
 DAV = "DAV:"

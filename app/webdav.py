@@ -36,8 +36,12 @@ from app.davheaders import destination_subpath, parse_depth, parse_oc_mtime, par
 from app.davprops import Context, Resource
 from app.davxml import DAV, Element, Name, element_xml, empty_element, error_response, multistatus, parse_body
 from app.davxml import response_xml, serialize_inner, status_response_xml
-from app.files import check_write_preconditions, checked_path
-from app.http import HTTPError, Request, Response, parse_http_date
+from app.conditional import check_write_preconditions
+from app.dates import parse_http_date
+from app.errors import HTTPError
+from app.framing import Response
+from app.paths import checked_path
+from app.request import Request
 from app.permissions import require
 from app.settings import Settings
 from app.state import is_state_name

@@ -8,7 +8,7 @@ import pytest
 
 from app import davheaders, davxml
 from app.davxml import DAV, Refused, parse_xml
-from app.http import HTTPError
+from app.errors import HTTPError
 from app.webdav import patch_instructions, patch_results, propfind_query
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?>
