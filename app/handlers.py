@@ -30,7 +30,6 @@ from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
 from app.archive import archive_response, download_format
 from app.auth import hide_credentials
 from app.compression import VARY_ACCEPT_ENCODING, gzip_compress, use_gzip
-from app import davlocks, webdav
 from app.conditional import check_write_preconditions
 from app.errors import HTTPError, ProtocolError
 from app.files import content_type_for, precompressed_files, respond_with_file
@@ -38,6 +37,7 @@ from app.framing import Response, text_response
 from app.listing import files_listing, site_listing
 from app.paths import checked_path, writable_path
 from app.request import Request
+from app import davlocks, webdav
 from app.settings import Settings
 from app.storage import store_upload
 from app.uploads import is_form_upload, post_to_folder

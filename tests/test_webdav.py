@@ -104,7 +104,11 @@ def test_propfind_live_properties_of_a_file(server, folder) -> None:
     assert {status for status, _ in found.values()} == {"200", "404"}
 
 
-def test_propfind_depth_1_lists_like_the_listing(server, folder) -> None:
+def test_propfind_depth_1_lists_like_the_listing(start_server, tmp_path) -> None:
+    # A server of its own: the upload-in-progress file and the symlink stay out of the shared one.
+    folder = tmp_path / "share"
+    folder.mkdir()
+    server = start_server("--directory", str(tmp_path))
     (folder / "sub").mkdir()
     (folder / "shown.txt").write_bytes(b"1")
     (folder / ".hidden").write_bytes(b"2")
