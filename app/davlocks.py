@@ -9,10 +9,10 @@ It owns:
   next LOCK. A plain launch that never locks never creates the database
   (`may_hold_locks`);
 - `lock_resource()` (LOCK: a new lock, a refresh, an empty file for an unmapped URL)
-  and `unlock_resource()` (UNLOCK), the routes' handlers;
-- `check_write(request, settings, writes, removes)`: what every method that writes calls
-  before it changes anything: the If header (`ifheader.py`) evaluated, 412 when false;
-  423 when what it changes is locked and the request did not submit the lock's token;
+  and `unlock_resource()` (UNLOCK), the routes' handlers; the disk through `safefs`;
+- `check_write(request, settings, paths, removes=())`: what every method that writes
+  calls before it changes anything: the If header (`ifheader.py`) evaluated, 412 when
+  false; 423 when what it changes is locked and the request did not submit the token;
 - `drop_locks(settings, path)`: DELETE and MOVE forget the locks of what they removed;
 - `lock_properties(settings)`: the locks in force, read once per PROPFIND, and the
   `lockdiscovery` value of each resource (`supportedlock` is `davprops.SUPPORTED_LOCK`).
