@@ -301,9 +301,25 @@ def lock_database(settings: Settings) -> StateDatabase:
 
 def may_hold_locks(settings: Settings) -> bool:
     """Whether a lock can exist: the state database exists (in memory: always). A
-    server that never locked anything never opens, nor creates, the database."""
-    folder = state_directory(settings)
-    return folder is None or (folder / DATABASE_NAME).exists()
+    server that never locked anything never opens, nor creates, the database. Asked by
+    every write, so it costs one stat() and no path arithmetic (the file's name is found
+    once per Settings; `tests/test_budget.py`)."""
+    cached = _database_files.get(id(settings))
+    if cached is None or cached[0] is not settings:
+        folder = state_directory(settings)
+        cached = _database_files[id(settings)] = (settings, None if folder is None else str(folder / DATABASE_NAME))
+    if cached[1] is None:
+        return True
+    try:
+        os.stat(cached[1])
+    except OSError:
+        return False
+    return True
+
+
+# The database file of each Settings seen (None: in memory), by id, the object kept to
+# tell a new Settings at a reused id apart.
+_database_files: dict[int, tuple[Settings, str | None]] = {}
 
 
 def locks_in_force(settings: Settings) -> list[Lock]:
@@ -336,6 +352,8 @@ def check_write(request: Request, settings: Settings, paths: Iterable[str] = (),
     false (§10.4.3), 423 `lock-token-submitted` when a lock protects one of the paths and
     the request did not submit a token of a lock rooted there (§7.5), or submitted another
     user's (§6.4)."""
+    if not request.headers.get_all("if") and not may_hold_locks(settings):
+        return  # the common case, kept cheap: no If header, and no lock can exist
     productions = if_productions(request.headers)
     locks = locks_in_force(settings)
     if productions is not None and not if_holds(productions, state_function(request, settings, locks)):
