@@ -129,10 +129,8 @@ def existing(request: Request, settings: Settings, subpath: str, right: str | No
     status = davfs.lstat_or_none(settings.directory, segments(name))
     if status is None:
         raise HTTPError(404, f"no file or folder named {unquote(subpath) or '/'}")
-    resource = Resource(name, url_of(name, False), status)
-    if resource.is_dir:
-        return Resource(name, url_of(name, True), status)
-    if subpath.endswith("/"):
+    resource = davprops.resource_at(name, status)
+    if not resource.is_dir and subpath.endswith("/"):
         raise HTTPError(404, f"no folder named {unquote(subpath)}")
     return resource
 
@@ -204,9 +202,7 @@ def members(settings: Settings, target: Resource, query: Query, context: Context
     dead = davprops.has_dead_properties_below(settings, target.path)
     prefix = f"{target.path}/" if target.path else ""
     for name, status in davfs.entries(settings.directory, segments(target.path), settings.show_hidden):
-        resource = Resource(prefix + name, "", status)
-        resource = Resource(resource.path, url_of(resource.path, resource.is_dir), status)
-        yield describe(settings, resource, query, context, dead)
+        yield describe(settings, davprops.resource_at(prefix + name, status), query, context, dead)
 
 
 def describe(settings: Settings, resource: Resource, query: Query, context: Context, dead: bool) -> str:
@@ -219,10 +215,13 @@ def describe(settings: Settings, resource: Resource, query: Query, context: Cont
         found += [empty_element(name) for name, _ in dead_props]
         return response_xml(resource.url, [(200, found)])
     values = dict(dead_props)
-    if kind == "allprop":
-        names = [*davprops.live_names(resource, context, allprop=True), *values, *names]
-        names = list(dict.fromkeys(names))  # an included name may be one allprop has
     found, missing = [], []
+    if kind == "allprop":
+        # The live properties of allprop in one piece (`allprop_xml`), the dead ones, then
+        # what `include` adds beyond them (§9.1: e.g. the quota properties).
+        found = [davprops.allprop_xml(resource, context)]
+        found += [element_xml(name, value) for name, value in dead_props]
+        names = [name for name in names if name in davprops.NOT_IN_ALLPROP or not (name in davprops.LIVE or name in values)]
     for name in names:
         xml = property_xml(name, resource, context, values)
         if xml is None:
