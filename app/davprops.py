@@ -40,19 +40,23 @@ CREATE TABLE IF NOT EXISTS dav_props (
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resource:
     path: str  # under --directory, decoded, no trailing "/"; "" for the root
     url: str  # decoded URL path, e.g. "/files/a b/" (folders end with "/")
     status: os.stat_result
-
-    @property
-    def is_dir(self) -> bool:
-        return stat.S_ISDIR(self.status.st_mode)
+    is_dir: bool
 
     @property
     def display_name(self) -> str:
         return self.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def resource_at(path: str, status: os.stat_result) -> Resource:
+    """The resource at `path` (decoded, under --directory) with its status."""
+    is_dir = stat.S_ISDIR(status.st_mode)
+    url = "/files/" if not path else (f"/files/{path}/" if is_dir else f"/files/{path}")
+    return Resource(path, url, status, is_dir)
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,23 @@ def quota_of(folder: os.PathLike[str] | str) -> Quota:
 
 def rfc3339(timestamp: float) -> str:
     """creationdate's format (RFC 4918 §15.1: RFC 3339 date-time), in UTC."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+    return rfc3339_of(time.gmtime(timestamp))
+
+
+def rfc3339_of(t: time.struct_time) -> str:
+    return f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z"
+
+
+def http_date_of(t: time.struct_time) -> str:
+    """`dates.http_date` of a time already split (one gmtime for two properties)."""
+    return (
+        f"{DAY_NAMES[t.tm_wday]}, {t.tm_mday:02d} {MONTH_NAMES[t.tm_mon - 1]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT"
+    )
+
+
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def creation_time(status: os.stat_result) -> float:
@@ -104,7 +124,7 @@ LIVE: dict[Name, Live] = {
     (DAV, "resourcetype"): lambda r, c: "<D:collection/>" if r.is_dir else "",
     (DAV, "getcontentlength"): lambda r, c: None if r.is_dir else str(r.status.st_size),
     (DAV, "getcontenttype"): lambda r, c: None if r.is_dir else "application/octet-stream",
-    (DAV, "getetag"): lambda r, c: None if r.is_dir else etag_for(r.status).replace("&", "&amp;"),
+    (DAV, "getetag"): lambda r, c: None if r.is_dir else etag_for(r.status),
     (DAV, "getlastmodified"): lambda r, c: http_date(r.status.st_mtime),
     (DAV, "creationdate"): lambda r, c: rfc3339(creation_time(r.status)),
     (DAV, "displayname"): lambda r, c: escape_text(r.display_name),
@@ -138,6 +158,29 @@ def live_names(resource: Resource, context: Context, allprop: bool) -> Iterable[
             continue
         if compute(resource, context) is not None:
             yield name
+
+
+def allprop_xml(resource: Resource, context: Context) -> str:
+    """What `live_value` gives for every allprop name, in `LIVE`'s order, written in one
+    go: the hot path of a folder's PROPFIND (each value computed once, one gmtime)."""
+    status = resource.status
+    modified = time.gmtime(status.st_mtime)
+    created = modified if creation_time(status) == status.st_mtime else time.gmtime(creation_time(status))
+    if resource.is_dir:
+        head = "<D:resourcetype><D:collection/></D:resourcetype>"
+    else:
+        head = (
+            f"<D:resourcetype/><D:getcontentlength>{status.st_size}</D:getcontentlength>"
+            f"<D:getcontenttype>application/octet-stream</D:getcontenttype><D:getetag>{etag_for(status)}</D:getetag>"
+        )
+    locks = context.lock_discovery(resource)
+    return (
+        f"{head}<D:getlastmodified>{http_date_of(modified)}</D:getlastmodified>"
+        f"<D:creationdate>{rfc3339_of(created)}</D:creationdate>"
+        f"<D:displayname>{escape_text(resource.display_name)}</D:displayname>"
+        f"<D:supportedlock>{SUPPORTED_LOCK}</D:supportedlock>"
+        + (f"<D:lockdiscovery>{locks}</D:lockdiscovery>" if locks else "<D:lockdiscovery/>")
+    )
 
 
 def is_protected(name: Name) -> bool:

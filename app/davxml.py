@@ -24,6 +24,7 @@ Names are `(namespace, local)` tuples; `DAV` is "DAV:". Nothing here touches the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -232,9 +233,20 @@ def status_line(status: int) -> str:
     return f"HTTP/1.1 {status} {REASON_PHRASES[status]}"
 
 
+# What a URL path keeps as it is (quote()'s always-safe characters and "/"): most names
+# skip the percent-encoding call altogether.
+URL_SAFE_RE = re.compile(r"[A-Za-z0-9_.~/-]*")
+
+
 def href_for(url_path: str) -> str:
-    """A `<D:href>` from a decoded URL path (percent-encoded again, "/" kept)."""
-    return f"<D:href>{escape(quote(url_path, safe='/'))}</D:href>"
+    """A `<D:href>` from a decoded URL path (percent-encoded again, "/" kept; what is
+    left needs no XML escape)."""
+    if URL_SAFE_RE.fullmatch(url_path) is None:
+        url_path = quote(url_path, safe="/")
+    return f"<D:href>{url_path}</D:href>"
+
+
+OK_STATUS = "<D:status>HTTP/1.1 200 OK</D:status>"
 
 
 def response_xml(url_path: str, propstats: Iterable[tuple[int, list[str]]]) -> str:
@@ -243,8 +255,8 @@ def response_xml(url_path: str, propstats: Iterable[tuple[int, list[str]]]) -> s
     parts = ["<D:response>", href_for(url_path)]
     for status, properties in propstats:
         if properties:
-            parts.append(f"<D:propstat><D:prop>{''.join(properties)}</D:prop>")
-            parts.append(f"<D:status>{status_line(status)}</D:status></D:propstat>")
+            line = OK_STATUS if status == 200 else f"<D:status>{status_line(status)}</D:status>"
+            parts.append(f"<D:propstat><D:prop>{''.join(properties)}</D:prop>{line}</D:propstat>")
     parts.append("</D:response>")
     return "".join(parts)
 

@@ -141,7 +141,7 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
     check_write_preconditions(request, current, name)
     webdav.check_write(request, settings, [name])
     store_upload(path, request.body, name)
-    extra = webdav.after_put(path, mtime)
+    extra = webdav.after_put(settings, name, mtime)
     if current is not None:
         return Response(204, extra)
     return Response(201, [("Location", "/files/" + quote(name)), *extra])

@@ -26,12 +26,13 @@ fields → `davheaders.py`; §14.16 multistatus → `davxml.multistatus`.
 from __future__ import annotations
 
 import errno
-from collections.abc import Iterator
+import functools
+import stat
+from collections.abc import Callable, Iterator
 from itertools import chain
-from pathlib import Path
 from urllib.parse import quote, unquote
 
-from app import davfs, davlocks, davprops
+from app import davfs, davlocks, davprops, safefs
 from app.davheaders import destination_subpath, parse_depth, parse_oc_mtime, parse_overwrite
 from app.davprops import Context, Resource
 from app.davxml import DAV, Element, Name, element_xml, empty_element, error_response, multistatus, parse_body
@@ -45,6 +46,8 @@ from app.request import Request
 from app.permissions import require
 from app.settings import Settings
 from app.state import is_state_name
+
+Handler = Callable[[Request, Settings, str], Response]
 
 # Every method a /files/ URL answers (the Allow of OPTIONS and of a 405), class 2 included.
 ALLOW = "COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, POST, PROPFIND, PROPPATCH, PUT, UNLOCK"
@@ -88,10 +91,10 @@ def resource_removed(settings: Settings, path: str) -> None:
 # ---------------------------------------------------------------------------------------
 
 
-def locate(request: Request, settings: Settings, subpath: str, right: str | None) -> tuple[Path, str]:
-    """The path of `/files/{subpath}` and its decoded name under --directory ("" for the
-    root), after `permissions.require(right)` (None: the caller asks later): 400 for a
-    name `resolve_under` refuses, 404 for the state folder. The permission comes before
+def locate(request: Request, settings: Settings, subpath: str, right: str | None) -> str:
+    """The decoded name of `/files/{subpath}` under --directory ("" for the root), after
+    `permissions.require(right)` (None: the caller asks later): 400 for a name
+    `paths.checked_path` refuses, 404 for the state folder. The permission comes before
     anything is looked at, so a server that refuses writes says so (403) whatever is there."""
     name = subpath.removesuffix("/")
     decoded = unquote(name)
@@ -99,12 +102,18 @@ def locate(request: Request, settings: Settings, subpath: str, right: str | None
         if right is not None:
             require(request, settings, decoded, right)
         raise HTTPError(404, "file serving is off: start the server with --directory DIR")
-    path = checked_path(settings.directory, name) if name else settings.directory.resolve()
+    if name:
+        checked_path(settings.directory, name)  # the name's rules (400 and its reason)
     if right is not None:
         require(request, settings, decoded, right)
     if any(is_state_name(segment) for segment in decoded.split("/")):
         raise HTTPError(404, f"no file or folder named {decoded}")
-    return path, decoded
+    return decoded
+
+
+def segments(name: str) -> tuple[str, ...]:
+    """A decoded name under --directory as the walk's segments (`()` is the root)."""
+    return tuple(name.split("/")) if name else ()
 
 
 def url_of(path: str, is_dir: bool) -> str:
@@ -114,23 +123,17 @@ def url_of(path: str, is_dir: bool) -> str:
     return f"/files/{path}/" if is_dir else f"/files/{path}"
 
 
-def existing(request: Request, settings: Settings, subpath: str, right: str | None) -> tuple[Path, Resource]:
+def existing(request: Request, settings: Settings, subpath: str, right: str | None) -> Resource:
     """The resource at `/files/{subpath}` (`locate`), 404 when nothing is there (or a
     file is named with a trailing "/")."""
-    path, name = locate(request, settings, subpath, right)
-    status = davfs.lstat_or_none(path)
+    name = locate(request, settings, subpath, right)
+    status = davfs.lstat_or_none(settings.directory, segments(name))
     if status is None:
         raise HTTPError(404, f"no file or folder named {unquote(subpath) or '/'}")
-    resource = Resource(name, url_of(name, False), status)
-    if resource.is_dir:
-        return path, Resource(name, url_of(name, True), status)
-    if subpath.endswith("/"):
+    resource = davprops.resource_at(name, status)
+    if not resource.is_dir and subpath.endswith("/"):
         raise HTTPError(404, f"no folder named {unquote(subpath)}")
-    return path, resource
-
-
-def relative(settings: Settings, path: Path) -> str:
-    return path.relative_to(settings.directory.resolve()).as_posix()
+    return resource
 
 
 # ---------------------------------------------------------------------------------------
@@ -186,24 +189,22 @@ def propfind(request: Request, settings: Settings, subpath: str) -> Response:
     query = propfind_query(parse_body(request, settings))
     if depth == "infinity":
         return error_response(403, "propfind-finite-depth", "PROPFIND with Depth infinity is refused: use 0 or 1")
-    path, target = existing(request, settings, subpath, None)
+    target = existing(request, settings, subpath, None)
     require(request, settings, target.path, "l" if depth == "1" and target.is_dir else "r")
     locks = davlocks.lock_properties(settings)
     context = Context(davprops.quota_of(settings.directory), lambda r: locks.lockdiscovery(r.path))
     responses = [describe(settings, target, query, context, dead=True)]
     if depth == "0" or not target.is_dir:
         return multistatus(responses)
-    return multistatus(chain(responses, members(settings, path, target, query, context)))
+    return multistatus(chain(responses, members(settings, target, query, context)))
 
 
-def members(settings: Settings, folder: Path, target: Resource, query: Query, context: Context) -> Iterator[str]:
+def members(settings: Settings, target: Resource, query: Query, context: Context) -> Iterator[str]:
     """The `<D:response>` of each entry of a folder, made while the 207 goes out."""
     dead = davprops.has_dead_properties_below(settings, target.path)
     prefix = f"{target.path}/" if target.path else ""
-    for name, status in davfs.entries(folder, settings.show_hidden):
-        resource = Resource(prefix + name, "", status)
-        resource = Resource(resource.path, url_of(resource.path, resource.is_dir), status)
-        yield describe(settings, resource, query, context, dead)
+    for name, status in davfs.entries(settings.directory, segments(target.path), settings.show_hidden):
+        yield describe(settings, davprops.resource_at(prefix + name, status), query, context, dead)
 
 
 def describe(settings: Settings, resource: Resource, query: Query, context: Context, dead: bool) -> str:
@@ -216,10 +217,13 @@ def describe(settings: Settings, resource: Resource, query: Query, context: Cont
         found += [empty_element(name) for name, _ in dead_props]
         return response_xml(resource.url, [(200, found)])
     values = dict(dead_props)
-    if kind == "allprop":
-        names = [*davprops.live_names(resource, context, allprop=True), *values, *names]
-        names = list(dict.fromkeys(names))  # an included name may be one allprop has
     found, missing = [], []
+    if kind == "allprop":
+        # The live properties of allprop in one piece (`allprop_xml`), the dead ones, then
+        # what `include` adds beyond them (§9.1: e.g. the quota properties).
+        found = [davprops.allprop_xml(resource, context)]
+        found += [element_xml(name, value) for name, value in dead_props]
+        names = [name for name in names if name in davprops.NOT_IN_ALLPROP or not (name in davprops.LIVE or name in values)]
     for name in names:
         xml = property_xml(name, resource, context, values)
         if xml is None:
@@ -285,14 +289,14 @@ def patch_results(instructions: list[Instruction]) -> tuple[list[davprops.Change
 
 def proppatch(request: Request, settings: Settings, subpath: str) -> Response:
     """Set and remove dead properties, all or nothing; a 207 with each one's status."""
-    path, target = existing(request, settings, subpath, "w")
+    target = existing(request, settings, subpath, "w")
     instructions = patch_instructions(parse_body(request, settings))
     check_write(request, settings, [target.path])
     changes, mtime, statuses = patch_results(instructions)
     if all(status == 200 for status in statuses.values()):
         davprops.apply_changes(settings, target.path, changes)
         if mtime is not None:
-            davfs.set_mtime(path, mtime)
+            davfs.set_mtime(settings.directory, segments(target.path), mtime)
     by_status: dict[int, list[str]] = {}
     for name, status in statuses.items():
         by_status.setdefault(status, []).append(empty_element(name))
@@ -308,14 +312,14 @@ def mkcol(request: Request, settings: Settings, subpath: str) -> Response:
     """MKCOL: create one folder; 201. 405 when something exists there already (§9.3.1),
     409 when its parent does not exist (MKCOL makes one level), 415 with a body (§9.3:
     we define none)."""
-    path, name = locate(request, settings, subpath, "w")
+    name = locate(request, settings, subpath, "w")
     if not name:
         raise HTTPError(405, "/files/ exists already", [("Allow", ALLOW)])
     if request.body.declared_length != 0:  # a Content-Length over 0, or chunked
         raise HTTPError(415, "MKCOL takes no request body")
     check_write(request, settings, [name])
     try:
-        davfs.make_folder(path)
+        davfs.make_folder(settings.directory, segments(name))
     except FileExistsError:
         raise HTTPError(405, f"{name} exists already", [("Allow", ALLOW)]) from None
     except (FileNotFoundError, NotADirectoryError):
@@ -329,23 +333,23 @@ def delete(request: Request, settings: Settings, subpath: str) -> Response:
     """DELETE a file, or a folder with everything it holds (§9.6.1: a collection is
     deleted as if Depth infinity). 204 when all is gone; else a 207 naming each member
     that could not be deleted (its ancestors stay too, and are not named: §9.6.1)."""
-    path, target = existing(request, settings, subpath, "d")
+    target = existing(request, settings, subpath, "d")
     if not target.path:
         raise HTTPError(403, "the shared folder itself cannot be deleted")
     check_write_preconditions(request, target.status, target.path)
     check_write(request, settings, [target.path])
     failures: list[davfs.Failure] = []
-    if davfs.remove(path, failures):
+    if davfs.remove(settings.directory, segments(target.path), failures):
         resource_removed(settings, target.path)
         return Response(204)
-    forget_missing(settings, target.path, path)
-    if [failed for failed, _ in failures] == [path]:  # the target alone: its own status
-        status = failure_status(failures[0][1])
+    forget_missing(settings, target.path)
+    if [failed for failed, _, _ in failures] == [target.path]:  # the target alone: its own status
+        status = failure_status(failures[0][2])
         raise HTTPError(status, f"{FAILURE_WORDS[status]} deleting {target.path}")
     return failures_response(settings, failures)
 
 
-def forget_missing(settings: Settings, path: str, location: Path) -> None:
+def forget_missing(settings: Settings, path: str) -> None:
     """After a partial delete: drop the dead properties of what did go."""
     if not davprops.readable(settings):
         return
@@ -353,7 +357,7 @@ def forget_missing(settings: Settings, path: str, location: Path) -> None:
         "SELECT DISTINCT path FROM dav_props WHERE path = ? OR (path >= ? AND path < ?)",
         (path, *davprops.subtree_bounds(path)),
     ):
-        if davfs.lstat_or_none(location.joinpath(*name[len(path) :].split("/")[1:])) is None:
+        if davfs.lstat_or_none(settings.directory, segments(name)) is None:
             davprops.forget(settings, name)
 
 
@@ -373,8 +377,7 @@ def failure_status(error: OSError) -> int:
 def failures_response(settings: Settings, failures: list[davfs.Failure]) -> Response:
     """A 207 naming each path that failed, with its status."""
     return multistatus(
-        status_response_xml(url_of(relative(settings, path), path.is_dir()), failure_status(error))
-        for path, error in failures
+        status_response_xml(url_of(path, is_dir), failure_status(error)) for path, is_dir, error in failures
     )
 
 
@@ -398,17 +401,18 @@ def transfer(request: Request, settings: Settings, subpath: str, move: bool) -> 
     overwrite = parse_overwrite(request.headers.get("overwrite"))
     depth = parse_depth(request.headers.get("depth"), ("infinity",) if move else ("0", "infinity"), "infinity")
     where = destination_subpath(request.headers.get("destination"), request.headers.get("host"))
-    source_path, source = existing(request, settings, subpath, "d" if move else "r")
-    destination_path, destination = locate(request, settings, where, "w")
+    source = existing(request, settings, subpath, "d" if move else "r")
+    destination = locate(request, settings, where, "w")
     check_destination(source.path, destination)
     check_write(request, settings, [source.path, destination] if move else [destination])
-    if davfs.lstat_or_none(destination_path.parent) is None or not destination_path.parent.is_dir():
+    parent = davfs.lstat_or_none(settings.directory, segments(destination)[:-1])
+    if parent is None or not stat.S_ISDIR(parent.st_mode):
         raise HTTPError(409, f"the parent folder of {destination} does not exist")
-    replaced = clear_destination(settings, destination_path, destination, overwrite)
+    replaced = clear_destination(settings, destination, overwrite)
     if isinstance(replaced, Response):
         return replaced
     failures: list[davfs.Failure] = []
-    carry(settings, source_path, source, destination_path, destination, move, depth == "infinity", failures)
+    carry(settings, source, destination, move, depth == "infinity", failures)
     if failures:
         return failures_response(settings, failures)
     if replaced:
@@ -428,38 +432,34 @@ def check_destination(source: str, destination: str) -> None:
         raise HTTPError(403, "the destination holds the source")
 
 
-def clear_destination(settings: Settings, path: Path, name: str, overwrite: bool) -> bool | Response:
+def clear_destination(settings: Settings, name: str, overwrite: bool) -> bool | Response:
     """§9.8.4, §9.9.3: an existing destination is deleted first when Overwrite is T (True:
     something was replaced), refused with 412 when F; a 207 if it could not all go."""
-    if davfs.lstat_or_none(path) is None:
+    if davfs.lstat_or_none(settings.directory, segments(name)) is None:
         return False
     if not overwrite:
         raise HTTPError(412, f"{name} exists and Overwrite is F")
     failures: list[davfs.Failure] = []
-    if not davfs.remove(path, failures):
+    if not davfs.remove(settings.directory, segments(name), failures):
         return failures_response(settings, failures)
     resource_removed(settings, name)
     return True
 
 
 def carry(
-    settings: Settings, source_path: Path, source: Resource, path: Path, name: str,
-    move: bool, infinity: bool, failures: list[davfs.Failure],
+    settings: Settings, source: Resource, name: str, move: bool, infinity: bool, failures: list[davfs.Failure]
 ) -> None:
     """Move (one rename, whatever a folder holds) or copy the bytes, then the dead
     properties with them."""
     try:
         if move:
-            davfs.rename(source_path, path)
+            davfs.rename(settings.directory, segments(source.path), segments(name))
             davprops.move(settings, source.path, name)
             davlocks.drop_locks(settings, source.path)  # §7.6: a lock stays behind
             return
-        if source.is_dir:
-            davfs.copy_tree(source_path, path, infinity, failures)
-        else:
-            davfs.copy_file(source_path, path)
+        davfs.copy(settings.directory, segments(source.path), segments(name), infinity, failures)
     except OSError as error:
-        failures.append((path, error))
+        failures.append((name, source.is_dir, error))
         return
     davprops.copy(settings, source.path, name, subtree=infinity)
 
@@ -476,22 +476,36 @@ def put_mtime(request: Request) -> float | None:
     return parse_oc_mtime(request.headers.get("x-oc-mtime"))
 
 
-def after_put(path: Path, mtime: float | None) -> list[tuple[str, str]]:
+def after_put(settings: Settings, name: str, mtime: float | None) -> list[tuple[str, str]]:
     """Set the stored file's mtime from X-OC-Mtime, so the next sync sees it unchanged;
     `X-OC-Mtime: accepted` in the answer is how those clients know it was kept."""
     if mtime is None:
         return []
-    davfs.set_mtime(path, mtime)
+    davfs.set_mtime(settings.directory, segments(name), mtime)
     return [("X-OC-Mtime", "accepted")]
 
 
+def walked(handler: Handler) -> Handler:
+    """A handler whose walk refusals (a symlink out of the root, the state folder:
+    `safefs.Refused`) are answered with their status and reason."""
+
+    @functools.wraps(handler)
+    def answer(request: Request, settings: Settings, subpath: str) -> Response:
+        try:
+            return handler(request, settings, subpath)
+        except safefs.Refused as refused:
+            raise HTTPError(refused.status, str(refused)) from None
+
+    return answer
+
+
 # The methods this module answers on /files/ (handlers.ROUTES adds GET, POST and PUT).
-METHODS = {
+METHODS: dict[str, Handler] = {
     "OPTIONS": options,
-    "PROPFIND": propfind,
-    "PROPPATCH": proppatch,
-    "MKCOL": mkcol,
-    "DELETE": delete,
-    "COPY": copy,
-    "MOVE": move,
+    "PROPFIND": walked(propfind),
+    "PROPPATCH": walked(proppatch),
+    "MKCOL": walked(mkcol),
+    "DELETE": walked(delete),
+    "COPY": walked(copy),
+    "MOVE": walked(move),
 }

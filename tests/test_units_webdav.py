@@ -195,3 +195,19 @@ def test_oc_mtime(value, expected) -> None:
         assert error.value.status == 400
     else:
         assert davheaders.parse_oc_mtime(value) == expected
+
+
+@pytest.mark.parametrize("kind", ["file", "folder", "odd-name"])
+def test_allprop_fast_path_writes_what_each_live_property_writes(tmp_path, kind) -> None:
+    from app import davprops
+
+    path = tmp_path / ("a <&> b.txt" if kind == "odd-name" else "x")
+    if kind == "folder":
+        path.mkdir()
+    else:
+        path.write_bytes(b"12345")
+    resource = davprops.resource_at(f"sub/{path.name}", path.stat())
+    context = davprops.Context(davprops.Quota(1, 2), lambda r: "")
+    one_by_one = "".join(davprops.live_value(name, resource, context)
+                         for name in davprops.live_names(resource, context, allprop=True))
+    assert davprops.allprop_xml(resource, context) == one_by_one

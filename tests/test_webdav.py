@@ -392,3 +392,23 @@ def test_rclone_x_oc_mtime_sets_the_modification_time(server, folder) -> None:
     bad = dav(server, "PUT", url(folder, "bad.bin"), b"data", **{"X-OC-Mtime": "soon"})
     assert (bad.status_code, bad.text) == (400, "X-OC-Mtime must be seconds since 1970, not 'soon'\n")
     assert not (folder / "bad.bin").exists()
+
+
+def test_symlinks_out_of_the_folder_are_never_followed(start_server, tmp_path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "secret").mkdir(parents=True)
+    (outside / "secret" / "key.txt").write_bytes(b"secret")
+    served = tmp_path / "served"
+    served.mkdir()
+    os.symlink(outside / "secret", served / "out")
+    os.symlink(outside / "secret" / "key.txt", served / "key-link")
+    process = start_server("--directory", str(served))
+    assert dav(process, "PROPFIND", "/files/out/", Depth="1").status_code == 400
+    assert dav(process, "COPY", "/files/out/", Destination="/files/stolen/").status_code == 400
+    assert dav(process, "COPY", "/files/key-link", Destination="/files/stolen.txt").status_code == 400
+    assert dav(process, "MOVE", "/files/key-link", Destination="/files/moved.txt").status_code == 400
+    assert sorted(responses(dav(process, "PROPFIND", "/files/", Depth="1"))) == ["/files/"]  # links not listed
+    refused = dav(process, "DELETE", "/files/out")
+    assert (refused.status_code, refused.text) == (400, "file name leads outside the served directory\n")
+    assert (outside / "secret" / "key.txt").read_bytes() == b"secret"
+    assert not (served / "stolen").exists() and not (served / "stolen.txt").exists()
