@@ -44,7 +44,7 @@ from app.paths import checked_path
 from app.permissions import require
 from app.request import Request
 from app.settings import Settings
-from app.state import DATABASE_NAME, StateDatabase, is_state_name, state_directory, state_for
+from app.state import DATABASE_NAME, STATE_DIR_NAME, StateDatabase, is_state_name, state_directory, state_for
 
 if TYPE_CHECKING:
     import sqlite3
@@ -351,7 +351,12 @@ def check_write(request: Request, settings: Settings, paths: Iterable[str] = (),
     paths a POST form deletes). 400 for a malformed If header, 412 when it evaluates to
     false (§10.4.3), 423 `lock-token-submitted` when a lock protects one of the paths and
     the request did not submit a token of a lock rooted there (§7.5), or submitted another
-    user's (§6.4)."""
+    user's (§6.4). A path in the state folder is refused first (403, as the walk would):
+    no lock question is ever asked of it, nor its database opened for it."""
+    paths, removes = tuple(paths), tuple(removes)
+    for path in (*paths, *removes):
+        if STATE_DIR_NAME in path.split("/"):
+            raise safefs.Refused(403, safefs.STATE)
     if not request.headers.get_all("if") and not may_hold_locks(settings):
         return  # the common case, kept cheap: no If header, and no lock can exist
     productions = if_productions(request.headers)

@@ -26,13 +26,12 @@ fields → `davheaders.py`; §14.16 multistatus → `davxml.multistatus`.
 from __future__ import annotations
 
 import errno
-import functools
 import stat
 from collections.abc import Callable, Iterator
 from itertools import chain
 from urllib.parse import quote, unquote
 
-from app import davfs, davlocks, davprops, safefs
+from app import davfs, davlocks, davprops
 from app.davheaders import destination_subpath, parse_depth, parse_oc_mtime, parse_overwrite
 from app.davprops import Context, Resource
 from app.davxml import DAV, Element, Name, element_xml, empty_element, error_response, multistatus, parse_body
@@ -45,7 +44,6 @@ from app.paths import checked_path
 from app.request import Request
 from app.permissions import require
 from app.settings import Settings
-from app.state import is_state_name
 
 Handler = Callable[[Request, Settings, str], Response]
 
@@ -94,7 +92,7 @@ def resource_removed(settings: Settings, path: str) -> None:
 def locate(request: Request, settings: Settings, subpath: str, right: str | None) -> str:
     """The decoded name of `/files/{subpath}` under --directory ("" for the root), after
     `permissions.require(right)` (None: the caller asks later): 400 for a name
-    `paths.checked_path` refuses, 404 for the state folder. The permission comes before
+    `paths.checked_path` refuses (the walk refuses the state folder: 403). The permission comes before
     anything is looked at, so a server that refuses writes says so (403) whatever is there."""
     name = subpath.removesuffix("/")
     decoded = unquote(name)
@@ -106,8 +104,6 @@ def locate(request: Request, settings: Settings, subpath: str, right: str | None
         checked_path(settings.directory, name)  # the name's rules (400 and its reason)
     if right is not None:
         require(request, settings, decoded, right)
-    if any(is_state_name(segment) for segment in decoded.split("/")):
-        raise HTTPError(404, f"no file or folder named {decoded}")
     return decoded
 
 
@@ -485,27 +481,13 @@ def after_put(settings: Settings, name: str, mtime: float | None) -> list[tuple[
     return [("X-OC-Mtime", "accepted")]
 
 
-def walked(handler: Handler) -> Handler:
-    """A handler whose walk refusals (a symlink out of the root, the state folder:
-    `safefs.Refused`) are answered with their status and reason."""
-
-    @functools.wraps(handler)
-    def answer(request: Request, settings: Settings, subpath: str) -> Response:
-        try:
-            return handler(request, settings, subpath)
-        except safefs.Refused as refused:
-            raise HTTPError(refused.status, str(refused)) from None
-
-    return answer
-
-
 # The methods this module answers on /files/ (handlers.ROUTES adds GET, POST and PUT).
 METHODS: dict[str, Handler] = {
     "OPTIONS": options,
-    "PROPFIND": walked(propfind),
-    "PROPPATCH": walked(proppatch),
-    "MKCOL": walked(mkcol),
-    "DELETE": walked(delete),
-    "COPY": walked(copy),
-    "MOVE": walked(move),
+    "PROPFIND": propfind,
+    "PROPPATCH": proppatch,
+    "MKCOL": mkcol,
+    "DELETE": delete,
+    "COPY": copy,
+    "MOVE": move,
 }

@@ -68,7 +68,7 @@ def test_options_tells_webdav_on_the_root_and_on_files(server) -> None:
         assert answer.status_code == 200
         assert (answer.headers["DAV"], answer.headers["MS-Author-Via"]) == ("1, 2", "DAV")
         assert answer.headers["Allow"] == (
-            "COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, POST, PROPFIND, PROPPATCH, PUT, UNLOCK"
+            "COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, PATCH, POST, PROPFIND, PROPPATCH, PUT, UNLOCK"
         )
     assert dav(server, "OPTIONS", "/echo/abc").headers["Allow"] == "GET, HEAD, OPTIONS"
     assert "DAV" not in dav(server, "OPTIONS", "/echo/abc").headers
@@ -122,7 +122,8 @@ def test_propfind_depth_1_lists_like_the_listing(start_server, tmp_path) -> None
     assert D + "getcontentlength" not in listed[url(folder, "sub/")]
     # A hidden file named directly is there (Finder PROPFINDs its ._ files one by one).
     assert url(folder, "._shown.txt") in prop(server, url(folder, "._shown.txt"), "D:getetag")
-    assert dav(server, "PROPFIND", url(folder, ".http-server-state/"), Depth="0").status_code == 404
+    # The state folder's name is refused at every depth, as by every other way in (403).
+    assert dav(server, "PROPFIND", url(folder, ".http-server-state/"), Depth="0").status_code == 403
 
 
 def test_show_hidden_shows_dot_files_never_the_state_folder(start_server, tmp_path) -> None:
@@ -318,7 +319,7 @@ def test_mkcol_follows_rfc_4918(server, folder) -> None:
     assert dav(server, "MKCOL", url(folder, "new/")).status_code == 405
     assert dav(server, "MKCOL", url(folder, "no/parent/")).status_code == 409
     assert dav(server, "MKCOL", url(folder, "body/"), "<x/>").status_code == 415
-    assert dav(server, "MKCOL", "/files/.http-server-state/").status_code == 404
+    assert dav(server, "MKCOL", "/files/.http-server-state/").status_code == 403
 
 
 # --- who may do what ------------------------------------------------------------------------
