@@ -28,25 +28,28 @@ import contextlib
 import os
 import stat
 import zlib
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, unquote
 
 from app.files import checked_path
 from app.http import HTTPError, Request, Response, StreamBody
+from app.permissions import allows, has_rules, require
 from app.settings import Settings
 
 # What a writer reads from a file at a time (and so about the size of each piece sent).
 READ_SIZE = 256 * 1024
 
 Entry = tuple[str, Path, os.stat_result]  # (name in the archive, path, its lstat)
+Keep = Callable[[str, bool], bool]  # (path below the archived folder, is a folder) -> keep it
 
 
-def archive_entries(folder: Path, prefix: str) -> Iterator[Entry]:
+def archive_entries(folder: Path, prefix: str, keep: Keep | None = None, below: str = "") -> Iterator[Entry]:
     """The folders and regular files under `folder`, folders before their contents, in
     name order, named `prefix` + their relative path (`/`-separated, folders ending in
     `/`). Symlinks are never followed nor included, and dot files are left out, as in the
-    listing."""
+    listing. `keep(path, is_folder)`, given the path below the archived folder, leaves
+    out what it refuses: a folder with all it holds (`permissions.allows()`)."""
     with os.scandir(folder) as scan:
         items = sorted(scan, key=lambda item: item.name)
     for item in items:
@@ -57,9 +60,11 @@ def archive_entries(folder: Path, prefix: str) -> Iterator[Entry]:
         except OSError:
             continue  # removed while we looked
         path = Path(item.path)
+        if keep is not None and not keep(below + item.name, stat.S_ISDIR(info.st_mode)):
+            continue
         if stat.S_ISDIR(info.st_mode):
             yield prefix + item.name + "/", path, info
-            yield from archive_entries(path, prefix + item.name + "/")
+            yield from archive_entries(path, prefix + item.name + "/", keep, below + item.name + "/")
         elif stat.S_ISREG(info.st_mode):
             yield prefix + item.name, path, info
 
@@ -115,7 +120,7 @@ class Pipe:
         return data
 
 
-def zip_pieces(folder: Path, top: str) -> Iterator[bytes]:
+def zip_pieces(folder: Path, top: str, keep: Keep | None = None) -> Iterator[bytes]:
     """A zip archive of `folder`, its entries under `top/`, piece by piece."""
     # Imported here, when a download asks for it: zipfile and tarfile (with bz2 and lzma)
     # are ~2 MiB of RSS that every launch would carry otherwise (docs/performance.md).
@@ -123,7 +128,7 @@ def zip_pieces(folder: Path, top: str) -> Iterator[bytes]:
 
     pipe = Pipe()
     with zipfile.ZipFile(pipe, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:  # type: ignore[arg-type]
-        for name, path, info in archive_entries(folder, top + "/"):
+        for name, path, info in archive_entries(folder, top + "/", keep):
             entry = zipfile.ZipInfo.from_file(path, name, strict_timestamps=False)
             if stat.S_ISDIR(info.st_mode):
                 archive.writestr(entry, b"")
@@ -156,14 +161,14 @@ def tar_header(name: str, info: os.stat_result) -> bytes:
     return entry.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
-def tar_gz_pieces(folder: Path, top: str) -> Iterator[bytes]:
+def tar_gz_pieces(folder: Path, top: str, keep: Keep | None = None) -> Iterator[bytes]:
     """A gzipped tar archive of `folder`, its entries under `top/`, piece by piece."""
     import tarfile  # when a download asks for it (see zip_pieces())
 
     # wbits 31: a zlib stream with the gzip header and trailer (RFC 1952).
     gzip = zlib.compressobj(6, zlib.DEFLATED, 31)
     written = 0
-    for name, path, info in archive_entries(folder, top + "/"):
+    for name, path, info in archive_entries(folder, top + "/", keep):
         header = tar_header(name, info)
         written += len(header)
         yield gzip.compress(header)
@@ -242,6 +247,9 @@ def archive_response(request: Request, settings: Settings, subpath: str, kind: s
         raise HTTPError(404, "folder downloads are off (--no-listing)")
     root = settings.directory.resolve()
     folder = checked_path(root, subpath.removesuffix("/")) if subpath else root
+    base = unquote(subpath.removesuffix("/"))
+    require(request, settings, base, "l")
+    require(request, settings, base, "r")
     if not folder.is_dir():
         raise HTTPError(404, f"no folder at {request.path}")
     top = folder.name or "files"  # the root of the file system has no name
@@ -251,4 +259,18 @@ def archive_response(request: Request, settings: Settings, subpath: str, kind: s
         ("Content-Disposition", attachment(top + extension)),
         ("Cache-Control", "no-store"),  # built anew on each request; no validator
     ]
-    return Response(200, headers, StreamBody(gathered(writer(folder, top))))
+    return Response(200, headers, StreamBody(gathered(writer(folder, top, readable(request, settings, base)))))
+
+
+def readable(request: Request, settings: Settings, base: str) -> Keep | None:
+    """What of folder `base` goes into this request's archive: folders it may read and
+    list, with all they hold; files it may read. None: all of it (no rules, no link)."""
+    if request.grant is None and not has_rules(settings):
+        return None
+    prefix = base + "/" if base else ""
+
+    def keep(path: str, is_folder: bool) -> bool:
+        rights = "rl" if is_folder else "r"
+        return all(allows(request, settings, prefix + path, right) for right in rights)
+
+    return keep

@@ -45,6 +45,9 @@ from app.files import (
 )
 from app.http import HTTPError, ProtocolError, Request, Response, text_response
 from app.listing import files_listing, site_listing
+from app.permissions import require
+from app.sharelinks import SHARE_PREFIX, share_request
+from app.sharepages import SHARES_PAGE, shares_action, shares_page
 from app.settings import Settings
 from app.uploads import is_form_upload, post_to_folder
 
@@ -96,19 +99,21 @@ def user_agent(request: Request, settings: Settings, subpath: str) -> Response:
     return Response(200, [("Content-Type", "text/plain"), NO_STORE], value.encode("latin-1"))
 
 
-def get_file(request: Request, settings: Settings, subpath: str) -> Response:
+def get_file(request: Request, settings: Settings, subpath: str, root_url: str = "/files/") -> Response:
     """`GET /files/{name}`: the file's bytes from `--directory`, always as
     `application/octet-stream`, with validators and ranges. `GET /files/` (or a
-    subfolder, `/files/sub/`) lists the folder, as JSON for `Accept: application/json`."""
+    subfolder, `/files/sub/`) lists the folder, as JSON for `Accept: application/json`.
+    (`root_url`: where the listing's breadcrumbs start, a share link's root.)"""
     if settings.directory is None:
         raise HTTPError(404, "file serving is off: start the server with --directory DIR")
     if subpath == "" or subpath.endswith("/"):
         kind = download_format(request.query)
         if kind is not None:
             return archive_response(request, settings, subpath, kind)
-        return files_listing(request, settings, subpath)
+        return files_listing(request, settings, subpath, root_url)
     path = checked_path(settings.directory, subpath)
     name = unquote(subpath)
+    require(request, settings, name, "r")
     return serve_file(request, settings, path, "application/octet-stream", name, f"no file named {name}")
 
 
@@ -129,6 +134,7 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
     when replaced; folders in the name are created."""
     path = writable_path(settings, subpath)
     name = unquote(subpath)
+    require(request, settings, name, "w")
     # Everything that can refuse the upload is checked before the body is read: with
     # `Expect: 100-continue` the client then never sends it (RFC 9110 §10.1.1).
     refuse_oversized(request, settings)
@@ -140,6 +146,8 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
         raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
     if current is not None and not stat.S_ISREG(current.st_mode):
         raise HTTPError(409, f"{name} is a folder")
+    if current is not None:
+        require(request, settings, name, "d")  # replacing destroys what was there
     check_write_preconditions(request, current, name)
     store_upload(path, request.body, name)
     if current is not None:
@@ -153,6 +161,7 @@ def delete_file(request: Request, settings: Settings, subpath: str) -> Response:
     recursively: one request never deletes a whole tree by surprise)."""
     path = writable_path(settings, subpath.removesuffix("/"))
     name = unquote(subpath)
+    require(request, settings, name.removesuffix("/"), "d")
     try:
         current = path.stat()
     except (FileNotFoundError, NotADirectoryError):
@@ -172,6 +181,7 @@ def make_folder(request: Request, settings: Settings, subpath: str) -> Response:
     if not name:
         raise HTTPError(405, "/files/ exists already", [("Allow", FOLDER_METHODS)])
     path = writable_path(settings, subpath.removesuffix("/"))
+    require(request, settings, name, "w")
     if request.body.declared_length != 0:  # a Content-Length over 0, or chunked
         raise HTTPError(415, "MKCOL takes no request body")
     if not make_directory(path, name, parents=False):
@@ -226,6 +236,17 @@ def site_not_found(request: Request, settings: Settings, error: HTTPError) -> Re
     return Response(404, [("Content-Type", "text/html; charset=utf-8")], page.read_bytes())
 
 
+def shared_get(request: Request, settings: Settings, subpath: str) -> Response:
+    """`GET /s/TOKEN...`: a file or folder through a share link (`sharelinks.py`)."""
+    return share_request(request, settings, subpath, get_file)
+
+
+def shared_upload(request: Request, settings: Settings, subpath: str) -> Response:
+    """`POST`/`PUT /s/TOKEN/...`: files dropped through an upload-only share link."""
+    handler = put_file if request.method == "PUT" else post_file
+    return share_request(request, settings, subpath, lambda r, s, p, root: handler(r, s, p))
+
+
 # ---------------------------------------------------------------------------------------
 # Routing
 # ---------------------------------------------------------------------------------------
@@ -259,7 +280,13 @@ ROUTES: tuple[Route, ...] = (
         "/files/",
         {"GET": get_file, "POST": post_file, "PUT": put_file, "DELETE": delete_file, "MKCOL": make_folder},
     ),
+    Route(SHARE_PREFIX, {"GET": shared_get, "POST": shared_upload, "PUT": shared_upload}),
+    Route(SHARES_PAGE, {"GET": shares_page, "POST": shares_action}),
 )
+
+# Routes that exist only with --directory: without it, their paths stay the static site's,
+# so a plain launch answers exactly as before.
+DIRECTORY_ROUTES = (SHARE_PREFIX, SHARES_PAGE)
 
 # The Allow of a 405 to MKCOL on a folder that exists: what a folder URL does answer.
 FOLDER_METHODS = "DELETE, GET, HEAD, OPTIONS, POST"
@@ -274,6 +301,8 @@ IMPLEMENTED_METHODS = frozenset({"HEAD", "OPTIONS"}.union(*(route.handlers for r
 def find_route(path: str, settings: Settings) -> tuple[Route, str]:
     """The route for a path and the subpath it leaves for the handler."""
     for route in ROUTES:
+        if settings.directory is None and route.path in DIRECTORY_ROUTES:
+            continue
         subpath = route.match(path)
         if subpath is not None:
             return route, subpath

@@ -30,7 +30,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 if TYPE_CHECKING:  # for the annotations only: settings.py's validators import this module's grammar
     from app.settings import Limits
@@ -235,6 +235,10 @@ class Request:
     # The client's address: the peer's, or behind a trusted proxy the one it forwarded
     # (`forwarded.py`); the connection fills it in.
     client: str = ""
+    # Who is asking, for `permissions.require()`: the user who logged in (`auth.py`, None
+    # if anonymous), or the share link used (`sharelinks.py`: a `permissions.Grant`).
+    user: str | None = None
+    grant: Any = None
 
 
 class BodyEvent(enum.Enum):

@@ -20,13 +20,15 @@ import os
 import re
 import stat
 from pathlib import Path
-from urllib.parse import parse_qsl
+from collections.abc import Callable
+from urllib.parse import parse_qsl, unquote
 
 from app import listing_view
 from app.files import CACHE_CONTROL, checked_path, is_upload_in_progress, precondition_status
 from app.http import Headers, HTTPError, Request, Response, media_range_weights
 from app.listing_view import SORT_KEYS, Entry, Page, View, listing_page, utc
-from app.policy import write_refusal
+from app.permissions import allows, has_rules, require
+from app.state import state_directory
 from app.settings import Settings
 
 # ---------------------------------------------------------------------------------------
@@ -179,10 +181,17 @@ def render(fmt: str, page: Page, entries: list[Entry], view: View) -> bytes:
 
 
 def listing_response(
-    request: Request, settings: Settings, root: Path, subpath: str, page: Page, offered: tuple[str, ...]
+    request: Request,
+    settings: Settings,
+    root: Path,
+    subpath: str,
+    page: Page,
+    offered: tuple[str, ...],
+    shown: Callable[[Entry], bool] | None = None,
 ) -> Response:
     """The listing of folder `subpath` (percent-encoded, "" or ending in "/") under
-    `root`, in the format the client prefers among `offered`, or 304."""
+    `root`, in the format the client prefers among `offered`, or 304. `shown` leaves out
+    the entries it refuses (the access rules: `files_listing`)."""
     if not settings.listing:
         raise HTTPError(404, "folder listings are off (--no-listing)")
     folder = checked_path(root, subpath.removesuffix("/")) if subpath else root.resolve()
@@ -190,7 +199,8 @@ def listing_response(
         raise HTTPError(404, f"no folder at {request.path}")
     view = view_from_query(request.query)
     fmt = choose_format(request.headers, offered)
-    entries = arrange(list_folder(folder, settings.show_hidden), view)
+    entries = list_folder(folder, settings.show_hidden)
+    entries = arrange([entry for entry in entries if shown(entry)] if shown is not None else entries, view)
     etag = listing_etag(entries, view, page, fmt)
     headers = [("ETag", etag), CACHE_CONTROL, ("Vary", "Accept")]
     outcome = precondition_status(request.headers, request.method, etag, None)
@@ -201,11 +211,38 @@ def listing_response(
     return Response(200, [("Content-Type", FORMATS[fmt]), *headers], render(fmt, page, entries, view))
 
 
-def files_listing(request: Request, settings: Settings, subpath: str) -> Response:
-    """`GET /files/` and its folders: HTML, JSON or text, with archive links, and the
-    file manager when this server allows writes."""
-    page = Page("/files/" + subpath, "/files/", downloads=True, manager=write_refusal(settings) is None)
-    return listing_response(request, settings, settings.directory, subpath, page, ("html", "json", "text"))
+def files_listing(request: Request, settings: Settings, subpath: str, url: str = "/files/") -> Response:
+    """`GET /files/` and its folders (or a share link's, `url` its root): HTML, JSON or
+    text, with archive links, and the file manager where the user may write. Entries the
+    user has no right on are left out; a folder the user may write to but not list (a
+    drop box) lists nothing and shows the upload form."""
+    folder = unquote(subpath.removesuffix("/"))
+    if not allows(request, settings, folder, "w"):
+        require(request, settings, folder, "l")
+    lists = allows(request, settings, folder, "l")
+    page = Page(
+        request.path,
+        url,
+        downloads=lists and allows(request, settings, folder, "r"),
+        manager=allows(request, settings, folder, "w"),
+        share=lists and url == "/files/" and has_state(settings),
+    )
+    shown = visible_entries(request, settings, folder) if lists else (lambda entry: False)
+    return listing_response(request, settings, settings.directory, subpath, page, ("html", "json", "text"), shown)
+
+
+def visible_entries(request: Request, settings: Settings, folder: str) -> Callable[[Entry], bool] | None:
+    """The entries of `folder` a listing shows: those the user has some right on (a drop
+    box inside shows, so that one can go there to drop files). None: all (no rules)."""
+    if request.grant is None and not has_rules(settings):
+        return None
+    prefix = folder + "/" if folder else ""
+    return lambda entry: any(allows(request, settings, prefix + entry.name, right) for right in "rlw")
+
+
+def has_state(settings: Settings) -> bool:
+    """Whether share links can be kept (a state folder that outlives this process)."""
+    return state_directory(settings) is not None
 
 
 def site_listing(request: Request, settings: Settings, subpath: str) -> Response:

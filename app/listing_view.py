@@ -46,6 +46,7 @@ class Page:
     root_url: str  # the first breadcrumb: "/files/" or "/"
     downloads: bool  # links to ?download=zip and ?download=tar.gz
     manager: bool  # upload, new folder and delete controls (writes are allowed)
+    share: bool = False  # a "Share" link on each entry (share links: sharelinks.py)
 
 
 def human_size(size: int) -> str:

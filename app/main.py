@@ -16,10 +16,11 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
-from app import accesslog, tls
+from app import accesslog, hangup, tls
 from app.activation import inherited_listener
 from app.leftovers import remove_leftovers
-from app.netaddr import lan_host
+from app.netaddr import lan_host, share_urls
+from app.permissions import rule_problems
 from app.policy import access_lines, startup_errors
 from app.server import Server
 from app.settings import Limits, Settings, Timeouts
@@ -111,12 +112,12 @@ def configure_logging(verbose: bool, workers: int = 1) -> None:
 
 def open_access_log(settings: Settings, quiet: bool) -> None:
     """The access log, unless -q: on stderr, or in --access-log FILE, which SIGHUP reopens
-    (logrotate renames the file, then signals; nginx does the same)."""
-    if quiet:
-        return
-    access_log = accesslog.open_access_log(settings.access_log)
-    if settings.access_log is not None:
-        signal.signal(signal.SIGHUP, lambda *_: access_log.reopen_soon())
+    (logrotate renames the file, then signals; nginx does the same). SIGHUP also reads
+    --access-file again (`hangup.py`)."""
+    if not quiet:
+        accesslog.open_access_log(settings.access_log)
+    if hangup.wanted(settings):
+        signal.signal(signal.SIGHUP, lambda *_: hangup.on_hangup(settings))
 
 
 def add_stderr_handler(logger: logging.Logger, line_format: str) -> None:
@@ -134,7 +135,21 @@ def banner(settings: Settings, port: int) -> str:
     line = f"Serving {protocol} on {settings.host} port {port} ({protocol.lower()}://{url_host}:{port}/)"
     if settings.workers > 1:
         line += f" with {settings.workers} worker processes"
-    return "\n".join([line + " ...", *access_lines(settings, port)])
+    return "\n".join([line + " ...", *access_lines(settings, port), *qr_lines(settings, port)])
+
+
+def qr_lines(settings: Settings, port: int) -> list[str]:
+    """With --qr: the first URL to share (else the local one) as a QR code, or the one
+    line saying how to get segno."""
+    if not settings.qr:
+        return []
+    from app import qr  # the one module that imports segno
+
+    if (hint := qr.install_hint()) is not None:
+        return [hint]
+    scheme = "https" if settings.tls_cert is not None else "http"
+    urls = share_urls(settings.host, port, scheme) or [f"{scheme}://{settings.host}:{port}/"]
+    return [f"QR code of {urls[0]}:", qr.terminal_text(urls[0]).rstrip("\n")]
 
 
 def make_runner(settings: Settings, tls_context: ssl.SSLContext | None) -> Server | Supervisor:
@@ -155,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
     settings = settings_from_arguments(arguments)
-    for error in startup_errors(settings):
+    for error in [*startup_errors(settings), *rule_problems(settings)]:
         parser.error(error)
     if problem := tls.option_problem(settings):
         parser.error(problem)

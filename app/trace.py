@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 from app.connection import Connection
+from app.sharelinks import hide_tokens
 from app.http import (
     CONTINUE_RESPONSE,
     FileBody,
@@ -265,7 +266,8 @@ class TracedConnection(Connection):
 
     def write(self) -> None:
         """Write the lines collected, in one write under the lock, and start afresh."""
-        text = "".join(paint(line, self.colour) + "\n" for line in self.lines)
+        # A share link's token is a password: shown as the link's id (`sharelinks.py`).
+        text = hide_tokens("".join(paint(line, self.colour) + "\n" for line in self.lines))
         self.lines = []
         with WRITE_LOCK:
             sys.stderr.write(text)

@@ -34,6 +34,7 @@ from urllib.parse import parse_qsl, quote, unquote
 from app.files import make_directory, refuse_oversized, remove_path, store_upload, writable_folder, writable_path
 from app.http import HTTPError, Request, Response, media_range_weights, text_response
 from app.multipart import Event, MultipartError, MultipartReader, PartStart, boundary_from
+from app.permissions import allows, require
 from app.settings import Settings
 
 # A form field that is not a file (`mkdir`, or a submit button's name) is held in memory
@@ -55,6 +56,11 @@ class Stored:
 def post_to_folder(request: Request, settings: Settings, subpath: str) -> Response:
     """`POST` to a folder URL: a multipart upload or a url-encoded folder action."""
     folder = writable_folder(settings, subpath)
+    # Uploads are refused before the body is read (each file and action then asks for
+    # its own path); a form action asks for the right it needs (w or d) on its target.
+    place = unquote(subpath.removesuffix("/"))
+    deletes = not is_form_upload(request) and allows(request, settings, place, "d")
+    require(request, settings, place, "d" if deletes else "w")
     if not folder.is_dir():
         raise HTTPError(404, f"no folder at {request.path}")
     if is_form_upload(request):
@@ -98,7 +104,7 @@ def form_upload(request: Request, settings: Settings, subpath: str) -> Response:
     try:
         while (event := reader.next_event()) is not Event.END_OF_BODY:
             assert isinstance(event, PartStart), event  # the grammar allows nothing else here
-            stored.extend(store_part(reader, event, settings, subpath, replace))
+            stored.extend(store_part(request, reader, event, settings, subpath, replace))
     except MultipartError as error:
         raise HTTPError(400, str(error) + kept(stored)) from None
     except HTTPError as error:  # a ProtocolError (413, 408) stays one: the connection closes
@@ -118,7 +124,7 @@ def kept(stored: list[Stored]) -> str:
 
 
 def store_part(
-    reader: MultipartReader, part: PartStart, settings: Settings, subpath: str, replace: bool
+    request: Request, reader: MultipartReader, part: PartStart, settings: Settings, subpath: str, replace: bool
 ) -> list[Stored]:
     """One part: a file is stored, a `mkdir` field makes a folder, other fields (a
     submit button) are read and dropped. An empty file part with an empty file name
@@ -127,13 +133,13 @@ def store_part(
     if filename is None:
         value = field_value(reader)
         if part.disposition.name == "mkdir" and value:
-            return [create_folder(settings, subpath, value)]
+            return [create_folder(request, settings, subpath, value)]
         return []
     if filename == "":
         if any(reader.part_data()):
             raise HTTPError(400, f"a file part (field {part.disposition.name}) has an empty file name")
         return []
-    return [store_file(reader, settings, subpath, filename, replace)]
+    return [store_file(request, reader, settings, subpath, filename, replace)]
 
 
 def field_value(reader: MultipartReader) -> str:
@@ -149,30 +155,37 @@ def field_value(reader: MultipartReader) -> str:
         raise HTTPError(400, "a form field is not valid UTF-8") from None
 
 
-def target_path(settings: Settings, subpath: str, name: str) -> Path:
+def target_path(request: Request, settings: Settings, subpath: str, name: str, right: str = "w") -> Path:
     """Where `name` (decoded, maybe `dir/a.txt`) goes in folder `/files/{subpath}`: every
-    segment checked by `writable_path`, the reason naming the refused name."""
+    segment checked by `writable_path`, the reason naming the refused name; then
+    `right` on it asked of `permissions.require()`."""
     if name.startswith("/"):
         raise HTTPError(400, f"file name {name!r} is absolute; names must be relative to the folder")
     try:
         # Encoded for `resolve_under`, which decodes once; "\\" stays as it is, so that
         # it is refused as a backslash, not as an encoded separator.
-        return writable_path(settings, subpath + quote(name, safe="/\\"))
+        path = writable_path(settings, subpath + quote(name, safe="/\\"))
     except HTTPError as error:
         if error.status != 400:
             raise
         raise HTTPError(400, f"file name {name!r} refused: {error.reason}") from None
+    require(request, settings, unquote(subpath) + name, right)
+    return path
 
 
-def store_file(reader: MultipartReader, settings: Settings, subpath: str, filename: str, replace: bool) -> Stored:
+def store_file(
+    request: Request, reader: MultipartReader, settings: Settings, subpath: str, filename: str, replace: bool
+) -> Stored:
     """Stream one file part to disk through `write_atomically`: on any failure while it
     arrives, its temporary file is removed and nothing of it is left. An existing file
-    is replaced, unless `replace` is False (412)."""
-    path = target_path(settings, subpath, filename)
+    is replaced (which needs the right to delete it), unless `replace` is False (412)."""
+    path = target_path(request, settings, subpath, filename)
     if path.is_dir():
         raise HTTPError(409, f"{filename} is a folder")
     if not replace and path.exists():
         raise HTTPError(412, f"{filename} exists already (If-None-Match: *)")
+    if path.exists():
+        require(request, settings, unquote(subpath) + filename, "d")
     size = 0
 
     def counted() -> Iterator[bytes]:
@@ -185,9 +198,9 @@ def store_file(reader: MultipartReader, settings: Settings, subpath: str, filena
     return Stored(filename, "/files/" + subpath + quote(filename, safe="/"), size)
 
 
-def create_folder(settings: Settings, subpath: str, name: str) -> Stored:
+def create_folder(request: Request, settings: Settings, subpath: str, name: str) -> Stored:
     """`mkdir=NAME`: make the folder (and its parents); 409 if a file or folder is there."""
-    path = target_path(settings, subpath, name.removesuffix("/"))
+    path = target_path(request, settings, subpath, name.removesuffix("/"))
     if not make_directory(path, name, parents=True):
         raise HTTPError(409, f"{name} exists already")
     folder = name.removesuffix("/") + "/"
@@ -265,9 +278,9 @@ def form_action(request: Request, settings: Settings, subpath: str) -> Response:
     to the folder (RFC 9110 §15.4.4), so the browser shows the listing with a GET."""
     action, name = action_field(request.body.read_all(MAX_FIELD_BYTES))
     if action == "mkdir":
-        create_folder(settings, subpath, name)
+        create_folder(request, settings, subpath, name)
     else:
-        path = target_path(settings, subpath, name.removesuffix("/"))
+        path = target_path(request, settings, subpath, name.removesuffix("/"), "d")
         remove_path(path, name)
     folder_url = "/files/" + subpath
     return text_response(303, f"done; see {folder_url}", [("Location", folder_url)])

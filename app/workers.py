@@ -16,7 +16,7 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
-from app import accesslog
+from app import accesslog, hangup
 from app.server import Server, open_listener
 from app.settings import Settings
 
@@ -86,9 +86,10 @@ class Supervisor:
             listener.close()
 
     def forward_reopen_signal(self) -> None:
-        """With --access-log FILE, each worker writes the file: SIGHUP (logrotate) is
-        passed on to every worker, which reopens its own (`run_worker`)."""
-        if accesslog.sink is not None and accesslog.sink.path is not None:
+        """With --access-log FILE, each worker writes the file, and with --access-file
+        each keeps its rules: SIGHUP (logrotate, a change of rules) is passed on to every
+        worker, which reopens its own file or reads the rules again (`run_worker`)."""
+        if hangup.wanted(self.settings):
             signal.signal(signal.SIGHUP, lambda *_: [signal_quietly(pid, signal.SIGHUP) for pid in self.workers])
 
     def start_worker(self, listener: socket.socket) -> None:
@@ -151,8 +152,8 @@ def run_worker(
         # as SIGTERM, so the worker ignores the direct copy and stops once, gracefully.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
-        if accesslog.sink is not None and accesslog.sink.path is not None:
-            signal.signal(signal.SIGHUP, lambda *_: accesslog.sink and accesslog.sink.reopen_soon())
+        if hangup.wanted(settings):
+            signal.signal(signal.SIGHUP, lambda *_: hangup.on_hangup(settings))
         signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
         server = Server(settings, listener, tls_context, shared=listener is shared)
         log.debug("worker %d listening on port %d", os.getpid(), server.port)
