@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from app.http import TOKEN_STR, Request, Response, text_response
 from app.lockout import Lockout
 from app.passwords import Account, hash_line, make_hash, unb64
+from app.state import state_for
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -74,7 +75,7 @@ class Guard:
         # a keyed digest (never the password itself), so each is hashed once.
         self.verified: set[bytes] = set()
         self.cache_key = os.urandom(32)
-        self.lockout = Lockout(settings.auth_attempts, settings.auth_window, settings.auth_lockout)
+        self.lockout = Lockout(state_for(settings), settings.auth_attempts, settings.auth_window, settings.auth_lockout)
 
     @functools.cached_property
     def decoy(self) -> Account:
