@@ -867,6 +867,7 @@ REASON_PHRASES: dict[int, str] = {
     405: "Method Not Allowed",
     408: "Request Timeout",
     409: "Conflict",
+    410: "Gone",
     411: "Length Required",
     412: "Precondition Failed",
     413: "Content Too Large",
