@@ -208,7 +208,10 @@ def serve(server: Server, first_line: str) -> int:
     try:
         # Inside the try: a signal may arrive as soon as the banner is out (a script
         # waits for it, then stops us), before serve_forever() has begun.
-        print(first_line, flush=True)
+        # One write: a SIGTERM between print()'s text and its newline would glue the
+        # banner's last line to the shutdown summary.
+        sys.stdout.write(first_line + "\n")
+        sys.stdout.flush()
         server.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -214,8 +214,9 @@ def refusal_for(request: Request, settings: Settings, path: str, right: str) -> 
     grant = request.grant
     if grant is None and request.user is None and settings.accounts:
         return HTTPError(401, f"log in: /{path} needs a user name and password", [challenge_field(settings)])
-    parent = path.rpartition("/")[0]
-    if right in "rl" and path and "l" not in rights_at(request, settings, parent):
+    real = real_path(settings, path)
+    parents = {path.rpartition("/")[0], (real or "").rpartition("/")[0]}  # named, and led to
+    if right in "rl" and path and any("l" not in rights_at(request, settings, parent) for parent in parents):
         # The very words of a name that is not there (handlers.get_file, listing.py).
         return HTTPError(404, f"no file named {path}" if right == "r" else f"no folder at {request.path}")
     who = f"share link {grant.link_id}" if grant is not None else (request.user or "an anonymous user")

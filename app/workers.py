@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -54,7 +55,8 @@ class Supervisor:
     def run(self, banner: str) -> str:
         """Keep the workers running until Ctrl+C or SIGTERM; returns a summary line."""
         try:
-            print(banner, flush=True)
+            sys.stdout.write(banner + "\n")  # one write (see main.serve)
+            sys.stdout.flush()
             self.forward_reopen_signal()
             for _ in range(self.settings.workers - 1):
                 self.spare_listeners.append(self.new_listener())
