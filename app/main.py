@@ -20,7 +20,7 @@ from app import accesslog, hangup, tls
 from app.activation import inherited_listener
 from app.leftovers import remove_leftovers
 from app.netaddr import lan_host, share_urls
-from app.permissions import rule_problems
+from app.permissions import has_rules, rule_problems, rule_table
 from app.policy import access_lines, startup_errors
 from app.server import Server
 from app.settings import Limits, Settings, Timeouts
@@ -135,7 +135,18 @@ def banner(settings: Settings, port: int) -> str:
     line = f"Serving {protocol} on {settings.host} port {port} ({protocol.lower()}://{url_host}:{port}/)"
     if settings.workers > 1:
         line += f" with {settings.workers} worker processes"
-    return "\n".join([line + " ...", *access_lines(settings, port), *qr_lines(settings, port)])
+    return "\n".join([line + " ...", *access_lines(settings, port), *rules_lines(settings), *qr_lines(settings, port)])
+
+
+def rules_lines(settings: Settings) -> list[str]:
+    """With access rules: how many, from where, and that they decide per folder."""
+    if not has_rules(settings):
+        return []
+    sources = ["--allow"] if settings.allow else []
+    if settings.access_file is not None:
+        sources.append(f"{settings.access_file} (read again on SIGHUP)")
+    count = len(rule_table(settings))
+    return [f"Access rules: {count} from {' and '.join(sources)}, per folder, anonymous visitors included"]
 
 
 def qr_lines(settings: Settings, port: int) -> list[str]:

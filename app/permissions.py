@@ -121,7 +121,12 @@ def reload_access_file(settings: Settings) -> None:
 
 
 def rule_problems(settings: Settings) -> list[str]:
-    """Rules that cannot work (refused at start): a user who cannot log in."""
+    """Rules that cannot work (refused at start): a user who cannot log in, or rules
+    with no --directory to apply to."""
+    if not has_rules(settings):
+        return []
+    if settings.directory is None:
+        return ["--allow and --access-file apply to --directory: give it"]
     try:
         table = rule_table(settings)
     except (OSError, ValueError) as error:

@@ -70,6 +70,14 @@ def test_rules_that_cannot_work_are_refused_at_start(tmp_path: Path, options: li
     assert result.returncode == 2 and words in result.stderr, result.stderr
 
 
+def test_rules_need_a_directory() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "app.main", "--port", "0", "--allow", "/team:*=r"],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 2 and "--allow and --access-file apply to --directory" in result.stderr
+
+
 def test_a_symlink_has_the_rights_of_where_it_leads(tmp_path: Path, start_server: Callable[..., ServerProcess]) -> None:
     root = tmp_path / "root"
     folder_with(root, "team", "team text")

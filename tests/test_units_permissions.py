@@ -6,7 +6,6 @@ in-memory state database."""
 from __future__ import annotations
 
 import calendar
-import time
 from pathlib import Path
 
 import pytest
@@ -223,7 +222,3 @@ def test_qr_drawing_is_segnos_matrix(url: str) -> None:
 def test_only_qr_imports_segno() -> None:
     sources = {path.name: path.read_text() for path in Path(qr.__file__).parent.glob("*.py")}
     assert [name for name, text in sources.items() if "import segno" in text] == ["qr.py"]
-
-
-def test_time_module_is_real_time() -> None:
-    assert abs(sharelinks.clock() - time.time()) < 5
