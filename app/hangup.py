@@ -19,6 +19,6 @@ def wanted(settings: Settings) -> bool:
 
 
 def on_hangup(settings: Settings) -> None:
-    if accesslog.sink is not None and accesslog.sink.path is not None:
-        accesslog.sink.reopen_soon()
+    if accesslog.active_log is not None and accesslog.active_log.path is not None:
+        accesslog.active_log.reopen_soon()
     permissions.reload_access_file(settings)

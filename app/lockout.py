@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from app.settings import Limits
+
 if TYPE_CHECKING:
     from app.state import StateDatabase
 
@@ -52,7 +54,7 @@ class Lockout:
         attempts: int,
         window: float,
         duration: float,
-        max_clients: int = 10_000,
+        max_clients: int = Limits.max_lockout_clients,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.database = database

@@ -17,13 +17,14 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from app import accesslog, hangup, tls
-from app.activation import inherited_listener
-from app.leftovers import remove_leftovers
-from app.netaddr import lan_host, share_urls
-from app.permissions import has_rules, rule_problems, rule_table
-from app.policy import access_lines, startup_errors
+from app.banner import banner
+from app.netaddr import lan_host
+from app.partial_uploads import remove_leftovers
+from app.permissions import rule_problems
+from app.policy import startup_errors
 from app.server import Server
 from app.settings import Limits, Settings, Timeouts
+from app.socket_activation import inherited_listener
 from app.workers import Supervisor
 
 if TYPE_CHECKING:  # only for annotations: `ssl` maps libssl and libcrypto (~6 MiB of RSS)
@@ -127,45 +128,9 @@ def add_stderr_handler(logger: logging.Logger, line_format: str) -> None:
     logger.propagate = False
 
 
-def banner(settings: Settings, port: int) -> str:
-    """What is printed at start: first the line saying where the server listens (tests
-    and scripts wait for it), then the URLs to share and who may do what."""
-    url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    protocol = "HTTPS" if settings.tls_cert is not None else "HTTP"
-    line = f"Serving {protocol} on {settings.host} port {port} ({protocol.lower()}://{url_host}:{port}/)"
-    if settings.workers > 1:
-        line += f" with {settings.workers} worker processes"
-    return "\n".join([line + " ...", *access_lines(settings, port), *rules_lines(settings), *qr_lines(settings, port)])
-
-
-def rules_lines(settings: Settings) -> list[str]:
-    """With access rules: how many, from where, and that they decide per folder."""
-    if not has_rules(settings):
-        return []
-    sources = ["--allow"] if settings.allow else []
-    if settings.access_file is not None:
-        sources.append(f"{settings.access_file} (read again on SIGHUP)")
-    count = len(rule_table(settings))
-    return [f"Access rules: {count} from {' and '.join(sources)}, per folder, anonymous visitors included"]
-
-
-def qr_lines(settings: Settings, port: int) -> list[str]:
-    """With --qr: the first URL to share (else the local one) as a QR code, or the one
-    line saying how to get segno."""
-    if not settings.qr:
-        return []
-    from app import qr  # the one module that imports segno
-
-    if (hint := qr.install_hint()) is not None:
-        return [hint]
-    scheme = "https" if settings.tls_cert is not None else "http"
-    urls = share_urls(settings.host, port, scheme) or [f"{scheme}://{settings.host}:{port}/"]
-    return [f"QR code of {urls[0]}:", qr.terminal_text(urls[0]).rstrip("\n")]
-
-
 def make_runner(settings: Settings, tls_context: ssl.SSLContext | None) -> Server | Supervisor:
     """The server, or the supervisor of its workers, listening. Under systemd socket
-    activation the port is open already (`activation.py`)."""
+    activation the port is open already (`socket_activation.py`)."""
     listener = inherited_listener()
     if listener is not None:
         host, port = listener.getsockname()[:2]

@@ -50,7 +50,8 @@ from typing import TYPE_CHECKING
 
 from app.accessrules import RuleTable, read_rules_file
 from app.auth import challenge_field
-from app.http import HTTPError, Request
+from app.errors import HTTPError
+from app.request import Request
 from app.policy import write_refusal
 
 if TYPE_CHECKING:

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from app.http import HTTPError, Request
+from app.errors import HTTPError
 from app.permissions import Grant
+from app.request import Request
 
 if TYPE_CHECKING:
     from app.settings import Settings

@@ -20,9 +20,12 @@ import json
 import os
 from urllib.parse import parse_qsl, quote, unquote
 
-from app.files import checked_path
-from app.http import HTTPError, Request, Response, media_range_weights, text_response
+from app.errors import HTTPError
+from app.framing import Response, text_response
+from app.negotiation import media_range_weights
+from app.paths import checked_path
 from app.permissions import require
+from app.request import Request
 from app.settings import Settings
 from app.sharelinks import SHARE_PREFIX, Link, all_links, clock, create_link, parse_expiry, revoke, utc_text
 

@@ -17,7 +17,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from app import accesslog, hangup
+from app import hangup
 from app.server import Server, open_listener
 from app.settings import Settings
 
@@ -43,7 +43,7 @@ class Supervisor:
         self, settings: Settings, tls_context: ssl.SSLContext | None = None, shared: socket.socket | None = None
     ) -> None:
         self.tls_context = tls_context  # HTTPS: each worker inherits the context by fork()
-        # Under socket activation (`activation.py`) every worker accepts on the one
+        # Under socket activation (`socket_activation.py`) every worker accepts on the one
         # socket systemd passed; otherwise each has its own on the shared port.
         self.shared = shared
         first = shared if shared is not None else open_listener(settings, reuse_port=True)

@@ -23,10 +23,11 @@ from __future__ import annotations
 from app.auth import password_refusal
 from app.cors import cors_headers, preflight_response
 from app.extraheaders import add_vary, replace_fields
-from app.http import Request, Response
+from app.framing import Response
 from app.permissions import decides_anonymous
-from app.sharelinks import SHARE_PREFIX
+from app.request import Request
 from app.settings import Settings
+from app.sharelinks import SHARE_PREFIX
 
 
 def before_route(request: Request, settings: Settings, client: str) -> Response | None:
