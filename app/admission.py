@@ -34,6 +34,8 @@ def before_route(request: Request, settings: Settings, client: str) -> Response 
     """The response that answers `request` before any route sees it, or None."""
     if settings.cors and (preflight := preflight_response(request, settings)) is not None:
         return preflight
+    if not settings.accounts:
+        return None  # no passwords to check (access rules, if any, are the route's)
     if request.path.startswith(SHARE_PREFIX) and settings.directory is not None:
         return None  # a share link: its token (and its own password) is the credential
     return password_refusal(request, settings, client, decides_anonymous(request, settings))

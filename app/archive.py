@@ -35,7 +35,7 @@ from urllib.parse import parse_qs, quote, unquote
 from app.errors import HTTPError
 from app.framing import Response, StreamBody
 from app.paths import checked_path
-from app.permissions import allows, has_rules, require
+from app.permissions import has_rules, require, rights_at
 from app.request import Request
 from app.settings import Settings
 
@@ -51,7 +51,7 @@ def archive_entries(folder: Path, prefix: str, keep: Keep | None = None, below: 
     name order, named `prefix` + their relative path (`/`-separated, folders ending in
     `/`). Symlinks are never followed nor included, and dot files are left out, as in the
     listing. `keep(path, is_folder)`, given the path below the archived folder, leaves
-    out what it refuses: a folder with all it holds (`permissions.allows()`)."""
+    out what it refuses: a folder with all it holds (`permissions.rights_at()`)."""
     with os.scandir(folder) as scan:
         items = sorted(scan, key=lambda item: item.name)
     for item in items:
@@ -272,7 +272,7 @@ def readable(request: Request, settings: Settings, base: str) -> Keep | None:
     prefix = base + "/" if base else ""
 
     def keep(path: str, is_folder: bool) -> bool:
-        rights = "rl" if is_folder else "r"
-        return all(allows(request, settings, prefix + path, right) for right in rights)
+        rights = rights_at(request, settings, prefix + path)
+        return "r" in rights and (not is_folder or "l" in rights)
 
     return keep

@@ -273,13 +273,16 @@ ROUTES: tuple[Route, ...] = (
         "/files/",
         {"GET": get_file, "POST": post_file, "PUT": put_file, "DELETE": delete_file, "MKCOL": make_folder},
     ),
-    Route(SHARE_PREFIX, {"GET": shared_get, "POST": shared_upload, "PUT": shared_upload}),
-    Route(SHARES_PAGE, {"GET": shares_page, "POST": shares_action}),
 )
 
-# Routes that exist only with --directory: without it, their paths stay the static site's,
-# so a plain launch answers exactly as before.
-DIRECTORY_ROUTES = (SHARE_PREFIX, SHARES_PAGE)
+# Share links and their pages (sharelinks.py, sharepages.py): routes that exist only with
+# --directory (without it their paths stay the static site's, so a plain launch answers as
+# before), looked at after ROUTES by a slice comparison, which costs the requests of
+# every other route no call (the per-request budget, docs/performance.md).
+DIRECTORY_ROUTES: tuple[tuple[Route, int], ...] = (
+    (Route(SHARE_PREFIX, {"GET": shared_get, "POST": shared_upload, "PUT": shared_upload}), len(SHARE_PREFIX)),
+    (Route(SHARES_PAGE, {"GET": shares_page, "POST": shares_action}), len(SHARES_PAGE)),
+)
 
 # The Allow of a 405 to MKCOL on a folder that exists: what a folder URL does answer.
 FOLDER_METHODS = "DELETE, GET, HEAD, OPTIONS, POST"
@@ -288,17 +291,21 @@ FOLDER_METHODS = "DELETE, GET, HEAD, OPTIONS, POST"
 STATIC_SITE = Route("/", {"GET": static_site})
 
 # Every method some route answers, plus HEAD and OPTIONS which `dispatch` answers for all.
-IMPLEMENTED_METHODS = frozenset({"HEAD", "OPTIONS"}.union(*(route.handlers for route in ROUTES)))
+IMPLEMENTED_METHODS = frozenset(
+    {"HEAD", "OPTIONS"}.union(*(route.handlers for route in ROUTES), *(route.handlers for route, _ in DIRECTORY_ROUTES))
+)
 
 
 def find_route(path: str, settings: Settings) -> tuple[Route, str]:
     """The route for a path and the subpath it leaves for the handler."""
     for route in ROUTES:
-        if settings.directory is None and route.path in DIRECTORY_ROUTES:
-            continue
         subpath = route.match(path)
         if subpath is not None:
             return route, subpath
+    if settings.directory is not None:
+        for route, size in DIRECTORY_ROUTES:
+            if path[:size] == route.path:
+                return route, path[size:]
     if settings.www is None:
         raise HTTPError(404, f"nothing at {path}")
     return STATIC_SITE, path[1:]

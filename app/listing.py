@@ -32,7 +32,8 @@ from app.framing import Response
 from app.listing_view import SORT_KEYS, Entry, Page, View, listing_page, utc
 from app.negotiation import media_range_weights
 from app.paths import checked_path
-from app.permissions import allows, has_rules, require
+from app.permissions import allows, has_rules, require, rights_at
+from app.policy import write_refusal
 from app.request import Request
 from app.settings import Settings
 from app.state import state_directory
@@ -244,7 +245,9 @@ def visible_entries(request: Request, settings: Settings, folder: str) -> Callab
     if request.grant is None and not has_rules(settings):
         return None
     prefix = folder + "/" if folder else ""
-    return lambda entry: any(allows(request, settings, prefix + entry.name, right) for right in "rlw")
+    wanted = set("rlw" if write_refusal(settings) is None else "rl")
+    # One look-up per entry (rights_at, not allows() three times): a folder of 10,000.
+    return lambda entry: not wanted.isdisjoint(rights_at(request, settings, prefix + entry.name))
 
 
 def has_state(settings: Settings) -> bool:

@@ -3,8 +3,9 @@
 Every route that touches a served path calls `require(request, settings, path, right)`
 before it reads, lists, writes or deletes anything: GET of a file, the listings, archives,
 `?hash=`, PUT, POST, the forms, MKCOL, DELETE, the WebDAV methods and tus uploads. No
-route keeps a copy of the rule. (`allows()` is the same answer as a bool, for what is
-left out rather than refused: the entries of a listing, the folders of an archive.)
+route keeps a copy of the rule. (`allows()` is the same answer as a bool, and
+`rights_at()` all the letters at once, for what is left out rather than refused: the
+entries of a listing, the folders of an archive.)
 
 The rights, one letter each:
 
@@ -152,6 +153,8 @@ def require(request: Request, settings: Settings, path: str, right: str) -> None
         raise ValueError(f"unknown right {right!r}")
     if right in "wd" and (refusal := write_refusal(settings)) is not None:
         raise HTTPError(403, refusal)
+    if request.grant is None and not settings.allow and settings.access_file is None:
+        return  # no rules, no link: the gate's password check was the whole answer
     if right not in rights_at(request, settings, path):
         raise refusal_for(request, settings, path, right)
 
