@@ -156,10 +156,13 @@ def run_worker(
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         if hangup.wanted(settings):
             signal.signal(signal.SIGHUP, lambda *_: hangup.on_hangup(settings))
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
         server = Server(settings, listener, tls_context, shared=listener is shared)
-        log.debug("worker %d listening on port %d", os.getpid(), server.port)
         try:
+            # A SIGTERM sent since fork() is delivered here, as KeyboardInterrupt: a stop
+            # like any other, not a worker failure (the supervisor logs "started" before
+            # this point, so a quick stop can come that early).
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
+            log.debug("worker %d listening on port %d", os.getpid(), server.port)
             server.serve_forever()
         except KeyboardInterrupt:
             pass
