@@ -166,6 +166,16 @@ def allows(request: Request, settings: Settings, path: str, right: str) -> bool:
     return right in rights_at(request, settings, path)
 
 
+def shows(request: Request, settings: Settings, path: str) -> bool:
+    """Whether a listing of the folder above `path` (HTML, JSON, text, PROPFIND Depth 1)
+    shows its entry: the user has some right on it (a drop box shows, so that one can go
+    there to drop files); names the user has no right on stay unseen."""
+    if request.grant is None and not has_rules(settings):
+        return True
+    wanted = "rlw" if write_refusal(settings) is None else "rl"
+    return any(letter in wanted for letter in rights_at(request, settings, path))
+
+
 def decides_anonymous(request: Request, settings: Settings) -> bool:
     """Whether an anonymous request goes on to its route, which asks `require()` per path
     (access rules are set and the route is a ruled one), rather than being challenged at

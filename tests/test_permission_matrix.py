@@ -322,9 +322,43 @@ if DAV_CELLS:  # defined only when there are cells: an empty parameter set would
             assert cell.changes() == (set(), set(), set())
 
 
+# PROPFIND (r for Depth 0, l for a folder's Depth 1) and PROPPATCH (w), likewise.
+PROP_CELLS = CELLS if "PROPFIND" in IMPLEMENTED_METHODS else []
+PROPPATCH_BODY = (
+    b'<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:matrix">'
+    b"<D:set><D:prop><Z:note>hi</Z:note></D:prop></D:set></D:propertyupdate>"
+)
+
+if PROP_CELLS:
+
+    @pytest.mark.parametrize("user, folder", PROP_CELLS, ids=[f"{tag(u)}-{f}" for u, f in PROP_CELLS])
+    def test_propfind_file(cell: Cell, user: str | None, folder: str) -> None:
+        answer = cell.send(user, "PROPFIND", url(folder, "f.txt"), headers={"Depth": "0"})
+        assert answer.status_code == (expect(user, folder, "r") or 207), answer.text
+        assert cell.changes() == (set(), set(), set())
+
+    @pytest.mark.parametrize("user, folder", PROP_CELLS, ids=[f"{tag(u)}-{f}" for u, f in PROP_CELLS])
+    def test_propfind_folder(cell: Cell, user: str | None, folder: str) -> None:
+        """Depth 1 lists like the listing: only entries the user has a right on."""
+        answer = cell.send(user, "PROPFIND", url(folder), headers={"Depth": "1"})
+        status = expect(user, folder, "l", parent(folder)) or 207
+        assert answer.status_code == status, answer.text
+        if status == 207:
+            assert "f.txt" in answer.text
+            if folder == "team":  # names the user has no right on are not listed
+                assert ("/files/team/hidden/" in answer.text) == bool(RIGHTS["team/hidden"][user])
+        assert cell.changes() == (set(), set(), set())
+
+    @pytest.mark.parametrize("user, folder", PROP_CELLS, ids=[f"{tag(u)}-{f}" for u, f in PROP_CELLS])
+    def test_proppatch(cell: Cell, user: str | None, folder: str) -> None:
+        answer = cell.send(user, "PROPPATCH", url(folder, "f.txt"), data=PROPPATCH_BODY)
+        assert answer.status_code == (expect(user, folder, "w") or 207), answer.text
+        assert cell.changes() == (set(), set(), set())  # properties live in the state folder
+
+
 def test_matrix_covers_every_way_in() -> None:
     """The methods the /files/ route answers are all in the matrix (a new one must be added)."""
-    covered = {"GET", "HEAD", "OPTIONS", "PUT", "POST", "MKCOL", "DELETE", "COPY", "MOVE"}
+    covered = {"GET", "HEAD", "OPTIONS", "PUT", "POST", "MKCOL", "DELETE", "COPY", "MOVE", "PROPFIND", "PROPPATCH"}
     from app.handlers import ROUTES
 
     files_route = next(route for route in ROUTES if route.path == "/files/")
