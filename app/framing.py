@@ -47,8 +47,11 @@ REASON_PHRASES: dict[int, str] = {
     416: "Range Not Satisfiable",
     417: "Expectation Failed",
     422: "Unprocessable Content",
+    423: "Locked",
     429: "Too Many Requests",
     431: "Request Header Fields Too Large",
+    # tus 1.0.0, checksum extension: the body does not match its Upload-Checksum.
+    460: "Checksum Mismatch",
     500: "Internal Server Error",
     501: "Not Implemented",
     503: "Service Unavailable",

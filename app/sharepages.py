@@ -26,6 +26,7 @@ from app.negotiation import media_range_weights
 from app.paths import checked_path
 from app.permissions import require
 from app.request import Request
+from app.safefs import ServedPath
 from app.settings import Settings
 from app.sharelinks import SHARE_PREFIX, Link, all_links, clock, create_link, parse_expiry, revoke, utc_text
 
@@ -75,7 +76,7 @@ def shares_page(request: Request, settings: Settings, subpath: str) -> Response:
 def shared_place(request: Request, settings: Settings, name: str) -> tuple[str, bool]:
     """The decoded relative path of NAME and whether it is a folder; 404 if missing."""
     name = name.strip("/")
-    path = checked_path(settings.directory, quote(name)) if name else settings.directory.resolve()
+    path = checked_path(settings.directory, quote(name)) if name else ServedPath(settings.directory, ())
     require(request, settings, name, "r")
     if not (path.is_dir() or path.is_file()):
         raise HTTPError(404, f"no file or folder named {name}")
