@@ -356,9 +356,34 @@ if PROP_CELLS:
         assert cell.changes() == (set(), set(), set())  # properties live in the state folder
 
 
+# tus (resumable uploads): a creation-with-upload POST to the folder needs w on the file.
+TUS_CELLS = CELLS if "PATCH" in IMPLEMENTED_METHODS else []
+
+if TUS_CELLS:
+
+    @pytest.mark.parametrize("user, folder", TUS_CELLS, ids=[f"{tag(u)}-{f}" for u, f in TUS_CELLS])
+    def test_tus_upload(cell: Cell, user: str | None, folder: str) -> None:
+        import base64
+
+        headers = {
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": "9",
+            "Upload-Metadata": "filename " + base64.b64encode(b"tus.txt").decode(),
+            "Content-Type": "application/offset+octet-stream",
+        }
+        answer = cell.send(user, "POST", url(folder), headers=headers, data=b"resumable")
+        status = expect(user, folder, "w") or 201
+        assert answer.status_code == status, answer.text
+        if status == 201:
+            assert cell.changes() == ({f"{folder}/tus.txt"}, set(), set())
+            assert (cell.root / folder / "tus.txt").read_bytes() == b"resumable"
+        else:
+            assert cell.changes() == (set(), set(), set())
+
+
 def test_matrix_covers_every_way_in() -> None:
     """The methods the /files/ route answers are all in the matrix (a new one must be added)."""
-    covered = {"GET", "HEAD", "OPTIONS", "PUT", "POST", "MKCOL", "DELETE", "COPY", "MOVE", "PROPFIND", "PROPPATCH"}
+    covered = {"GET", "HEAD", "OPTIONS", "PUT", "POST", "MKCOL", "DELETE", "COPY", "MOVE", "PROPFIND", "PROPPATCH", "PATCH"}
     from app.handlers import ROUTES
 
     files_route = next(route for route in ROUTES if route.path == "/files/")
