@@ -381,9 +381,34 @@ if TUS_CELLS:
             assert cell.changes() == (set(), set(), set())
 
 
+# WebDAV locks: LOCK and UNLOCK are writes (a lock is a promise about the file), so they
+# need w; the lock taken is released by its own user, leaving nothing behind.
+LOCK_BODY = (
+    '<?xml version="1.0" encoding="utf-8"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/>'
+    "</D:lockscope><D:locktype><D:write/></D:locktype></D:lockinfo>"
+)
+LOCK_CELLS = CELLS if "LOCK" in IMPLEMENTED_METHODS else []
+
+if LOCK_CELLS:
+
+    @pytest.mark.parametrize("user, folder", LOCK_CELLS, ids=[f"{tag(u)}-{f}" for u, f in LOCK_CELLS])
+    def test_lock_and_unlock(cell: Cell, user: str | None, folder: str) -> None:
+        answer = cell.send(user, "LOCK", url(folder, "f.txt"), data=LOCK_BODY, headers={"Timeout": "Second-60"})
+        status = expect(user, folder, "w") or 200
+        assert answer.status_code == status, answer.text
+        if status == 200:
+            token = answer.headers["Lock-Token"]
+            unlocked = cell.send(user, "UNLOCK", url(folder, "f.txt"), headers={"Lock-Token": token})
+            assert unlocked.status_code == 204, unlocked.text
+        assert cell.changes() == (set(), set(), set())
+
+
 def test_matrix_covers_every_way_in() -> None:
     """The methods the /files/ route answers are all in the matrix (a new one must be added)."""
-    covered = {"GET", "HEAD", "OPTIONS", "PUT", "POST", "MKCOL", "DELETE", "COPY", "MOVE", "PROPFIND", "PROPPATCH", "PATCH"}
+    covered = {
+        "GET", "HEAD", "OPTIONS", "PUT", "POST", "MKCOL", "DELETE", "COPY", "MOVE", "PROPFIND", "PROPPATCH", "PATCH",
+        "LOCK", "UNLOCK",
+    }
     from app.handlers import ROUTES
 
     files_route = next(route for route in ROUTES if route.path == "/files/")
