@@ -2,8 +2,8 @@
 
 `/files/` (and its subfolders) is answered by `files_listing()`, the static site's
 folders without an index.html by `site_listing()`. Entries are read with `os.scandir`;
-dot files are left out unless `--show-hidden`, and the `.NAME.XXXXXXXX.part` files of
-uploads in progress always (`files.is_upload_in_progress`); symlinks and anything that is
+dot files are left out unless `--show-hidden`, and the `.NAME.HOST-PID.RANDOM.part` files
+of uploads in progress always (`storage.is_upload_in_progress`); symlinks and anything that is
 neither a file nor a folder are left out too.
 
 The query chooses the view (`?sort=name|size|modified&order=asc|desc&filter=TEXT`,
@@ -23,11 +23,18 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from app import listing_view
-from app.files import CACHE_CONTROL, checked_path, is_upload_in_progress, precondition_status
-from app.http import Headers, HTTPError, Request, Response, media_range_weights
+from app.conditional import precondition_status
+from app.errors import HTTPError
+from app.fields import Headers
+from app.files import CACHE_CONTROL
+from app.framing import Response
 from app.listing_view import SORT_KEYS, Entry, Page, View, listing_page, utc
+from app.negotiation import media_range_weights
+from app.paths import checked_path
 from app.policy import write_refusal
+from app.request import Request
 from app.settings import Settings
+from app.storage import is_upload_in_progress
 
 # ---------------------------------------------------------------------------------------
 # Reading and arranging a folder
@@ -109,7 +116,7 @@ def view_from_query(query: str) -> View:
 # Formats
 # ---------------------------------------------------------------------------------------
 
-FORMATS = {"html": "text/html; charset=utf-8", "json": "application/json", "text": "text/plain; charset=utf-8"}
+LISTING_CONTENT_TYPES = {"html": "text/html; charset=utf-8", "json": "application/json", "text": "text/plain; charset=utf-8"}
 MEDIA_TYPES = {"html": "text/html", "json": "application/json", "text": "text/plain"}
 
 
@@ -198,7 +205,7 @@ def listing_response(
         return Response(304, headers)
     if outcome == 412:
         raise HTTPError(412, "precondition failed: the listing has changed")
-    return Response(200, [("Content-Type", FORMATS[fmt]), *headers], render(fmt, page, entries, view))
+    return Response(200, [("Content-Type", LISTING_CONTENT_TYPES[fmt]), *headers], render(fmt, page, entries, view))
 
 
 def files_listing(request: Request, settings: Settings, subpath: str) -> Response:
