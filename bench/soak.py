@@ -52,7 +52,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from app.leftovers import TEMPORARY_NAME_RE  # noqa: E402  (the server's own rule for its temporary names)
+from app.partial_uploads import TEMPORARY_NAME_RE  # noqa: E402  (the server's own rule for its temporary names)
 
 BANNER_RE = re.compile(r"Serving HTTPS? on \S+ port (\d+) ")
 TIMEOUT = 20.0
