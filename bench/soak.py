@@ -137,6 +137,25 @@ class Server:
                 continue  # a worker being replaced
         return rss, fds, threads
 
+    def memory_by_kind(self) -> list[str]:
+        """Where each process's resident memory is (KiB, from /proc/PID/smaps): the main
+        heap, anonymous mappings (malloc's thread arenas, Python's object arenas, thread
+        stacks) and files (the interpreter, libraries)."""
+        lines = []
+        for pid in [self.process.pid, *sorted(self.workers())]:
+            kinds = collections.Counter()
+            kind = "file"
+            for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():
+                fields = line.split()
+                if "-" in fields[0] and len(fields) >= 5 and not fields[0].endswith(":"):
+                    name = fields[5] if len(fields) > 5 else ""
+                    kind = "heap" if name == "[heap]" else "anonymous" if name == "" else "file"
+                elif fields[0] == "Rss:":
+                    kinds[kind] += int(fields[1])
+            role = "parent" if pid == self.process.pid else "worker"
+            lines.append(f"{self.name} {role} {pid}: " + ", ".join(f"{k} {v / 1024:.1f} MiB" for k, v in sorted(kinds.items())))
+        return lines
+
     def rotate_log(self) -> None:
         """What logrotate does: rename the file, then SIGHUP (the parent passes it on)."""
         if self.log_path.exists():
@@ -502,6 +521,10 @@ def report(servers, before, peaks, after, soak: Soak, rotations: int, problems: 
     print(f"\nErrors ({sum(soak.errors.values())}):" if soak.errors else "\nErrors: none")
     for problem, number in soak.errors.most_common():
         print(f"  {number:8d}  {problem}")
+    print("\nResident memory after the load, by process and kind:")
+    for server in servers:
+        for line in server.memory_by_kind():
+            print(f"  {line}")
     print("\nChecks: " + ("all passed" if not problems else "FAILED"))
     for problem in problems:
         print(f"  - {problem}")
