@@ -38,7 +38,11 @@ from app.listing import files_listing, site_listing
 from app.paths import checked_path, writable_path
 from app.request import Request
 from app.settings import Settings
-from app.storage import make_directory, remove_path, store_upload
+from app.storage import store_upload
+from app import davlocks, tus, webdav
+from app.safefs import ServedPath
+from app.webdav import ALLOW
+from app.digest import digest_response, requested_algorithm
 from app.uploads import is_form_upload, post_to_folder
 
 Handler = Callable[[Request, Settings, str], Response]
@@ -100,14 +104,35 @@ def get_file(request: Request, settings: Settings, subpath: str) -> Response:
         if kind is not None:
             return archive_response(request, settings, subpath, kind)
         return files_listing(request, settings, subpath)
+    # A resumable upload's URL (`tus.py`), told apart by a slice, not a call: a GET of a
+    # file pays nothing for it (the per-request budget, docs/performance.md).
+    if subpath[: tus.UPLOAD_PREFIX_LENGTH] == tus.UPLOAD_PREFIX:
+        return tus.head(request, settings, subpath)
+    if "hash" in request.query:
+        algorithm = checked_algorithm(request.query)
+        if algorithm is not None:
+            return digest_response(request, settings, subpath, algorithm)
     path = checked_path(settings.directory, subpath)
     name = unquote(subpath)
     return respond_with_file(request, settings, path, "application/octet-stream", name, f"no file named {name}")
 
 
+def checked_algorithm(query: str) -> str | None:
+    """`?hash=` of a file URL (`digest.py`), 400 for an algorithm we do not offer."""
+    try:
+        return requested_algorithm(query)
+    except ValueError as error:
+        raise HTTPError(400, str(error)) from None
+
+
 def post_file(request: Request, settings: Settings, subpath: str) -> Response:
     """`POST /files/{name}`: the body becomes the file (as PUT); `POST /files/` or
-    `/files/sub/` (a folder URL) is a form: files to store or a folder action."""
+    `/files/sub/` (a folder URL) is a form: files to store or a folder action, or with
+    `Tus-Resumable` the creation of a resumable upload (`tus.py`)."""
+    if tus.is_tus_request(request):
+        if not (subpath == "" or subpath.endswith("/")):
+            raise HTTPError(404, "a tus upload is created by a POST to a folder URL, e.g. POST /files/")
+        return tus.create(request, settings, subpath)
     if subpath == "" or subpath.endswith("/"):
         return post_to_folder(request, settings, subpath)
     if is_form_upload(request):
@@ -125,6 +150,7 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
     # Everything that can refuse the upload is checked before the body is read: with
     # `Expect: 100-continue` the client then never sends it (RFC 9110 §10.1.1).
     request.body.check_limit()
+    mtime = webdav.put_mtime(request)
     try:
         current = path.stat()
     except FileNotFoundError:
@@ -133,43 +159,41 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
         raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
     if current is not None and not stat.S_ISREG(current.st_mode):
         raise HTTPError(409, f"{name} is a folder")
+    if current is None and request.method == "PUT" and not ServedPath(path.root, path.segments[:-1]).is_dir():
+        # RFC 4918 §9.7.1: a PUT never creates the folders above it (a POST still does).
+        raise HTTPError(409, f"the parent folder of {name} does not exist")
     check_write_preconditions(request, current, name)
+    webdav.check_write(request, settings, [name])
     store_upload(path, request.body, name)
+    extra = webdav.after_put(settings, name, mtime)
     if current is not None:
-        return Response(204)
-    return Response(201, [("Location", "/files/" + quote(name))])
+        return Response(204, extra)
+    return Response(201, [("Location", "/files/" + quote(name)), *extra])
+
+
+def patch_file(request: Request, settings: Settings, subpath: str) -> Response:
+    """`PATCH` of a resumable upload's URL (`tus.py`); no other file takes PATCH."""
+    if not tus.is_upload_url(subpath):
+        raise HTTPError(
+            405, "PATCH applies to tus upload URLs only (create one with a tus POST to a folder)", [("Allow", ALLOW)]
+        )
+    return tus.patch(request, settings, subpath)
 
 
 def delete_file(request: Request, settings: Settings, subpath: str) -> Response:
-    """`DELETE /files/{name}`: remove the file, or the folder if it is empty; 204. A
-    folder that still holds entries is 409, with their number (nothing is removed
-    recursively: one request never deletes a whole tree by surprise)."""
-    path = writable_path(settings, subpath.removesuffix("/"))
-    name = unquote(subpath)
-    try:
-        current = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        raise HTTPError(404, f"no file or folder named {name}") from None
-    if subpath.endswith("/") and not path.is_dir():
-        raise HTTPError(404, f"no folder named {name}")  # the name of a file, with a "/"
-    check_write_preconditions(request, current, name)
-    remove_path(path, name)
-    return Response(204)
+    """`DELETE /files/...`: a resumable upload's URL ends that upload (tus termination);
+    any other removes the file, or the folder with all it holds (`webdav.delete`)."""
+    if tus.is_upload_url(subpath):
+        return tus.terminate(request, settings, subpath)
+    return webdav.METHODS["DELETE"](request, settings, subpath)
 
 
-def make_folder(request: Request, settings: Settings, subpath: str) -> Response:
-    """`MKCOL /files/{name}/` (RFC 4918 §9.3): create one folder; 201. 405 when something
-    exists there already, 409 when its parent folder does not exist (MKCOL creates one
-    level only), 415 when the request has a body (§9.3: we define none)."""
-    name = unquote(subpath.removesuffix("/"))
-    if not name:
-        raise HTTPError(405, "/files/ exists already", [("Allow", FOLDER_METHODS)])
-    path = writable_path(settings, subpath.removesuffix("/"))
-    if request.body.declared_length != 0:  # a Content-Length over 0, or chunked
-        raise HTTPError(415, "MKCOL takes no request body")
-    if not make_directory(path, name, parents=False):
-        raise HTTPError(405, f"{name} exists already", [("Allow", FOLDER_METHODS)])
-    return Response(201, [("Location", "/files/" + quote(name) + "/")])
+def files_options(request: Request, settings: Settings, subpath: str) -> Response:
+    """`OPTIONS /files/...`: every method and the WebDAV classes (`webdav.options`), and
+    what resumable uploads support (tus 1.0.0, OPTIONS)."""
+    response = webdav.options(request, settings, subpath)
+    response.headers.extend(tus.options_headers(settings))
+    return response
 
 
 def static_site(request: Request, settings: Settings, subpath: str) -> Response:
@@ -190,7 +214,7 @@ def site_file(request: Request, settings: Settings, subpath: str) -> Response:
     index.html, else a listing (unless `--no-listing`)."""
     missing = f"nothing at {request.path}"
     name = subpath.removesuffix("/")
-    path = checked_path(settings.www, name) if name else settings.www.resolve()
+    path = checked_path(settings.www, name) if name else ServedPath(settings.www, ())
     if path.is_dir():
         if not request.path.endswith("/"):
             # Relative links in the folder's page resolve against its URL, which must
@@ -210,10 +234,10 @@ def site_not_found(request: Request, settings: Settings, error: HTTPError) -> Re
     """With `--spa`, the site's index.html (200: the app routes in the browser); else
     the 404, its body the site's `404.html` when there is one."""
     if settings.spa:
-        index = settings.www.resolve() / "index.html"
+        index = ServedPath(settings.www, ("index.html",))
         if index.is_file():
             return respond_with_file(request, settings, index, content_type_for(index), "index.html", error.reason)
-    page = settings.www.resolve() / "404.html"
+    page = ServedPath(settings.www, ("404.html",))
     if not page.is_file():
         raise error
     return Response(404, [("Content-Type", "text/html; charset=utf-8")], page.read_bytes())
@@ -243,19 +267,27 @@ class Route:
         return sorted(methods)
 
 
+FILES_ROUTE = Route(
+    "/files/",
+    {
+        "GET": get_file,
+        "POST": post_file,
+        "PUT": put_file,
+        "PATCH": patch_file,
+        **webdav.METHODS,  # OPTIONS, PROPFIND, PROPPATCH, MKCOL, DELETE, COPY, MOVE
+        **davlocks.METHODS,  # LOCK, UNLOCK
+        "DELETE": delete_file,
+        "OPTIONS": files_options,
+    },
+)
+
 ROUTES: tuple[Route, ...] = (
-    Route("/", {"GET": index_page}),
+    Route("/", {"GET": index_page, "OPTIONS": webdav.root_options}),
     Route("/echo", {"GET": echo_request}),
     Route("/echo/", {"GET": echo_text}),
     Route("/user-agent", {"GET": user_agent}),
-    Route(
-        "/files/",
-        {"GET": get_file, "POST": post_file, "PUT": put_file, "DELETE": delete_file, "MKCOL": make_folder},
-    ),
+    FILES_ROUTE,
 )
-
-# The Allow of a 405 to MKCOL on a folder that exists: what a folder URL does answer.
-FOLDER_METHODS = "DELETE, GET, HEAD, OPTIONS, POST"
 
 # Paths no route above claims are files of the static site (`--www`), GET and HEAD only.
 STATIC_SITE = Route("/", {"GET": static_site})
@@ -282,6 +314,8 @@ def dispatch(request: Request, settings: Settings) -> Response:
         return route_request(request, settings)
     except ProtocolError:
         raise
+    except davlocks.ConditionError as error:  # RFC 4918 §16: its XML body (423, 409)
+        return error.response()
     except HTTPError as error:
         return text_response(error.status, error.reason, error.headers)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from app.cors import EXPOSED
 from app.netaddr import share_urls
 from tests.conftest import ROOT, RawClient, ServerProcess, wait_until
 
@@ -195,7 +196,12 @@ def test_auth_writes_only(start_server, tmp_path: Path) -> None:
         (("GET", "/files/a.txt"), (), 200),
         (("HEAD", "/files/a.txt"), (), 200),
         (("GET", "/files/"), (), 200),
-        (("OPTIONS", "/files/a.txt"), (), 204),
+        (("OPTIONS", "/files/a.txt"), (), 200),
+        (("PROPFIND", "/files/a.txt"), ("Depth: 0",), 207),  # a read (RFC 4918 §9.1)
+        (("PROPPATCH", "/files/a.txt"), (), 401),
+        (("COPY", "/files/a.txt"), ("Destination: /files/b.txt",), 401),
+        (("MOVE", "/files/a.txt"), ("Destination: /files/b.txt",), 401),
+        (("MKCOL", "/files/new/"), (), 401),
         (("POST", "/files/a.txt"), (), 401),
         (("DELETE", "/files/a.txt"), (), 401),
         (("DELETE", "/files/a.txt"), (good,), 204),
@@ -262,12 +268,12 @@ def test_cors_any_origin(start_server) -> None:
     preflight = exchange(server, "OPTIONS", "/files/a.txt", *PREFLIGHT)
     assert preflight.status == 204
     assert preflight.undated_headers == [
-        ("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, MKCOL, OPTIONS"),
+        ("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, MKCOL, OPTIONS, PATCH"),
         ("Access-Control-Max-Age", "600"),
         ("Vary", "Access-Control-Request-Method, Access-Control-Request-Headers"),
         ("Access-Control-Allow-Headers", "authorization, content-type"),
         ("Access-Control-Allow-Origin", "*"),
-        ("Access-Control-Expose-Headers", "ETag, Location, Content-Range, Accept-Ranges, Retry-After, WWW-Authenticate"),
+        ("Access-Control-Expose-Headers", EXPOSED),
     ]
     for fields in [(), ("Origin: http://page.example:8000",)]:
         response = exchange(server, "GET", "/echo/abc", *fields)
