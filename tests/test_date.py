@@ -33,7 +33,7 @@ REQUESTS = [
     ("GET / as the checker sends it", b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: Go-http-client/1.1\r\nAccept-Encoding: gzip\r\n\r\n", 200, False),
     ("GET /?query: another target", b"GET /?x=1 HTTP/1.1\r\nHost: x\r\n\r\n", 200, True),
     ("GET /index.html", b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n", 200, True),
-    ("OPTIONS /", b"OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n", 204, True),
+    ("OPTIONS /", b"OPTIONS / HTTP/1.1\r\nHost: x\r\n\r\n", 200, True),
     ("POST /: 405", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", 405, True),
     ("GET /echo", b"GET /echo/abc HTTP/1.1\r\nHost: x\r\n\r\n", 200, True),
     ("GET /user-agent", b"GET /user-agent HTTP/1.1\r\nHost: x\r\nUser-Agent: t/1\r\n\r\n", 200, True),
