@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from app import safefs
+from app.errors import HTTPError
 from app.listing import is_utf8
 from app.safefs import DIR_FLAGS
 from app.state import is_state_name
@@ -139,8 +140,13 @@ def remove(root: Path, segments: Segments, failures: list[Failure]) -> bool:
     what cannot be deleted goes to `failures`. True when it is all gone."""
     if not segments:
         raise safefs.Refused(403, "the served directory itself cannot be deleted")
-    with safefs.located(root, segments, follow=False) as (folder, name):
-        return remove_below(folder, name, "/".join(segments), failures)
+    try:
+        with safefs.located(root, segments, follow=False) as (folder, name):
+            return remove_below(folder, name, "/".join(segments), failures)
+    except (FileNotFoundError, NotADirectoryError):
+        # A folder on the way went, or became a file or a link, since the request looked:
+        # the name names nothing to delete now (never what a link leads to).
+        raise HTTPError(404, f"no file or folder named {'/'.join(segments)}") from None
 
 
 def remove_below(folder: int, name: str, where: str, failures: list[Failure]) -> bool:
