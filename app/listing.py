@@ -34,6 +34,7 @@ from app.paths import checked_path
 from app.policy import write_refusal
 from app.request import Request
 from app.settings import Settings
+from app.state import is_state_name
 from app.storage import is_upload_in_progress
 
 # ---------------------------------------------------------------------------------------
@@ -42,14 +43,15 @@ from app.storage import is_upload_in_progress
 
 
 def is_listed(name: str, show_hidden: bool) -> bool:
-    """Dot files only with --show-hidden; uploads in progress never; nor a name that
+    """Dot files only with --show-hidden; uploads in progress and the state folder
+    (`state.is_state_name`) never; nor a name that
     is not UTF-8 (os.scandir hands its bytes over as surrogates): a URL's path is
     decoded as UTF-8, so no request could name it."""
     if not is_utf8(name):
         return False
     if not name.startswith("."):
         return True
-    return show_hidden and not is_upload_in_progress(name)
+    return show_hidden and not is_upload_in_progress(name) and not is_state_name(name)
 
 
 def is_utf8(name: str) -> bool:
@@ -134,12 +136,14 @@ def choose_format(headers: Headers, offered: tuple[str, ...]) -> str:
 
 
 def listing_json(entries: list[Entry]) -> bytes:
-    """A JSON array of {name, size, modified}; folder names end with "/"."""
+    """A JSON array of {name, size, modified}; folder names end with "/". Files add
+    `hash`: the relative URL that answers their SHA-256 when asked (`digest.py`)."""
     items = [
         {
             "name": listing_view.display_name(entry),
             "size": entry.size,
             "modified": utc(entry.modified_ns, "%Y-%m-%dT%H:%M:%SZ"),
+            **({} if entry.is_dir else {"hash": listing_view.hash_href(entry)}),
         }
         for entry in entries
     ]

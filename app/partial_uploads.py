@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import socket
+import time
 from pathlib import Path
 
 log = logging.getLogger("app")
@@ -30,6 +31,11 @@ log = logging.getLogger("app")
 TEMPORARY_NAME_RE = re.compile(
     r"\.[^/]{1,100}\.(?P<host>[A-Za-z0-9-]{1,40})-(?P<pid>[0-9]+)\.[0-9a-f]{12}\.part", re.DOTALL
 )
+# A resumable (tus) upload's partial file beside its target: `.` NAME (at most 100 bytes
+# of it) `.tus-` ID `.part` (`tusstore.py`). It outlives the process that wrote it (the
+# client resumes after a restart), so it is removed only once abandoned: not written for
+# longer than --upload-expiry.
+TUS_PARTIAL_NAME_RE = re.compile(r"\.[^/]{1,100}\.tus-(?P<id>[0-9a-f]{32})\.part", re.DOTALL)
 
 
 def host_name() -> str:
@@ -44,13 +50,14 @@ def temporary_prefix(name: str) -> str:
     return f".{name[:100]}.{host_name()}-{os.getpid()}."
 
 
-def remove_leftovers(directory: Path) -> int:
+def remove_leftovers(directory: Path, tus_expiry: float | None = None) -> int:
     """Delete the temporary upload files under `directory` left by dead processes of
-    this host; returns how many."""
+    this host, and the partial files of resumable uploads not written for `tus_expiry`
+    seconds (abandoned); returns how many."""
     removed = 0
     for folder, _, names in os.walk(directory):
         for name in names:
-            if is_dead_leftover(name):
+            if is_dead_leftover(name) or is_abandoned_partial(folder, name, tus_expiry):
                 try:
                     os.unlink(os.path.join(folder, name))
                     removed += 1
@@ -66,6 +73,17 @@ def remove_leftovers(directory: Path) -> int:
 def is_dead_leftover(name: str) -> bool:
     match = TEMPORARY_NAME_RE.fullmatch(name)
     return match is not None and match["host"] == host_name() and not process_exists(int(match["pid"]))
+
+
+def is_abandoned_partial(folder: str, name: str, expiry: float | None) -> bool:
+    """A tus partial file last written longer than `expiry` seconds ago (its record in
+    the state database expires with it, `tusstore.purge_expired`)."""
+    if expiry is None or TUS_PARTIAL_NAME_RE.fullmatch(name) is None:
+        return False
+    try:
+        return os.stat(os.path.join(folder, name), follow_symlinks=False).st_mtime < time.time() - expiry
+    except OSError:
+        return False
 
 
 def process_exists(pid: int) -> bool:

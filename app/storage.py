@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from app.errors import HTTPError
-from app.partial_uploads import TEMPORARY_NAME_RE, temporary_prefix
+from app.partial_uploads import TEMPORARY_NAME_RE, TUS_PARTIAL_NAME_RE, temporary_prefix
 
 def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
     """Write `chunks` to `path` so that readers see the old file or the whole new one,
@@ -64,8 +64,9 @@ def temporary_path(path: Path) -> Path:
 
 def is_upload_in_progress(name: str) -> bool:
     """Whether a file name is the temporary file of an upload still being written (the
-    name `temporary_path` gives, `partial_uploads.TEMPORARY_NAME_RE`)."""
-    return TEMPORARY_NAME_RE.fullmatch(name) is not None
+    name `temporary_path` gives, `partial_uploads.TEMPORARY_NAME_RE`), or the partial file
+    of a resumable upload (`partial_uploads.TUS_PARTIAL_NAME_RE`)."""
+    return TEMPORARY_NAME_RE.fullmatch(name) is not None or TUS_PARTIAL_NAME_RE.fullmatch(name) is not None
 
 
 def store_upload(path: Path, chunks: Iterable[bytes], name: str) -> None:
