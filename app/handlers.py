@@ -37,6 +37,7 @@ from app.framing import Response, text_response
 from app.listing import files_listing, site_listing
 from app.paths import checked_path, writable_path
 from app.request import Request
+from app.safefs import ServedPath
 from app.settings import Settings
 from app.storage import make_directory, remove_path, store_upload
 from app import tus
@@ -228,7 +229,7 @@ def site_file(request: Request, settings: Settings, subpath: str) -> Response:
     index.html, else a listing (unless `--no-listing`)."""
     missing = f"nothing at {request.path}"
     name = subpath.removesuffix("/")
-    path = checked_path(settings.www, name) if name else settings.www.resolve()
+    path = checked_path(settings.www, name) if name else ServedPath(settings.www, ())
     if path.is_dir():
         if not request.path.endswith("/"):
             # Relative links in the folder's page resolve against its URL, which must
@@ -248,10 +249,10 @@ def site_not_found(request: Request, settings: Settings, error: HTTPError) -> Re
     """With `--spa`, the site's index.html (200: the app routes in the browser); else
     the 404, its body the site's `404.html` when there is one."""
     if settings.spa:
-        index = settings.www.resolve() / "index.html"
+        index = ServedPath(settings.www, ("index.html",))
         if index.is_file():
             return respond_with_file(request, settings, index, content_type_for(index), "index.html", error.reason)
-    page = settings.www.resolve() / "404.html"
+    page = ServedPath(settings.www, ("404.html",))
     if not page.is_file():
         raise error
     return Response(404, [("Content-Type", "text/html; charset=utf-8")], page.read_bytes())

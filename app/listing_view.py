@@ -118,7 +118,10 @@ def column_head(key: str, view: View) -> str:
 def delete_control(page: Page, entry: Entry) -> str:
     """A delete that asks first: the summary opens a second button that posts
     `delete=NAME` (JavaScript asks with confirm() and sends DELETE instead)."""
-    name = html.escape(entry.name)
+    # Percent-encoded (as in the entry's URL; `uploads.form_action` decodes it): a browser
+    # turns the CR and LF of a form value into CRLF, so a raw `a\nx` would come back as
+    # `a\r\nx`, another file.
+    name = html.escape(quote(entry.name))
     url = html.escape(page.folder_url + entry_href(entry))
     return (
         f'<td class="actions"><details class="delete" data-url="{url}" data-name="{html.escape(display_name(entry))}">'

@@ -1,7 +1,7 @@
 """Temporary upload files: names that cannot collide, and removing those a dead process left.
 
 An upload streams into a temporary file beside its target and is renamed over it when
-whole (`storage.write_atomically`). Several instances may share one upload folder (two
+whole (`safefs.write_atomically`). Several instances may share one upload folder (two
 machines on a network file system, two processes during a rolling restart), so the
 temporary name carries the host and the process that writes it, plus a random part:
 
@@ -25,7 +25,7 @@ from pathlib import Path
 
 log = logging.getLogger("app")
 
-# The temporary name, whole: `.` NAME (its first 100 characters) `.` HOST `-` PID `.`
+# The temporary name, whole: `.` NAME (its first 100 bytes) `.` HOST `-` PID `.`
 # RANDOM (12 lowercase hex digits) `.part`. Listings hide every name it matches, even with
 # --show-hidden (`storage.is_upload_in_progress`); a user's own `.notes.part` stays visible.
 TEMPORARY_NAME_RE = re.compile(
@@ -44,10 +44,26 @@ def host_name() -> str:
     return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:40] or "host"
 
 
+# The target's name in a temporary name is cut to this many BYTES: with the rest (at most
+# 1 + 1 + 40 + 1 + 7 + 1 + 12 + 5 = 68 bytes) it stays within NAME_MAX, 255 bytes on Linux.
+# Cut by characters, 80 × "€" (240 bytes) made a name of 308 bytes: ENAMETOOLONG, a 500.
+NAME_BYTES_IN_TEMPORARY = 100
+
+
 def temporary_prefix(name: str) -> str:
     """What comes before the random part of an upload's temporary name (`files.py`). The
-    name is cut short so that the whole temporary name stays within NAME_MAX."""
-    return f".{name[:100]}.{host_name()}-{os.getpid()}."
+    name is cut to its first `NAME_BYTES_IN_TEMPORARY` bytes, at a character boundary (a
+    UTF-8 sequence cut in two is left out), so the whole stays within NAME_MAX."""
+    return f".{cut_to_bytes(name, NAME_BYTES_IN_TEMPORARY)}.{host_name()}-{os.getpid()}."
+
+
+def cut_to_bytes(name: str, limit: int) -> str:
+    """The longest start of `name` whose UTF-8 form has at most `limit` bytes (a name
+    read from the disk keeps its undecodable bytes, as surrogates)."""
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) <= limit:
+        return name
+    return encoded[:limit].decode("utf-8", "ignore")
 
 
 def remove_leftovers(directory: Path, tus_expiry: float | None = None) -> int:
