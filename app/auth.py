@@ -45,7 +45,8 @@ if TYPE_CHECKING:
 CREDENTIALS_RE = re.compile(r"(%s) +([-._~+/0-9A-Za-z]+=*)" % TOKEN_STR)
 
 # RFC 9110 §9.2.1: the safe methods; any other may change something on the server.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+# PROPFIND only reads (RFC 4918 §9.1: safe and idempotent), so --auth-writes-only lets it through.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PROPFIND"})
 
 
 def basic_credentials(value: str) -> tuple[str, str] | None:

@@ -37,10 +37,11 @@ from app.framing import Response, text_response
 from app.listing import files_listing, site_listing
 from app.paths import checked_path, writable_path
 from app.request import Request
-from app.safefs import ServedPath
 from app.settings import Settings
-from app.storage import make_directory, remove_path, store_upload
-from app import tus
+from app.storage import store_upload
+from app import davlocks, tus, webdav
+from app.safefs import ServedPath
+from app.webdav import ALLOW
 from app.digest import digest_response, requested_algorithm
 from app.uploads import is_form_upload, post_to_folder
 
@@ -149,6 +150,7 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
     # Everything that can refuse the upload is checked before the body is read: with
     # `Expect: 100-continue` the client then never sends it (RFC 9110 §10.1.1).
     request.body.check_limit()
+    mtime = webdav.put_mtime(request)
     try:
         current = path.stat()
     except FileNotFoundError:
@@ -157,58 +159,41 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
         raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
     if current is not None and not stat.S_ISREG(current.st_mode):
         raise HTTPError(409, f"{name} is a folder")
+    if current is None and request.method == "PUT" and not ServedPath(path.root, path.segments[:-1]).is_dir():
+        # RFC 4918 §9.7.1: a PUT never creates the folders above it (a POST still does).
+        raise HTTPError(409, f"the parent folder of {name} does not exist")
     check_write_preconditions(request, current, name)
+    webdav.check_write(request, settings, [name])
     store_upload(path, request.body, name)
+    extra = webdav.after_put(settings, name, mtime)
     if current is not None:
-        return Response(204)
-    return Response(201, [("Location", "/files/" + quote(name))])
-
-
-def delete_file(request: Request, settings: Settings, subpath: str) -> Response:
-    """`DELETE /files/{name}`: remove the file, or the folder if it is empty; 204. A
-    folder that still holds entries is 409, with their number (nothing is removed
-    recursively: one request never deletes a whole tree by surprise)."""
-    if tus.is_upload_url(subpath):
-        return tus.terminate(request, settings, subpath)
-    path = writable_path(settings, subpath.removesuffix("/"))
-    name = unquote(subpath)
-    try:
-        current = path.stat()
-    except (FileNotFoundError, NotADirectoryError):
-        raise HTTPError(404, f"no file or folder named {name}") from None
-    if subpath.endswith("/") and not path.is_dir():
-        raise HTTPError(404, f"no folder named {name}")  # the name of a file, with a "/"
-    check_write_preconditions(request, current, name)
-    remove_path(path, name)
-    return Response(204)
-
-
-def make_folder(request: Request, settings: Settings, subpath: str) -> Response:
-    """`MKCOL /files/{name}/` (RFC 4918 §9.3): create one folder; 201. 405 when something
-    exists there already, 409 when its parent folder does not exist (MKCOL creates one
-    level only), 415 when the request has a body (§9.3: we define none)."""
-    name = unquote(subpath.removesuffix("/"))
-    if not name:
-        raise HTTPError(405, "/files/ exists already", [("Allow", FOLDER_METHODS)])
-    path = writable_path(settings, subpath.removesuffix("/"))
-    if request.body.declared_length != 0:  # a Content-Length over 0, or chunked
-        raise HTTPError(415, "MKCOL takes no request body")
-    if not make_directory(path, name, parents=False):
-        raise HTTPError(405, f"{name} exists already", [("Allow", FOLDER_METHODS)])
-    return Response(201, [("Location", "/files/" + quote(name) + "/")])
+        return Response(204, extra)
+    return Response(201, [("Location", "/files/" + quote(name)), *extra])
 
 
 def patch_file(request: Request, settings: Settings, subpath: str) -> Response:
     """`PATCH` of a resumable upload's URL (`tus.py`); no other file takes PATCH."""
     if not tus.is_upload_url(subpath):
-        raise HTTPError(405, "PATCH applies to tus upload URLs only (create one with a tus POST to a folder)", [("Allow", "DELETE, GET, HEAD, MKCOL, OPTIONS, POST, PUT")])
+        raise HTTPError(
+            405, "PATCH applies to tus upload URLs only (create one with a tus POST to a folder)", [("Allow", ALLOW)]
+        )
     return tus.patch(request, settings, subpath)
 
 
+def delete_file(request: Request, settings: Settings, subpath: str) -> Response:
+    """`DELETE /files/...`: a resumable upload's URL ends that upload (tus termination);
+    any other removes the file, or the folder with all it holds (`webdav.delete`)."""
+    if tus.is_upload_url(subpath):
+        return tus.terminate(request, settings, subpath)
+    return webdav.METHODS["DELETE"](request, settings, subpath)
+
+
 def files_options(request: Request, settings: Settings, subpath: str) -> Response:
-    """`OPTIONS /files/...`: the methods, and what resumable uploads support (tus §OPTIONS)."""
-    allow = ("Allow", ", ".join(FILES_ROUTE.allowed_methods()))
-    return Response(204, [allow, *tus.options_headers(settings)])
+    """`OPTIONS /files/...`: every method and the WebDAV classes (`webdav.options`), and
+    what resumable uploads support (tus 1.0.0, OPTIONS)."""
+    response = webdav.options(request, settings, subpath)
+    response.headers.extend(tus.options_headers(settings))
+    return response
 
 
 def static_site(request: Request, settings: Settings, subpath: str) -> Response:
@@ -288,23 +273,21 @@ FILES_ROUTE = Route(
         "GET": get_file,
         "POST": post_file,
         "PUT": put_file,
-        "DELETE": delete_file,
-        "MKCOL": make_folder,
         "PATCH": patch_file,
+        **webdav.METHODS,  # OPTIONS, PROPFIND, PROPPATCH, MKCOL, DELETE, COPY, MOVE
+        **davlocks.METHODS,  # LOCK, UNLOCK
+        "DELETE": delete_file,
         "OPTIONS": files_options,
     },
 )
 
 ROUTES: tuple[Route, ...] = (
-    Route("/", {"GET": index_page}),
+    Route("/", {"GET": index_page, "OPTIONS": webdav.root_options}),
     Route("/echo", {"GET": echo_request}),
     Route("/echo/", {"GET": echo_text}),
     Route("/user-agent", {"GET": user_agent}),
     FILES_ROUTE,
 )
-
-# The Allow of a 405 to MKCOL on a folder that exists: what a folder URL does answer.
-FOLDER_METHODS = "DELETE, GET, HEAD, OPTIONS, POST"
 
 # Paths no route above claims are files of the static site (`--www`), GET and HEAD only.
 STATIC_SITE = Route("/", {"GET": static_site})
@@ -331,6 +314,8 @@ def dispatch(request: Request, settings: Settings) -> Response:
         return route_request(request, settings)
     except ProtocolError:
         raise
+    except davlocks.ConditionError as error:  # RFC 4918 §16: its XML body (423, 409)
+        return error.response()
     except HTTPError as error:
         return text_response(error.status, error.reason, error.headers)
 

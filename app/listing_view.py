@@ -473,12 +473,41 @@ if (mkdir) mkdir.addEventListener("submit", async (event) => {
   if (answer.ok) { mkdir.reset(); await refresh(); }
 });
 
-// Delete: confirm(), then DELETE on the entry's URL (folders end with "/").
+// How many entries deleting a folder takes with it (RFC 4918 §9.6.1: everything in it),
+// counted folder by folder with PROPFIND Depth 1 (what the listing shows), at most 1000.
+async function entriesIn(url) {
+  const ask = '<propfind xmlns="DAV:"><prop><resourcetype/></prop></propfind>';
+  let count = 0;
+  const queue = [url];
+  while (queue.length && count <= 1000) {
+    const answer = await fetch(queue.shift(), { method: "PROPFIND", headers: { Depth: "1" }, body: ask });
+    if (answer.status !== 207) return null;
+    const xml = new DOMParser().parseFromString(await answer.text(), "application/xml");
+    const members = [...xml.getElementsByTagNameNS("DAV:", "response")].slice(1);  // the first is the folder
+    count += members.length;
+    for (const member of members) {
+      if (member.getElementsByTagNameNS("DAV:", "collection").length) {
+        queue.push(member.getElementsByTagNameNS("DAV:", "href")[0].textContent);
+      }
+    }
+  }
+  return count > 1000 ? "more than 1000" : count;
+}
+
+function deleteQuestion(name, count) {
+  if (!name.endsWith("/") || !count) return `Delete ${name}?`;
+  return `Delete ${name} and the ${count} ${count === 1 ? "entry" : "entries"} in it?`;
+}
+
+// Delete: confirm() (a folder's question says how many entries go with it), then DELETE
+// on the entry's URL (folders end with "/").
 main.addEventListener("click", async (event) => {
   const details = event.target.closest("details.delete");
   if (!details || !event.target.closest("summary")) return;
   event.preventDefault();
-  if (!confirm(`Delete ${details.dataset.name}?`)) return;
+  const name = details.dataset.name;
+  const count = name.endsWith("/") ? await entriesIn(details.dataset.url) : 0;
+  if (!confirm(deleteQuestion(name, count))) return;
   const answer = await fetch(details.dataset.url, { method: "DELETE" });
   say(answer.ok ? `deleted ${details.dataset.name}` : `${answer.status} ${(await answer.text()).trim()}`, answer.ok);
   await refresh();

@@ -121,6 +121,8 @@ class Limits:
     max_header_fields: int = option(100, "most header fields; 431 beyond", positive_int, "N")
     # Bodies a handler holds in memory whole (e.g. `/echo` reflecting the request).
     max_body: int = option(1 * MiB, "largest body held in memory (/echo) in bytes; 413 beyond", positive_int, "N")
+    # WebDAV request bodies (PROPFIND, PROPPATCH, LOCK) are XML parsed into a tree in memory.
+    max_xml_body: int = option(1 * MiB, "largest WebDAV XML request body in bytes; 413 beyond", positive_int, "N")
     # Bodies streamed to disk (uploads), checked before any byte is stored.
     max_upload: int = option(10 * GiB, "refuse uploads larger than this with 413", byte_count, "BYTES")
     # A chunk-size line with its extensions (RFC 9112 §7.1.1); 400 beyond.
@@ -194,6 +196,13 @@ class Timeouts:
     # that connects and says nothing holds only its own thread, and only this long.
     tls_handshake_timeout: float = option(
         10.0, "seconds a client may take to complete the TLS handshake (HTTPS)", positive_seconds, "SECONDS"
+    )
+    # The longest a WebDAV lock lasts without a refresh (RFC 4918 §6.6: the server picks
+    # the timeout); a LOCK asking for longer, or Infinite, gets this. A client that
+    # vanished keeps its files locked no longer than this.
+    max_lock_timeout: int = option(
+        3600, "longest a WebDAV LOCK lasts without a refresh; longer or Infinite requests get this "
+        "(default: %(default)s)", positive_int, "SECONDS"
     )
     # After Ctrl+C / SIGTERM: how long requests in flight may take to finish.
     shutdown_grace: float = 5.0

@@ -196,7 +196,12 @@ def test_auth_writes_only(start_server, tmp_path: Path) -> None:
         (("GET", "/files/a.txt"), (), 200),
         (("HEAD", "/files/a.txt"), (), 200),
         (("GET", "/files/"), (), 200),
-        (("OPTIONS", "/files/a.txt"), (), 204),
+        (("OPTIONS", "/files/a.txt"), (), 200),
+        (("PROPFIND", "/files/a.txt"), ("Depth: 0",), 207),  # a read (RFC 4918 §9.1)
+        (("PROPPATCH", "/files/a.txt"), (), 401),
+        (("COPY", "/files/a.txt"), ("Destination: /files/b.txt",), 401),
+        (("MOVE", "/files/a.txt"), ("Destination: /files/b.txt",), 401),
+        (("MKCOL", "/files/new/"), (), 401),
         (("POST", "/files/a.txt"), (), 401),
         (("DELETE", "/files/a.txt"), (), 401),
         (("DELETE", "/files/a.txt"), (good,), 204),

@@ -230,7 +230,7 @@ def test_mkcol_statuses(server, server_directory):
     assert (created.status_code, created.headers["Location"]) == (201, "/files/made/")
     assert (server_directory / "made").is_dir()
     again = requests.request("MKCOL", url + "made/")
-    assert (again.status_code, again.text, again.headers["Allow"]) == (405, "made exists already\n", "DELETE, GET, HEAD, OPTIONS, POST")
+    assert (again.status_code, again.text, again.headers["Allow"]) == (405, "made exists already\n", "COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, PATCH, POST, PROPFIND, PROPPATCH, PUT, UNLOCK")
     orphan = requests.request("MKCOL", url + "no-parent/child/")
     assert (orphan.status_code, orphan.text) == (409, "the parent folder of no-parent/child does not exist\n")
     with_body = requests.request("MKCOL", url + "with-body/", data=b"<xml/>")
@@ -240,11 +240,15 @@ def test_mkcol_statuses(server, server_directory):
     assert escape.status_code == 400
 
 
-def test_delete_removes_an_empty_folder_and_refuses_a_full_one(server, server_directory):
-    (server_directory / "full" / "inner").mkdir(parents=True)
+def test_delete_removes_a_folder_with_what_it_holds(server, server_directory):
+    # RFC 4918 §9.6.1: DELETE of a collection acts as if Depth infinity (it was 409 before).
+    (server_directory / "full" / "inner" / "deeper").mkdir(parents=True)
     (server_directory / "full" / "f.txt").write_bytes(b"f")
+    (server_directory / "full" / "inner" / "deeper" / ".hidden").write_bytes(b"h")
     full = requests.delete(server.url + "/files/full/")
-    assert (full.status_code, full.text) == (409, "folder full/ is not empty (2 entries); delete them first\n")
+    assert (full.status_code, full.text) == (204, "")
+    assert not (server_directory / "full").exists()
+    (server_directory / "full" / "inner").mkdir(parents=True)
     (server_directory / "full-file.txt").write_bytes(b"x")
     as_folder = requests.delete(server.url + "/files/full-file.txt/")
     assert (as_folder.status_code, as_folder.text) == (404, "no folder named full-file.txt/\n")

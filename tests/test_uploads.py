@@ -45,10 +45,14 @@ def test_location_is_percent_encoded(server, server_directory):
     assert (server_directory / "a b#é.txt").read_bytes() == b"x"
 
 
-def test_nested_names_create_their_folders(server, server_directory):
-    response = requests.put(server.url + "/files/deep/er/file.txt", data=b"nested")
+def test_nested_names_create_their_folders_with_post_not_put(server, server_directory):
+    response = requests.post(server.url + "/files/deep/er/file.txt", data=b"nested")
     assert response.status_code == 201
     assert (server_directory / "deep" / "er" / "file.txt").read_bytes() == b"nested"
+    # RFC 4918 §9.7.1: a PUT whose parent folder is missing is 409 (WebDAV clients MKCOL first).
+    refused = requests.put(server.url + "/files/deeper/er/file.txt", data=b"nested")
+    assert (refused.status_code, refused.text) == (409, "the parent folder of deeper/er/file.txt does not exist\n")
+    assert not (server_directory / "deeper").exists()
 
 
 def test_a_file_in_the_way_of_a_folder_is_409(server, server_directory):
@@ -77,12 +81,13 @@ def test_delete_removes_the_file_with_204(server, server_directory):
     assert requests.delete(server.url + "/files/doomed.txt").status_code == 404
 
 
-def test_delete_of_a_folder_with_entries_is_409(server, server_directory):
-    (server_directory / "keep-folder").mkdir()
-    (server_directory / "keep-folder" / "inside.txt").write_bytes(b"x")
-    response = requests.delete(server.url + "/files/keep-folder")
-    assert (response.status_code, response.text) == (409, "folder keep-folder is not empty (1 entry); delete them first\n")
-    assert (server_directory / "keep-folder" / "inside.txt").is_file()
+def test_delete_of_a_folder_deletes_its_entries(server, server_directory):
+    # RFC 4918 §9.6.1 (this was 409 before WebDAV).
+    (server_directory / "gone-folder").mkdir()
+    (server_directory / "gone-folder" / "inside.txt").write_bytes(b"x")
+    response = requests.delete(server.url + "/files/gone-folder")
+    assert (response.status_code, response.text) == (204, "")
+    assert not (server_directory / "gone-folder").exists()
 
 
 # --- preconditions on writes ---------------------------------------------------------

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.alert import Alert
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -180,12 +181,26 @@ def test_delete_asks_first_with_javascript(browser, shared):
     Alert(browser).accept()
     assert wait_until(lambda: "b.txt" not in rows(browser))
     assert not (folder / "b.txt").exists()
+    # A folder goes with everything in it (RFC 4918 §9.6.1): the question counts it.
+    (folder / "full" / "inner").mkdir()
+    (folder / "full" / "inner" / "deep.txt").write_bytes(b"deep")
     browser.find_element(By.CSS_SELECTOR, 'details[data-name="full/"] summary').click()
+    assert wait_until(lambda: alert_text(browser) == "Delete full/ and the 3 entries in it?")
     Alert(browser).accept()
-    assert wait_until(lambda: browser.find_element(By.ID, "status").text.startswith("409 folder full/ is not empty"))
+    assert wait_until(lambda: "full/" not in rows(browser))
+    assert not (folder / "full").exists()
     browser.find_element(By.CSS_SELECTOR, 'details[data-name="empty/"] summary').click()
+    assert wait_until(lambda: alert_text(browser) == "Delete empty/?")
     Alert(browser).accept()
-    assert wait_until(lambda: rows(browser) == ["full/", "A.txt", "c.txt"])
+    assert wait_until(lambda: rows(browser) == ["A.txt", "c.txt"])
+
+
+def alert_text(browser) -> str | None:
+    """The open alert's text, None while none is open (the count comes first)."""
+    try:
+        return Alert(browser).text
+    except NoAlertPresentException:
+        return None
 
 
 def test_delete_asks_first_without_javascript(browser, shared):
