@@ -37,6 +37,7 @@ from app.framing import (
     framed_pieces,
     response_head,
     sends_body,
+    sends_date,
     text_response,
 )
 from app.http import parse_request
@@ -414,7 +415,7 @@ class Connection:
         """Frame and send the response: head and body in one `sendall`, or the head and
         then the file (`send_file`). Returns the number of body bytes sent."""
         admission.add_response_headers(response, request, self.settings)
-        head = self.build_response_head(response, request, keep_open, self.settings.date)
+        head = self.build_response_head(response, request, keep_open, sends_date(request, self.settings.date))
         body = response.body
         if not sends_body(response, request):
             response.release()

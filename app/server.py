@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from app import accesslog
 from app.admission import add_response_headers
 from app.connection import Connection
-from app.framing import response_head, text_response
+from app.framing import response_head, sends_date, text_response
 from app.settings import Settings
 from app.trace import TracedConnection
 
@@ -232,7 +232,7 @@ def refuse_connection(sock: socket.socket, settings: Settings) -> None:
             sock.recv(settings.limits.body_recv_size)
         except BlockingIOError:
             pass
-        sock.send(response_head(response, None, keep_open=False, date=settings.date) + response.body)
+        sock.send(response_head(response, None, keep_open=False, date=sends_date(None, settings.date)) + response.body)
         sock.shutdown(socket.SHUT_WR)
     except OSError:
         pass  # the client is gone already

@@ -249,7 +249,7 @@ class Settings:
     )
     # RFC 9110 §6.6.1: a Date header on every response. Off by default because the
     # challenge's anti-cheat check rejects a Date header on `GET /`.
-    date: bool = option(False, "send a Date header on every response (RFC 9110 section 6.6.1)")
+    date: bool = option(False, "send Date on GET / and HEAD / too (every other response has it: RFC 9110 section 6.6.1)")
     # Connection threads at most; one more connection is answered 503 with Retry-After
     # and closed, so a flood of sockets cannot exhaust threads or memory.
     max_connections: int = option(1000, "connections served at once; more get 503 (default: %(default)s)", positive_int, "N")

@@ -126,6 +126,20 @@ class ServerProcess:
         return self.process.returncode, stdout
 
 
+# The Date field every response carries but `GET /` and `HEAD /` of a launch without
+# --date (tests/test_date.py checks which, and the value): an IMF-fixdate (RFC 9110 §5.6.7).
+DATE_FIELD_RE = re.compile(
+    rb"\r\nDate: (?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+    rb" \d{4} \d\d:\d\d:\d\d GMT(?=\r\n)"
+)
+
+
+def undated(data: bytes) -> bytes:
+    """Response bytes without their Date fields: the clock is the one part of an answer an
+    exact-bytes table cannot hold."""
+    return DATE_FIELD_RE.sub(b"", data)
+
+
 @dataclass
 class RawResponse:
     status_line: bytes
@@ -136,6 +150,16 @@ class RawResponse:
     @property
     def status(self) -> int:
         return int(self.status_line.split(b" ")[1])
+
+    @property
+    def undated(self) -> bytes:
+        """`raw` without its Date field (see `undated()`)."""
+        return undated(self.raw)
+
+    @property
+    def undated_headers(self) -> list[tuple[str, str]]:
+        """`headers` without Date, for tables of exact fields."""
+        return [(name, value) for name, value in self.headers if name.lower() != "date"]
 
     def header(self, name: str) -> str | None:
         values = [value for key, value in self.headers if key.lower() == name.lower()]

@@ -267,7 +267,7 @@ def test_cors_any_origin(start_server) -> None:
     server = start_server("--cors")
     preflight = exchange(server, "OPTIONS", "/files/a.txt", *PREFLIGHT)
     assert preflight.status == 204
-    assert preflight.headers == [
+    assert preflight.undated_headers == [
         ("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, MKCOL, OPTIONS, PATCH"),
         ("Access-Control-Max-Age", "600"),
         ("Vary", "Access-Control-Request-Method, Access-Control-Request-Headers"),
@@ -369,7 +369,7 @@ def test_added_headers_on_the_503_beyond_max_connections(start_server, tmp_path)
         with server.connect() as extra:
             refused = extra.read_response()
     assert refused.status == 503
-    assert refused.headers[-4:-2] == [("X-Frame-Options", "DENY"), ("Server", "SimplePythonServer/1.0")]
+    assert refused.undated_headers[-4:-2] == [("X-Frame-Options", "DENY"), ("Server", "SimplePythonServer/1.0")]
 
 
 def test_server_header_with_a_name(start_server) -> None:
@@ -379,12 +379,12 @@ def test_server_header_with_a_name(start_server) -> None:
 
 def test_a_plain_launch_adds_nothing(server) -> None:
     response = exchange(server, "GET", "/echo/abc")
-    assert response.raw == (
+    assert response.undated == (  # Date aside: tests/test_date.py
         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\n"
         b"Content-Length: 3\r\n\r\nabc"
     )
     options = exchange(server, "OPTIONS", "/echo/abc", *PREFLIGHT)
-    assert options.raw == b"HTTP/1.1 204 No Content\r\nAllow: GET, HEAD, OPTIONS\r\n\r\n"
+    assert options.undated == b"HTTP/1.1 204 No Content\r\nAllow: GET, HEAD, OPTIONS\r\n\r\n"
 
 
 # ---------------------------------------------------------------------------------------

@@ -277,7 +277,7 @@ def test_streamed_file_responses_keep_the_connection_in_step(files):
     with RawClient(process.port) as client:
         response = client.exchange(b"GET /files/data.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=256-259\r\n\r\n")
         etag = response.header("ETag")
-        assert response.raw == (
+        assert response.undated == (
             b"HTTP/1.1 206 Partial Content\r\n"
             b"Content-Type: application/octet-stream\r\n"
             b"Last-Modified: Tue, 14 Nov 2023 22:13:20 GMT\r\n"

@@ -69,7 +69,7 @@ EXACT_EXCHANGES = [
 def test_exact_exchange(server: ServerProcess, request_bytes: bytes, response_bytes: bytes) -> None:
     with server.connect() as client:
         response = client.exchange(request_bytes, head_request=request_bytes.startswith(b"HEAD"))
-        assert response.raw == response_bytes
+        assert response.undated == response_bytes
         # and the connection is still usable
         assert client.exchange(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").status == 200
 

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from app import tls
 from app.request import TLS_ON_PLAIN_PORT
 from app.settings import Settings
-from tests.conftest import ROOT, RawClient, ServerProcess, raw_request, wait_until
+from tests.conftest import ROOT, RawClient, ServerProcess, raw_request, undated, wait_until
 from tests.test_big_files import peak_rss_kib
 from tests.test_hostile_framing import REFUSED
 
@@ -236,7 +236,7 @@ def test_hostile_framing_is_refused_over_tls(https: ServerProcess, certificates:
 def test_plain_http_to_the_https_port_gets_a_400_that_says_so(https: ServerProcess) -> None:
     answer = raw_request(https.port, b"GET /echo/plain HTTP/1.1\r\n" + H + b"\r\n")
     body = (tls.PLAIN_HTTP_REASON + "\n").encode()
-    assert answer == (
+    assert undated(answer) == (
         b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
         b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
     )

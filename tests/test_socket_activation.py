@@ -88,3 +88,24 @@ def test_the_command_of_the_systemd_unit_serves_on_the_socket_systemd_passes(sta
         assert response.status == 201 and (tmp_path / "unit.txt").read_bytes() == b"ok"
     finally:
         assert process.stop()[0] == 0
+
+
+def unit_section(text: str, section: str) -> list[tuple[str, str]]:
+    """The `Key=value` lines of one section of a systemd unit file, in order."""
+    lines, current = [], None
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            current = line.strip("[]")
+        elif current == section and "=" in line and not line.startswith("#"):
+            lines.append(tuple(line.split("=", 1)))
+    return lines
+
+
+def test_the_systemd_unit_restarts_the_server_when_it_fails_and_never_gives_up():
+    """systemd cannot run here: the unit's directives are checked as written (systemd.service(5))."""
+    unit = (ROOT / "deploy" / "http-server.service").read_text()
+    service = dict(unit_section(unit, "Service"))
+    assert service["Restart"] == "on-failure"
+    assert service["RestartSec"] == "500ms" and service["RestartMaxDelaySec"] == "30s"
+    assert dict(unit_section(unit, "Unit"))["StartLimitIntervalSec"] == "0"

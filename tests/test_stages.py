@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RawClient, ServerProcess
+from tests.conftest import RawClient, ServerProcess, undated
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_stage_extract_url_path(launched: ServerProcess) -> None:
 
 def test_stage_respond_with_body(launched: ServerProcess) -> None:
     with launched.connect() as client:
-        assert get(client, "/echo/abc") == (
+        assert undated(get(client, "/echo/abc")) == (
             b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVary: Accept-Encoding\r\nCache-Control: no-store\r\nContent-Length: 3\r\n\r\nabc"
         )
 

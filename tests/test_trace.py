@@ -29,8 +29,9 @@ H = b"Host: localhost\r\n"
 
 
 def shape(log: str) -> list[str]:
-    """The trace's lines with the timings and client ports replaced."""
+    """The trace's lines with the timings, client ports and dates replaced."""
     log = re.sub(r"\d+\.\d\d ms", "T ms", log)
+    log = re.sub(r"Date: [A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT", "Date: DATE", log)
     log = re.sub(r"port \d+ opened", "port P opened", log)
     return log.splitlines()
 
@@ -61,6 +62,7 @@ def test_a_simple_get(traced: ServerProcess) -> None:
         r"< [c1] Content-Type: text/plain\r\n",
         r"< [c1] Vary: Accept-Encoding\r\n",
         r"< [c1] Cache-Control: no-store\r\n",
+        r"< [c1] Date: DATE\r\n",
         r"< [c1] Content-Length: 3\r\n",
         r"< [c1] Connection: close\r\n",
         r"< [c1] \r\n",
@@ -112,7 +114,7 @@ def test_a_chunked_upload_with_100_continue(traced: ServerProcess) -> None:
         assert client.exchange(b"5\r\nhello\r\n0\r\n\r\n").status == 201
     lines = closed(traced)
     start = lines.index(r"> [c1] Expect: 100-continue\r\n")
-    assert lines[start : start + 9] == [
+    assert lines[start : start + 10] == [
         r"> [c1] Expect: 100-continue\r\n",
         r"> [c1] \r\n",
         "* [c1] 100 Continue sent after T ms: the client may send the body",
@@ -120,6 +122,7 @@ def test_a_chunked_upload_with_100_continue(traced: ServerProcess) -> None:
         r"< [c1] \r\n",
         r"< [c1] HTTP/1.1 201 Created\r\n",
         r"< [c1] Location: /files/up.txt\r\n",
+        r"< [c1] Date: DATE\r\n",
         r"< [c1] Content-Length: 0\r\n",
         r"< [c1] \r\n",
     ]

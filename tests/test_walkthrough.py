@@ -123,7 +123,7 @@ def normalized(lines: list[str]) -> list[str]:
         (r"\d+\.\d\d ms", "T ms"),
         (r"port \d+ opened", "port P opened"),
         (r"\[c\d+\]", "[c]"),
-        (r"(Last-Modified|ETag): .*\\r\\n", r"\1: ...\\r\\n"),
+        (r"(Last-Modified|ETag|Date): .*\\r\\n", r"\1: ...\\r\\n"),
     ]
     result = []
     for line in lines:

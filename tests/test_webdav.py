@@ -79,7 +79,7 @@ def test_plain_launch_options_is_unchanged(start_server) -> None:
     for path in ("/", "/echo/abc", "/user-agent"):
         with process.connect() as client:
             response = client.exchange(f"OPTIONS {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-        assert response.raw == b"HTTP/1.1 204 No Content\r\nAllow: GET, HEAD, OPTIONS\r\n\r\n"
+        assert response.undated == b"HTTP/1.1 204 No Content\r\nAllow: GET, HEAD, OPTIONS\r\n\r\n"
 
 
 # --- PROPFIND -------------------------------------------------------------------------------
