@@ -68,12 +68,16 @@ def is_upload_in_progress(name: str) -> bool:
     return TEMPORARY_NAME_RE.fullmatch(name) is not None
 
 
-def store_upload(path: Path, chunks: Iterable[bytes], name: str) -> None:
-    """`write_atomically()` into `path`, creating its folders, with the file system's
-    refusals answered as statuses (`name` is the file's name for the reasons)."""
+def store_upload(path: Path, chunks: Iterable[bytes], name: str, parents: bool = True) -> None:
+    """`write_atomically()` into `path`, creating its folders (unless `parents` is False:
+    a WebDAV PUT, for which a missing parent is 409, RFC 4918 §9.7.1), with the file
+    system's refusals answered as statuses (`name` is the file's name for the reasons)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(path, chunks)
+    except FileNotFoundError:  # only without `parents`: the folder is not there
+        raise HTTPError(409, f"the parent folder of {name} does not exist") from None
     except (FileExistsError, NotADirectoryError):
         raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
     except IsADirectoryError:

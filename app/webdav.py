@@ -473,11 +473,9 @@ def put_mtime(request: Request) -> float | None:
     return parse_oc_mtime(request.headers.get("x-oc-mtime"))
 
 
-def after_put(settings: Settings, name: str, mtime: float | None) -> list[tuple[str, str]]:
+def after_put(settings: Settings, name: str, mtime: float) -> list[tuple[str, str]]:
     """Set the stored file's mtime from X-OC-Mtime, so the next sync sees it unchanged;
     `X-OC-Mtime: accepted` in the answer is how those clients know it was kept."""
-    if mtime is None:
-        return []
     davfs.set_mtime(settings.directory, segments(name), mtime)
     return [("X-OC-Mtime", "accepted")]
 
