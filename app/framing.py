@@ -39,6 +39,7 @@ REASON_PHRASES: dict[int, str] = {
     405: "Method Not Allowed",
     408: "Request Timeout",
     409: "Conflict",
+    410: "Gone",
     411: "Length Required",
     412: "Precondition Failed",
     413: "Content Too Large",
@@ -51,6 +52,8 @@ REASON_PHRASES: dict[int, str] = {
     424: "Failed Dependency",
     429: "Too Many Requests",
     431: "Request Header Fields Too Large",
+    # tus 1.0.0, checksum extension: the body does not match its Upload-Checksum.
+    460: "Checksum Mismatch",
     500: "Internal Server Error",
     501: "Not Implemented",
     502: "Bad Gateway",

@@ -1,7 +1,8 @@
 """Folder listings: which entries a folder shows, in which order, in which format.
 
 `/files/` (and its subfolders) is answered by `files_listing()`, the static site's
-folders without an index.html by `site_listing()`. Entries are read with `os.scandir`;
+folders without an index.html by `site_listing()`. Entries are read with `os.scandir` on
+the folder's descriptor, walked from the root's (`safefs.entries`);
 dot files are left out unless `--show-hidden`, and the `.NAME.HOST-PID.RANDOM.part` files
 of uploads in progress always (`storage.is_upload_in_progress`); symlinks and anything that is
 neither a file nor a folder are left out too.
@@ -18,11 +19,10 @@ import hashlib
 import json
 import os
 import re
-import stat
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-from app import listing_view
+from app import listing_view, safefs
 from app.conditional import precondition_status
 from app.errors import HTTPError
 from app.fields import Headers
@@ -33,7 +33,9 @@ from app.negotiation import media_range_weights
 from app.paths import checked_path
 from app.policy import write_refusal
 from app.request import Request
+from app.safefs import ServedPath
 from app.settings import Settings
+from app.state import is_state_name
 from app.storage import is_upload_in_progress
 
 # ---------------------------------------------------------------------------------------
@@ -42,14 +44,15 @@ from app.storage import is_upload_in_progress
 
 
 def is_listed(name: str, show_hidden: bool) -> bool:
-    """Dot files only with --show-hidden; uploads in progress never; nor a name that
+    """Dot files only with --show-hidden; uploads in progress and the state folder
+    (`state.is_state_name`) never; nor a name that
     is not UTF-8 (os.scandir hands its bytes over as surrogates): a URL's path is
     decoded as UTF-8, so no request could name it."""
     if not is_utf8(name):
         return False
     if not name.startswith("."):
         return True
-    return show_hidden and not is_upload_in_progress(name)
+    return show_hidden and not is_upload_in_progress(name) and not is_state_name(name)
 
 
 def is_utf8(name: str) -> bool:
@@ -60,21 +63,15 @@ def is_utf8(name: str) -> bool:
     return True
 
 
-def list_folder(folder: Path, show_hidden: bool = False) -> list[Entry]:
+def list_folder(folder: ServedPath, show_hidden: bool = False) -> list[Entry]:
     """The listed entries of a folder, in no particular order: regular files and
-    folders, no symlinks."""
+    folders, no symlinks, never the state folder (`safefs.entries`: the folder walked
+    from the root's descriptor, read with `os.scandir(fd)`)."""
     entries = []
-    with os.scandir(folder) as scan:
-        for item in scan:
-            if not is_listed(item.name, show_hidden) or item.is_symlink():
-                continue
-            try:
-                info = item.stat()
-            except OSError:
-                continue  # removed while we looked
-            if stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):
-                is_dir = stat.S_ISDIR(info.st_mode)
-                entries.append(Entry(item.name, is_dir, 0 if is_dir else info.st_size, info.st_mtime_ns))
+    for item in safefs.entries(folder.root, folder.segments):
+        if is_listed(item.name, show_hidden):
+            size = 0 if item.is_dir else item.status.st_size
+            entries.append(Entry(item.name, item.is_dir, size, item.status.st_mtime_ns))
     return entries
 
 
@@ -134,12 +131,14 @@ def choose_format(headers: Headers, offered: tuple[str, ...]) -> str:
 
 
 def listing_json(entries: list[Entry]) -> bytes:
-    """A JSON array of {name, size, modified}; folder names end with "/"."""
+    """A JSON array of {name, size, modified}; folder names end with "/". Files add
+    `hash`: the relative URL that answers their SHA-256 when asked (`digest.py`)."""
     items = [
         {
             "name": listing_view.display_name(entry),
             "size": entry.size,
             "modified": utc(entry.modified_ns, "%Y-%m-%dT%H:%M:%SZ"),
+            **({} if entry.is_dir else {"hash": listing_view.hash_href(entry)}),
         }
         for entry in entries
     ]
@@ -192,12 +191,15 @@ def listing_response(
     `root`, in the format the client prefers among `offered`, or 304."""
     if not settings.listing:
         raise HTTPError(404, "folder listings are off (--no-listing)")
-    folder = checked_path(root, subpath.removesuffix("/")) if subpath else root.resolve()
-    if not folder.is_dir():
-        raise HTTPError(404, f"no folder at {request.path}")
+    folder = checked_path(root, subpath.removesuffix("/")) if subpath else ServedPath(root, ())
     view = view_from_query(request.query)
     fmt = choose_format(request.headers, offered)
-    entries = arrange(list_folder(folder, settings.show_hidden), view)
+    try:
+        entries = arrange(list_folder(folder, settings.show_hidden), view)
+    except (FileNotFoundError, NotADirectoryError):
+        raise HTTPError(404, f"no folder at {request.path}") from None
+    except PermissionError:
+        raise HTTPError(403, f"permission denied reading {request.path}") from None
     etag = listing_etag(entries, view, page, fmt)
     headers = [("ETag", etag), CACHE_CONTROL, ("Vary", "Accept")]
     outcome = precondition_status(request.headers, request.method, etag, None)

@@ -71,6 +71,11 @@ def entry_href(entry: Entry) -> str:
     return quote(entry.name, safe="") + ("/" if entry.is_dir else "")
 
 
+def hash_href(entry: Entry) -> str:
+    """The link that answers the file's SHA-256, computed only when followed (`digest.py`)."""
+    return entry_href(entry) + "?hash=sha256"
+
+
 def view_query(view: View, **changes: str) -> str:
     """`?sort=...&order=...` (and `&filter=` when filtering) for this view with changes."""
     fields = {"sort": view.sort, "order": view.order, "filter": view.filter, **changes}
@@ -113,7 +118,10 @@ def column_head(key: str, view: View) -> str:
 def delete_control(page: Page, entry: Entry) -> str:
     """A delete that asks first: the summary opens a second button that posts
     `delete=NAME` (JavaScript asks with confirm() and sends DELETE instead)."""
-    name = html.escape(entry.name)
+    # Percent-encoded (as in the entry's URL; `uploads.form_action` decodes it): a browser
+    # turns the CR and LF of a form value into CRLF, so a raw `a\nx` would come back as
+    # `a\r\nx`, another file.
+    name = html.escape(quote(entry.name))
     url = html.escape(page.folder_url + entry_href(entry))
     return (
         f'<td class="actions"><details class="delete" data-url="{url}" data-name="{html.escape(display_name(entry))}">'
@@ -131,10 +139,16 @@ def entry_row(page: Page, entry: Entry) -> str:
     size_title = "" if entry.is_dir else f' title="{entry.size} bytes"'
     actions = delete_control(page, entry) if page.manager else ""
     return (
-        f'<tr data-name="{label}"><td><a href="{html.escape(entry_href(entry))}">{label}</a></td>'
+        f'<tr data-name="{label}"><td><a href="{html.escape(entry_href(entry))}">{label}</a>{hash_link(entry)}</td>'
         f'<td class="size"{size_title}>{size}</td><td>{utc(entry.modified_ns, "%Y-%m-%d %H:%M")}</td>'
         f"{actions}</tr>"
     )
+
+
+def hash_link(entry: Entry) -> str:
+    if entry.is_dir:
+        return ""
+    return f' <a class="hash" href="{html.escape(hash_href(entry))}" title="SHA-256 of this file">sha256</a>'
 
 
 def table_body(page: Page, entries: list[Entry], view: View, has_parent: bool) -> str:
@@ -261,6 +275,7 @@ button, summary { cursor: pointer; }
 details.delete summary { color: var(--bad); list-style: none; }
 details.delete form { display: inline; margin-left: .4rem; }
 tr.none td { color: var(--muted); }
+a.hash { font-size: .8em; color: var(--muted); }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 """
 
@@ -311,9 +326,93 @@ function send(item) {
   });
 }
 
+// Files above TUS_THRESHOLD go through tus 1.0.0 (tus.py) in TUS_CHUNK pieces, which fit
+// under a proxy's body limit; the upload's URL is kept in localStorage under the file's
+// name, size and modification time, so a dropped connection or a reload resumes it.
+const TUS_THRESHOLD = 8 * 1024 * 1024, TUS_CHUNK = 4 * 1024 * 1024, TUS = { "Tus-Resumable": "1.0.0" };
+const RETRIES = 6;
+const base64 = (text) => btoa(Array.from(new TextEncoder().encode(text), (byte) => String.fromCharCode(byte)).join(""));
+const tusKey = (item) => `tus ${folder}${item.path} ${item.file.size} ${item.file.lastModified}`;
+const pause = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+// The offset the server holds for `url`; null when it no longer knows the upload.
+async function tusOffset(url) {
+  const answer = await fetch(url, { method: "HEAD", headers: TUS, cache: "no-store" });
+  if (answer.status === 404 || answer.status === 410) return null;
+  if (!answer.ok) throw new Error(`${answer.status} from HEAD`);
+  return Number(answer.headers.get("Upload-Offset"));
+}
+
+async function tusCreate(item) {
+  const metadata = `filename ${base64(item.path)}` + (item.file.type ? `,filetype ${base64(item.file.type)}` : "");
+  const answer = await fetch(folder, { method: "POST", headers: { ...TUS, "Upload-Length": String(item.file.size), "Upload-Metadata": metadata } });
+  if (answer.status !== 201) throw new Error(`${answer.status} ${(await answer.text()).trim()}`);
+  return new URL(answer.headers.get("Location"), location.href).href;
+}
+
+// One PATCH of `blob` at `offset`; resolves the new offset, rejects with the status (0:
+// the connection was lost) and the server's reason.
+function tusPatch(url, blob, offset, shown) {
+  return new Promise((done, fail) => {
+    const request = new XMLHttpRequest();
+    request.open("PATCH", url);
+    for (const [name, value] of Object.entries(TUS)) request.setRequestHeader(name, value);
+    request.setRequestHeader("Upload-Offset", String(offset));
+    request.setRequestHeader("Content-Type", "application/offset+octet-stream");
+    request.upload.onprogress = (e) => shown(offset + e.loaded);
+    request.onload = () => request.status === 204 ? done(Number(request.getResponseHeader("Upload-Offset")))
+      : fail({ status: request.status, text: request.responseText.trim() });
+    request.onerror = () => fail({ status: 0, text: "connection lost" });
+    request.send(blob);
+  });
+}
+
+// Find where to start: the stored upload if the server still has it, else a new one.
+async function tusStart(item, key, state) {
+  const url = localStorage.getItem(key);
+  if (url) {
+    const offset = await tusOffset(url);
+    if (offset !== null) return { url, offset };
+    localStorage.removeItem(key);
+    state.dataset.note = "cannot resume: the server no longer had the earlier upload (expired or removed), so it started again";
+    state.textContent = state.dataset.note;
+  }
+  const created = await tusCreate(item);
+  localStorage.setItem(key, created);
+  return { url: created, offset: 0 };
+}
+
+async function sendResumable(item, bar, state) {
+  const key = tusKey(item), size = item.file.size, shown = (at) => { bar.value = 100 * at / size; };
+  let { url, offset } = await tusStart(item, key, state);
+  for (let failures = 0; offset < size; ) {
+    shown(offset);
+    try {
+      offset = await tusPatch(url, item.file.slice(offset, offset + TUS_CHUNK), offset, shown);
+      failures = 0;
+    } catch (error) {
+      if (error.status !== 0 && error.status !== 409 && error.status !== 423) throw new Error(`${error.status} ${error.text}`);
+      if (++failures > RETRIES) throw new Error("connection lost; what arrived is kept: pick the same file again to resume");
+      state.textContent = `connection lost at ${Math.floor(100 * offset / size)} %, retrying…`;
+      await pause(Math.min(1000 * 2 ** failures, 15000));
+      offset = await tusOffset(url).catch(() => offset);
+      if (offset === null) throw new Error("cannot resume: the server no longer has this upload (expired or removed)");
+    }
+  }
+  localStorage.removeItem(key);
+}
+
+function resumable(item) {
+  const row = document.createElement("li"), bar = document.createElement("progress"), state = document.createElement("span");
+  row.append(item.path, bar, state); bar.max = 100; bar.value = 0; $("progress").append(row);
+  return sendResumable(item, bar, state).then(
+    () => { bar.value = 100; state.textContent = state.dataset.note ? `done (${state.dataset.note})` : "done"; state.className = "ok"; return true; },
+    (error) => { state.textContent = error.message; state.className = "bad"; return false; });
+}
+
 async function upload(items) {
   let stored = 0;
-  for (const item of items) stored += await send(item);
+  for (const item of items) stored += await (item.file.size > TUS_THRESHOLD ? resumable(item) : send(item));
   say(`${stored} of ${items.length} uploaded`, stored === items.length);
   await refresh();
 }

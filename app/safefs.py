@@ -45,7 +45,7 @@ The API (roots are `Path`s, names are sequences of decoded segments, already che
 
 Errors are the file system's own `OSError`s (FileNotFoundError, NotADirectoryError,
 IsADirectoryError, PermissionError, ENOSPC...) for the caller to turn into a status, and
-`Refused` (a `ValueError`) with a one-line reason and its status for names the walk will
+`Refused` (an `errors.HTTPError`: a status and a one-line reason) for names the walk will
 not go through.
 """
 
@@ -60,6 +60,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.errors import HTTPError
 from app.partial_uploads import temporary_prefix
 from app.state import STATE_DIR_NAME, is_state_name
 
@@ -80,12 +81,9 @@ LOOP = "file name cannot be resolved (symlink loop?)"
 STATE = f"{STATE_DIR_NAME} is the server's state folder and is never served"
 
 
-class Refused(ValueError):
-    """A name the walk will not go through: `status` and a one-line `reason`."""
-
-    def __init__(self, reason: str, status: int = 400) -> None:
-        super().__init__(reason)
-        self.status = status
+class Refused(HTTPError):
+    """A name the walk will not go through: an `HTTPError` with its `status` and one-line
+    `reason`, so every handler's caller answers it as it answers its own refusals."""
 
 
 @functools.lru_cache(maxsize=8)
@@ -103,7 +101,7 @@ def absolute_target_parts(root: Path, target: str) -> list[str]:
             return target.split("/")
         if target == prefix or target.startswith(prefix + "/"):
             return target[len(prefix) :].split("/")
-    raise Refused(OUTSIDE)
+    raise Refused(400, OUTSIDE)
 
 
 class Walk:
@@ -141,7 +139,7 @@ class Walk:
             return
         if name == "..":
             if len(self.fds) == 1:
-                raise Refused(OUTSIDE)
+                raise Refused(400, OUTSIDE)
             os.close(self.fds.pop())
             return
         check_segment(name)
@@ -189,7 +187,7 @@ class Walk:
         ("." when the target ends at a folder: the top one)."""
         self.links += 1
         if self.links > MAX_SYMLINKS:
-            raise Refused(LOOP)
+            raise Refused(400, LOOP)
         if target.startswith("/"):
             parts = absolute_target_parts(self.root, target)
             while len(self.fds) > 1:
@@ -216,7 +214,7 @@ class Walk:
 def check_segment(name: str) -> None:
     """A component the walk may go through: the state folder is never one."""
     if is_state_name(name):
-        raise Refused(STATE, 403)
+        raise Refused(403, STATE)
 
 
 @contextmanager
@@ -324,7 +322,7 @@ def open_file(root: Path, segments: Sequence[str]) -> int:
                     raise
                 # Made a symlink since `located` looked: look again.
     else:
-        raise Refused(LOOP)
+        raise Refused(400, LOOP)
     try:
         if not stat_module.S_ISREG(os.fstat(descriptor).st_mode):
             raise IsADirectoryError(errno.EISDIR, "not a regular file", segments[-1] if segments else "")
@@ -544,7 +542,7 @@ def remove_tree(root: Path, segments: Sequence[str]) -> None:
     """Remove `segments` and, for a folder, everything in it, by descriptors (a symlink
     inside is removed, never followed). The root itself cannot be removed."""
     if not segments:
-        raise Refused("the served directory itself cannot be removed", 403)
+        raise Refused(403, "the served directory itself cannot be removed")
     with located(root, segments, follow=False) as (folder, name):
         remove_below(folder, name)
 

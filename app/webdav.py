@@ -50,7 +50,7 @@ from app.state import is_state_name
 Handler = Callable[[Request, Settings, str], Response]
 
 # Every method a /files/ URL answers (the Allow of OPTIONS and of a 405), class 2 included.
-ALLOW = "COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, POST, PROPFIND, PROPPATCH, PUT, UNLOCK"
+ALLOW = "COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, PATCH, POST, PROPFIND, PROPPATCH, PUT, UNLOCK"
 # RFC 4918 §10.1: the compliance classes; MS-Author-Via tells Microsoft's clients (Office,
 # the Windows mini-redirector) to author through WebDAV rather than FrontPage extensions.
 DAV_FIELDS = [("DAV", "1, 2"), ("MS-Author-Via", "DAV")]

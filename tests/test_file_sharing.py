@@ -230,7 +230,7 @@ def test_mkcol_statuses(server, server_directory):
     assert (created.status_code, created.headers["Location"]) == (201, "/files/made/")
     assert (server_directory / "made").is_dir()
     again = requests.request("MKCOL", url + "made/")
-    assert (again.status_code, again.text, again.headers["Allow"]) == (405, "made exists already\n", "COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, POST, PROPFIND, PROPPATCH, PUT, UNLOCK")
+    assert (again.status_code, again.text, again.headers["Allow"]) == (405, "made exists already\n", "COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, PATCH, POST, PROPFIND, PROPPATCH, PUT, UNLOCK")
     orphan = requests.request("MKCOL", url + "no-parent/child/")
     assert (orphan.status_code, orphan.text) == (409, "the parent folder of no-parent/child does not exist\n")
     with_body = requests.request("MKCOL", url + "with-body/", data=b"<xml/>")

@@ -105,7 +105,7 @@ def test_open_file_refuses(root: Path, segments, error: type[Exception], message
     with pytest.raises(error) as raised:
         safefs.open_file(root, segments)
     if message is not None:
-        assert str(raised.value) == message
+        assert raised.value.reason == message
 
 
 def test_refusals_carry_a_status(root: Path) -> None:

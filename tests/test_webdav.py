@@ -68,7 +68,7 @@ def test_options_tells_webdav_on_the_root_and_on_files(server) -> None:
         assert answer.status_code == 200
         assert (answer.headers["DAV"], answer.headers["MS-Author-Via"]) == ("1, 2", "DAV")
         assert answer.headers["Allow"] == (
-            "COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, POST, PROPFIND, PROPPATCH, PUT, UNLOCK"
+            "COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, PATCH, POST, PROPFIND, PROPPATCH, PUT, UNLOCK"
         )
     assert dav(server, "OPTIONS", "/echo/abc").headers["Allow"] == "GET, HEAD, OPTIONS"
     assert "DAV" not in dav(server, "OPTIONS", "/echo/abc").headers
