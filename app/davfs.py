@@ -138,7 +138,7 @@ def remove(root: Path, segments: Segments, failures: list[Failure]) -> bool:
     """Delete a file (or a link), or a folder and everything it holds (RFC 4918 §9.6.1);
     what cannot be deleted goes to `failures`. True when it is all gone."""
     if not segments:
-        raise safefs.Refused("the served directory itself cannot be deleted", 403)
+        raise safefs.Refused(403, "the served directory itself cannot be deleted")
     with safefs.located(root, segments, follow=False) as (folder, name):
         return remove_below(folder, name, "/".join(segments), failures)
 

@@ -85,6 +85,21 @@ def resource_removed(settings: Settings, path: str) -> None:
     davprops.forget(settings, path)
 
 
+def walked(handler: Handler) -> Handler:
+    """A handler for which the tree changing under the request (something removed, a
+    folder swapped for a file or a symlink between our look and our change: the walk
+    then finds no folder where it goes down) is a 409, never a 500."""
+
+    @functools.wraps(handler)
+    def answer(request: Request, settings: Settings, subpath: str) -> Response:
+        try:
+            return handler(request, settings, subpath)
+        except (FileNotFoundError, NotADirectoryError):
+            raise HTTPError(409, f"/files/{unquote(subpath)} changed while the request ran; try again") from None
+
+    return answer
+
+
 # ---------------------------------------------------------------------------------------
 # Targets
 # ---------------------------------------------------------------------------------------
@@ -93,7 +108,7 @@ def resource_removed(settings: Settings, path: str) -> None:
 def locate(request: Request, settings: Settings, subpath: str, right: str | None) -> str:
     """The decoded name of `/files/{subpath}` under --directory ("" for the root), after
     `permissions.require(right)` (None: the caller asks later): 400 for a name
-    `paths.checked_path` refuses, 404 for the state folder. The permission comes before
+    `paths.checked_path` refuses, 403 for the state folder. The permission comes before
     anything is looked at, so a server that refuses writes says so (403) whatever is there."""
     name = subpath.removesuffix("/")
     decoded = unquote(name)
@@ -106,7 +121,7 @@ def locate(request: Request, settings: Settings, subpath: str, right: str | None
     if right is not None:
         require(request, settings, decoded, right)
     if any(is_state_name(segment) for segment in decoded.split("/")):
-        raise HTTPError(404, f"no file or folder named {decoded}")
+        raise HTTPError(403, safefs.STATE)  # as the walk refuses it, before any look
     return decoded
 
 
@@ -180,6 +195,7 @@ def propfind_query(body: Element | None) -> Query:
     raise HTTPError(400, "a DAV:propfind holds DAV:prop, DAV:propname or DAV:allprop")
 
 
+@walked
 def propfind(request: Request, settings: Settings, subpath: str) -> Response:
     """PROPFIND Depth 0 or 1: a 207 with the properties asked for. Depth infinity (or no
     Depth, which means infinity) is refused: §9.1 lets a server, and a whole tree in one
@@ -201,8 +217,11 @@ def members(settings: Settings, target: Resource, query: Query, context: Context
     """The `<D:response>` of each entry of a folder, made while the 207 goes out."""
     dead = davprops.has_dead_properties_below(settings, target.path)
     prefix = f"{target.path}/" if target.path else ""
-    for name, status in davfs.entries(settings.directory, segments(target.path), settings.show_hidden):
-        yield describe(settings, davprops.resource_at(prefix + name, status), query, context, dead)
+    try:
+        for name, status in davfs.entries(settings.directory, segments(target.path), settings.show_hidden):
+            yield describe(settings, davprops.resource_at(prefix + name, status), query, context, dead)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # the folder went, or was swapped, while the 207 went out: it ends here
 
 
 def describe(settings: Settings, resource: Resource, query: Query, context: Context, dead: bool) -> str:
@@ -285,6 +304,7 @@ def patch_results(instructions: list[Instruction]) -> tuple[list[davprops.Change
     return changes, mtime, statuses
 
 
+@walked
 def proppatch(request: Request, settings: Settings, subpath: str) -> Response:
     """Set and remove dead properties, all or nothing; a 207 with each one's status."""
     target = existing(request, settings, subpath, "w")
@@ -306,6 +326,7 @@ def proppatch(request: Request, settings: Settings, subpath: str) -> Response:
 # ---------------------------------------------------------------------------------------
 
 
+@walked
 def mkcol(request: Request, settings: Settings, subpath: str) -> Response:
     """MKCOL: create one folder; 201. 405 when something exists there already (§9.3.1),
     409 when its parent does not exist (MKCOL makes one level), 415 with a body (§9.3:
@@ -327,6 +348,7 @@ def mkcol(request: Request, settings: Settings, subpath: str) -> Response:
     return Response(201, [("Location", "/files/" + quote(name) + "/")])
 
 
+@walked
 def delete(request: Request, settings: Settings, subpath: str) -> Response:
     """DELETE a file, or a folder with everything it holds (§9.6.1: a collection is
     deleted as if Depth infinity). 204 when all is gone; else a 207 naming each member
@@ -384,10 +406,12 @@ def failures_response(settings: Settings, failures: list[davfs.Failure]) -> Resp
 # ---------------------------------------------------------------------------------------
 
 
+@walked
 def copy(request: Request, settings: Settings, subpath: str) -> Response:
     return transfer(request, settings, subpath, move=False)
 
 
+@walked
 def move(request: Request, settings: Settings, subpath: str) -> Response:
     return transfer(request, settings, subpath, move=True)
 
@@ -480,27 +504,13 @@ def after_put(settings: Settings, name: str, mtime: float) -> list[tuple[str, st
     return [("X-OC-Mtime", "accepted")]
 
 
-def walked(handler: Handler) -> Handler:
-    """A handler whose walk refusals (a symlink out of the root, the state folder:
-    `safefs.Refused`) are answered with their status and reason."""
-
-    @functools.wraps(handler)
-    def answer(request: Request, settings: Settings, subpath: str) -> Response:
-        try:
-            return handler(request, settings, subpath)
-        except safefs.Refused as refused:
-            raise HTTPError(refused.status, str(refused)) from None
-
-    return answer
-
-
 # The methods this module answers on /files/ (handlers.ROUTES adds GET, POST and PUT).
 METHODS: dict[str, Handler] = {
     "OPTIONS": options,
-    "PROPFIND": walked(propfind),
-    "PROPPATCH": walked(proppatch),
-    "MKCOL": walked(mkcol),
-    "DELETE": walked(delete),
-    "COPY": walked(copy),
-    "MOVE": walked(move),
+    "PROPFIND": propfind,
+    "PROPPATCH": proppatch,
+    "MKCOL": mkcol,
+    "DELETE": delete,
+    "COPY": copy,
+    "MOVE": move,
 }

@@ -86,13 +86,14 @@ def test_uploads_on_a_full_disk_are_507_and_leave_the_old_version(start_server, 
         "PUT": lambda: requests.put(url + "kept.bin", data=BIG, timeout=30),
         "POST": lambda: requests.post(url + "kept.bin", data=BIG, timeout=30),
         "form": lambda: requests.post(url, files={"file": ("kept.bin", BIG)}, timeout=30),
-        "PUT-in-a-new-folder": lambda: requests.put(url + "new/kept.bin", data=BIG, timeout=30),
+        # A PUT never makes folders (RFC 4918 §9.7.1: 409); a POST to a file name does.
+        "POST-in-a-new-folder": lambda: requests.post(url + "new/kept.bin", data=BIG, timeout=30),
     }
     for kind, attempt in attempts.items():
         response = attempt()
         assert (kind, response.status_code) == (kind, 507)
         assert response.reason == "Insufficient Storage"
-        name = "new/kept.bin" if kind == "PUT-in-a-new-folder" else "kept.bin"
+        name = "new/kept.bin" if kind == "POST-in-a-new-folder" else "kept.bin"
         assert response.text.startswith(f"not enough storage to save {name}"), response.text
         assert response.text.count("\n") == 1
         assert (disk.path / "kept.bin").read_bytes() == OLD

@@ -122,7 +122,7 @@ def test_propfind_depth_1_lists_like_the_listing(start_server, tmp_path) -> None
     assert D + "getcontentlength" not in listed[url(folder, "sub/")]
     # A hidden file named directly is there (Finder PROPFINDs its ._ files one by one).
     assert url(folder, "._shown.txt") in prop(server, url(folder, "._shown.txt"), "D:getetag")
-    assert dav(server, "PROPFIND", url(folder, ".http-server-state/"), Depth="0").status_code == 404
+    assert dav(server, "PROPFIND", url(folder, ".http-server-state/"), Depth="0").status_code == 403
 
 
 def test_show_hidden_shows_dot_files_never_the_state_folder(start_server, tmp_path) -> None:
@@ -318,7 +318,7 @@ def test_mkcol_follows_rfc_4918(server, folder) -> None:
     assert dav(server, "MKCOL", url(folder, "new/")).status_code == 405
     assert dav(server, "MKCOL", url(folder, "no/parent/")).status_code == 409
     assert dav(server, "MKCOL", url(folder, "body/"), "<x/>").status_code == 415
-    assert dav(server, "MKCOL", "/files/.http-server-state/").status_code == 404
+    assert dav(server, "MKCOL", "/files/.http-server-state/").status_code == 403
 
 
 # --- who may do what ------------------------------------------------------------------------
