@@ -37,11 +37,12 @@ from app.framing import Response, text_response
 from app.listing import files_listing, site_listing
 from app.paths import checked_path, writable_path
 from app.request import Request
-from app import tus, webdav
-from app.digest import digest_response, requested_algorithm
-from app.safefs import ServedPath
 from app.settings import Settings
 from app.storage import store_upload
+from app import davlocks, tus, webdav
+from app.safefs import ServedPath
+from app.webdav import ALLOW
+from app.digest import digest_response, requested_algorithm
 from app.uploads import is_form_upload, post_to_folder
 
 Handler = Callable[[Request, Settings, str], Response]
@@ -169,24 +170,26 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
     return Response(201, [("Location", "/files/" + quote(name)), *extra])
 
 
-def delete_file(request: Request, settings: Settings, subpath: str) -> Response:
-    """`DELETE /files/{name}`: a resumable upload's URL ends that upload (`tus.py`);
-    anything else is WebDAV's DELETE, a folder with everything it holds (`webdav.delete`)."""
-    if tus.is_upload_url(subpath):
-        return tus.terminate(request, settings, subpath)
-    return webdav.delete(request, settings, subpath)
-
-
 def patch_file(request: Request, settings: Settings, subpath: str) -> Response:
     """`PATCH` of a resumable upload's URL (`tus.py`); no other file takes PATCH."""
     if not tus.is_upload_url(subpath):
-        raise HTTPError(405, "PATCH applies to tus upload URLs only (create one with a tus POST to a folder)", [("Allow", "DELETE, GET, HEAD, MKCOL, OPTIONS, POST, PUT")])
+        raise HTTPError(
+            405, "PATCH applies to tus upload URLs only (create one with a tus POST to a folder)", [("Allow", ALLOW)]
+        )
     return tus.patch(request, settings, subpath)
 
 
+def delete_file(request: Request, settings: Settings, subpath: str) -> Response:
+    """`DELETE /files/...`: a resumable upload's URL ends that upload (tus termination);
+    any other removes the file, or the folder with all it holds (`webdav.delete`)."""
+    if tus.is_upload_url(subpath):
+        return tus.terminate(request, settings, subpath)
+    return webdav.METHODS["DELETE"](request, settings, subpath)
+
+
 def files_options(request: Request, settings: Settings, subpath: str) -> Response:
-    """`OPTIONS /files/...`: WebDAV's answer (the methods, the compliance classes:
-    `webdav.options`) and what resumable uploads support (tus §OPTIONS)."""
+    """`OPTIONS /files/...`: every method and the WebDAV classes (`webdav.options`), and
+    what resumable uploads support (tus 1.0.0, OPTIONS)."""
     response = webdav.options(request, settings, subpath)
     response.headers.extend(tus.options_headers(settings))
     return response
@@ -270,7 +273,8 @@ FILES_ROUTE = Route(
         "POST": post_file,
         "PUT": put_file,
         "PATCH": patch_file,
-        **webdav.METHODS,
+        **webdav.METHODS,  # OPTIONS, PROPFIND, PROPPATCH, MKCOL, DELETE, COPY, MOVE
+        **davlocks.METHODS,  # LOCK, UNLOCK
         "DELETE": delete_file,
         "OPTIONS": files_options,
     },
@@ -309,6 +313,8 @@ def dispatch(request: Request, settings: Settings) -> Response:
         return route_request(request, settings)
     except ProtocolError:
         raise
+    except davlocks.ConditionError as error:  # RFC 4918 §16: its XML body (423, 409)
+        return error.response()
     except HTTPError as error:
         return text_response(error.status, error.reason, error.headers)
 

@@ -197,6 +197,13 @@ class Timeouts:
     tls_handshake_timeout: float = option(
         10.0, "seconds a client may take to complete the TLS handshake (HTTPS)", positive_seconds, "SECONDS"
     )
+    # The longest a WebDAV lock lasts without a refresh (RFC 4918 §6.6: the server picks
+    # the timeout); a LOCK asking for longer, or Infinite, gets this. A client that
+    # vanished keeps its files locked no longer than this.
+    max_lock_timeout: int = option(
+        3600, "longest a WebDAV LOCK lasts without a refresh; longer or Infinite requests get this "
+        "(default: %(default)s)", positive_int, "SECONDS"
+    )
     # After Ctrl+C / SIGTERM: how long requests in flight may take to finish.
     shutdown_grace: float = 5.0
     # After answering with `Connection: close` while the client may still be sending

@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote
 
+from app.davlocks import check_write
 from app.errors import HTTPError
 from app.framing import Response, text_response
 from app.multipart import Event, MultipartError, MultipartReader, PartStart, boundary_from
@@ -96,9 +97,12 @@ def form_upload(request: Request, settings: Settings, subpath: str) -> Response:
     # RFC 9110 §13.1.2: `If-None-Match: *` asks that no current file be replaced.
     replace = request.headers.get("if-none-match", "").strip() != "*"
     stored: list[Stored] = []
+    check_write(request, settings, [unquote(subpath).removesuffix("/")])  # new members: RFC 4918 §7.4
     try:
         while (event := reader.next_event()) is not Event.END_OF_BODY:
             assert isinstance(event, PartStart), event  # the grammar allows nothing else here
+            if event.disposition.filename:  # a locked file needs its token (RFC 4918 §7.5)
+                check_write(request, settings, [unquote(subpath) + event.disposition.filename])
             stored.extend(store_part(reader, event, settings, subpath, replace))
     except MultipartError as error:
         raise HTTPError(400, str(error) + kept(stored)) from None
@@ -269,12 +273,16 @@ def form_action(request: Request, settings: Settings, subpath: str) -> Response:
     to the folder (RFC 9110 §15.4.4), so the browser shows the listing with a GET."""
     action, name = action_field(request.body.read_all(Limits.max_form_field))
     if action == "mkdir":
+        # RFC 4918 §7.4: a locked folder's members are locked too.
+        check_write(request, settings, [unquote(subpath) + name.removesuffix("/")])
         create_folder(settings, subpath, name)
     else:
         # The name comes percent-encoded, as in the entry's URL: a browser normalises the
         # line breaks of a form value to CRLF (HTML, "converting a form data set"), so
         # `a\nx` sent as it is would arrive as `a\r\nx` and delete that file instead.
-        path = target_path(settings, subpath, unquote(name.removesuffix("/")), encoded=name)
+        decoded = unquote(name.removesuffix("/"))
+        path = target_path(settings, subpath, decoded, encoded=name)
+        check_write(request, settings, removes=[unquote(subpath) + decoded])
         remove_path(path, unquote(name))
     folder_url = "/files/" + subpath
     return text_response(303, f"done; see {folder_url}", [("Location", folder_url)])

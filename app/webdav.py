@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from itertools import chain
 from urllib.parse import quote, unquote
 
-from app import davfs, davprops, safefs
+from app import davfs, davlocks, davprops
 from app.davheaders import destination_subpath, parse_depth, parse_oc_mtime, parse_overwrite
 from app.davprops import Context, Resource
 from app.davxml import DAV, Element, Name, element_xml, empty_element, error_response, multistatus, parse_body
@@ -45,7 +45,6 @@ from app.paths import checked_path
 from app.request import Request
 from app.permissions import require
 from app.settings import Settings
-from app.state import is_state_name
 
 Handler = Callable[[Request, Settings, str], Response]
 
@@ -69,20 +68,21 @@ WIN32_MTIME = (MS_NAMESPACE, "Win32LastModifiedTime")
 def check_write(request: Request, settings: Settings, paths: list[str]) -> None:
     """Raise 423 (or 412 for a failed If header) when the request may not change
     `paths` (decoded, under --directory, "" the root) because of locks, RFC 4918 §7, §10.4.
-    Called by every method that writes, before it changes anything. Until davlocks.py
-    lands there are no locks, so every write may go on."""
+    Called by every method that writes, before it changes anything."""
+    davlocks.check_write(request, settings, paths)
 
 
 def lock_discovery(settings: Settings, resource: Resource) -> str:
-    """The content of `lockdiscovery` (RFC 4918 §15.8): the active locks on `resource`.
-    Until davlocks.py lands there are none."""
-    return ""
+    """The content of `lockdiscovery` (RFC 4918 §15.8): the active locks on `resource`
+    (a PROPFIND of many reads them once: `davlocks.lock_properties`)."""
+    return davlocks.lock_properties(settings).lockdiscovery(resource.path)
 
 
 def resource_removed(settings: Settings, path: str) -> None:
     """`path` and everything under it are gone: so are their dead properties (and, for
     davlocks.py, their locks)."""
     davprops.forget(settings, path)
+    davlocks.drop_locks(settings, path)
 
 
 def walked(handler: Handler) -> Handler:
@@ -108,7 +108,7 @@ def walked(handler: Handler) -> Handler:
 def locate(request: Request, settings: Settings, subpath: str, right: str | None) -> str:
     """The decoded name of `/files/{subpath}` under --directory ("" for the root), after
     `permissions.require(right)` (None: the caller asks later): 400 for a name
-    `paths.checked_path` refuses, 403 for the state folder. The permission comes before
+    `paths.checked_path` refuses (the walk refuses the state folder: 403). The permission comes before
     anything is looked at, so a server that refuses writes says so (403) whatever is there."""
     name = subpath.removesuffix("/")
     decoded = unquote(name)
@@ -120,8 +120,6 @@ def locate(request: Request, settings: Settings, subpath: str, right: str | None
         checked_path(settings.directory, name)  # the name's rules (400 and its reason)
     if right is not None:
         require(request, settings, decoded, right)
-    if any(is_state_name(segment) for segment in decoded.split("/")):
-        raise HTTPError(403, safefs.STATE)  # as the walk refuses it, before any look
     return decoded
 
 
@@ -206,7 +204,8 @@ def propfind(request: Request, settings: Settings, subpath: str) -> Response:
         return error_response(403, "propfind-finite-depth", "PROPFIND with Depth infinity is refused: use 0 or 1")
     target = existing(request, settings, subpath, None)
     require(request, settings, target.path, "l" if depth == "1" and target.is_dir else "r")
-    context = Context(davprops.quota_of(settings.directory), lambda r: lock_discovery(settings, r))
+    locks = davlocks.lock_properties(settings)
+    context = Context(davprops.quota_of(settings.directory), lambda r: locks.lockdiscovery(r.path))
     responses = [describe(settings, target, query, context, dead=True)]
     if depth == "0" or not target.is_dir:
         return multistatus(responses)
@@ -477,6 +476,7 @@ def carry(
         if move:
             davfs.rename(settings.directory, segments(source.path), segments(name))
             davprops.move(settings, source.path, name)
+            davlocks.drop_locks(settings, source.path)  # §7.6: a lock stays behind
             return
         davfs.copy(settings.directory, segments(source.path), segments(name), infinity, failures)
     except OSError as error:

@@ -57,7 +57,8 @@ EXACT_EXCHANGES = [
         # WebDAV (RFC 4918 §10.1): a /files/ URL tells its compliance classes, with 200.
         b"OPTIONS /files/x HTTP/1.1\r\nHost: localhost\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nAllow: COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, PATCH, POST, PROPFIND, PROPPATCH, PUT, UNLOCK\r\n"
-        b"DAV: 1, 2\r\nMS-Author-Via: DAV\r\nTus-Resumable: 1.0.0\r\nTus-Version: 1.0.0\r\n"
+        b"DAV: 1, 2\r\nMS-Author-Via: DAV\r\n"
+        b"Tus-Resumable: 1.0.0\r\nTus-Version: 1.0.0\r\n"
         b"Tus-Extension: creation,creation-with-upload,creation-defer-length,termination,expiration,checksum\r\n"
         b"Tus-Max-Size: 10737418240\r\nTus-Checksum-Algorithm: sha1,sha256,md5\r\nContent-Length: 0\r\n\r\n",
     ),
@@ -256,7 +257,9 @@ def test_options_asterisk_lists_every_method(server: ServerProcess) -> None:
     with server.connect() as client:
         response = client.exchange(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
     assert response.status == 204
-    assert response.header("Allow") == "COPY, DELETE, GET, HEAD, MKCOL, MOVE, OPTIONS, PATCH, POST, PROPFIND, PROPPATCH, PUT"
+    assert response.header("Allow") == (
+        "COPY, DELETE, GET, HEAD, LOCK, MKCOL, MOVE, OPTIONS, PATCH, POST, PROPFIND, PROPPATCH, PUT, UNLOCK"
+    )
 
 
 def test_absolute_form_target_is_routed_by_its_path(server: ServerProcess) -> None:

@@ -86,7 +86,7 @@ def test_uploads_on_a_full_disk_are_507_and_leave_the_old_version(start_server, 
         "PUT": lambda: requests.put(url + "kept.bin", data=BIG, timeout=30),
         "POST": lambda: requests.post(url + "kept.bin", data=BIG, timeout=30),
         "form": lambda: requests.post(url, files={"file": ("kept.bin", BIG)}, timeout=30),
-        # A PUT never makes folders (RFC 4918 §9.7.1: 409); a POST to a file name does.
+        # A POST makes the folders above the file (a PUT does not: RFC 4918 §9.7.1, 409).
         "POST-in-a-new-folder": lambda: requests.post(url + "new/kept.bin", data=BIG, timeout=30),
     }
     for kind, attempt in attempts.items():

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from app.state import DATABASE_NAME, STATE_DIR_NAME
+from app.state import DATABASE_NAME, STATE_DIR_NAME, StateDatabase
 
 REASON = f"{STATE_DIR_NAME} is the server's state folder and is never served\n"
 
@@ -23,12 +23,24 @@ REASON = f"{STATE_DIR_NAME} is the server's state folder and is never served\n"
 def served(start_server, tmp_path: Path):
     state = tmp_path / STATE_DIR_NAME
     state.mkdir()
-    (state / DATABASE_NAME).write_bytes(b"SQLITE-STATE")
+    # A real state database (the server opens it for its lock checks), holding a marker.
+    database = StateDatabase(state)
+    database.declare("marker", "CREATE TABLE marker (value TEXT)")
+    with database.transaction() as db:
+        db.execute("INSERT INTO marker VALUES ('SQLITE-STATE')")
+    database.connection.close()
     (tmp_path / "sub").mkdir()
     os.symlink(state, tmp_path / "sub" / "to-state")
     os.symlink(f"../{STATE_DIR_NAME}/{DATABASE_NAME}", tmp_path / "sub" / "to-database")
     (tmp_path / "visible.txt").write_bytes(b"visible")
     return start_server("--directory", str(tmp_path), "--show-hidden"), tmp_path
+
+
+def assert_state_untouched(root: Path) -> None:
+    """Only the database (with SQLite's own WAL files) is there, its marker unchanged."""
+    folder = root / STATE_DIR_NAME
+    assert set(os.listdir(folder)) <= {DATABASE_NAME, DATABASE_NAME + "-wal", DATABASE_NAME + "-shm"}
+    assert StateDatabase(folder).query("SELECT value FROM marker") == [("SQLITE-STATE",)]
 
 
 # (method, path under /files/, body)
@@ -52,8 +64,7 @@ def test_no_request_reaches_the_state_folder(served, method: str, path: str, bod
     server, root = served
     response = requests.request(method, server.url + "/files/" + path, data=body)
     assert (response.status_code, response.text) == (403, REASON)
-    assert os.listdir(root / STATE_DIR_NAME) == [DATABASE_NAME]
-    assert (root / STATE_DIR_NAME / DATABASE_NAME).read_bytes() == b"SQLITE-STATE"
+    assert_state_untouched(root)
 
 
 def test_forms_cannot_reach_it(served) -> None:
@@ -62,7 +73,7 @@ def test_forms_cannot_reach_it(served) -> None:
     delete = requests.post(server.url + "/files/", data={"delete": f"{STATE_DIR_NAME}/{DATABASE_NAME}"})
     mkdir = requests.post(server.url + "/files/", data={"mkdir": f"{STATE_DIR_NAME}/made"})
     assert [r.status_code for r in (upload, delete, mkdir)] == [403, 403, 403]
-    assert os.listdir(root / STATE_DIR_NAME) == [DATABASE_NAME]
+    assert_state_untouched(root)
 
 
 def test_listings_and_archives_leave_it_out_even_with_show_hidden(served) -> None:
@@ -74,3 +85,4 @@ def test_listings_and_archives_leave_it_out_even_with_show_hidden(served) -> Non
     tarred = tarfile.open(fileobj=io.BytesIO(requests.get(server.url + "/files/?download=tar.gz").content))
     assert not [name for name in tarred.getnames() if STATE_DIR_NAME in name]
     assert b"SQLITE-STATE" not in requests.get(server.url + "/files/?download=zip").content
+    assert b"SQLite format 3" not in requests.get(server.url + "/files/?download=zip").content

@@ -122,6 +122,7 @@ def test_propfind_depth_1_lists_like_the_listing(start_server, tmp_path) -> None
     assert D + "getcontentlength" not in listed[url(folder, "sub/")]
     # A hidden file named directly is there (Finder PROPFINDs its ._ files one by one).
     assert url(folder, "._shown.txt") in prop(server, url(folder, "._shown.txt"), "D:getetag")
+    # The state folder's name is refused at every depth, as by every other way in (403).
     assert dav(server, "PROPFIND", url(folder, ".http-server-state/"), Depth="0").status_code == 403
 
 
