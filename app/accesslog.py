@@ -29,6 +29,7 @@ from pathlib import Path
 
 from app.dates import FormattedOncePerSecond
 from app.request import TLS_HANDSHAKE_RECORD
+from app.sharelinks import SHARE_PREFIX, hide_tokens
 
 log = logging.getLogger("app")
 
@@ -58,6 +59,8 @@ def request_line_for_log(raw_head: bytes) -> str:
     start = raw_head[:1026]
     end = start.find(b"\r\n")
     text = (start[:end] if 0 <= end <= 1024 else start[:1024]).decode("latin-1")
+    if SHARE_PREFIX in text:  # a share link's token is a password: its id is logged instead
+        text = hide_tokens(text)
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return text
     return escape_for_log(text)

@@ -32,13 +32,14 @@ import os
 import stat
 import time
 import zlib
-from collections.abc import Generator, Iterator
-from urllib.parse import parse_qs, quote
+from collections.abc import Callable, Generator, Iterator
+from urllib.parse import parse_qs, quote, unquote
 
 from app import safefs
 from app.errors import HTTPError
 from app.framing import Response, StreamBody
 from app.paths import checked_path
+from app.permissions import has_rules, require, rights_at
 from app.request import Request
 from app.safefs import ServedPath, TreeEntry
 from app.settings import Settings
@@ -46,13 +47,32 @@ from app.settings import Settings
 # What a writer reads from a file at a time (and so about the size of each piece sent).
 READ_SIZE = 256 * 1024
 
-def archive_entries(folder: int, prefix: str) -> Iterator[TreeEntry]:
+# (path below the archived folder, without a trailing "/"; is a folder) -> keep it
+Keep = Callable[[str, bool], bool]
+
+
+def archive_entries(folder: int, prefix: str, keep: Keep | None = None) -> Iterator[TreeEntry]:
     """The folders and regular files under the folder descriptor `folder`, folders before
     their contents, in name order, by descriptors (`safefs.tree`: each subfolder opened
     O_NOFOLLOW from its parent's descriptor), their `path` relative to `folder`. Symlinks
     are never followed nor included, nor the state folder; dot files, names that are not
-    UTF-8 and names with a backslash are left out (`archived_name`)."""
-    return safefs.tree(folder, archived_name)
+    UTF-8 and names with a backslash are left out (`archived_name`); so is what `keep`
+    refuses (the access rules, `readable()`): a folder with everything in it."""
+    entries = safefs.tree(folder, archived_name)
+    return entries if keep is None else kept(entries, keep)
+
+
+def kept(entries: Iterator[TreeEntry], keep: Keep) -> Iterator[TreeEntry]:
+    """`entries` but those `keep` refuses, and all that is below a refused folder."""
+    refused: list[str] = []  # folders left out, each ending in "/"
+    for item in entries:
+        if refused and item.path.startswith(tuple(refused)):
+            continue
+        if not keep(item.path.removesuffix("/"), item.is_dir):
+            if item.is_dir:
+                refused.append(item.path)
+            continue
+        yield item
 
 
 def archived_name(name: str) -> bool:
@@ -112,7 +132,7 @@ class Pipe:
         return data
 
 
-def zip_pieces(folder: ServedPath, top: str) -> Iterator[bytes]:
+def zip_pieces(folder: ServedPath, top: str, keep: Keep | None = None) -> Iterator[bytes]:
     """A zip archive of `folder`, its entries under `top/`, piece by piece."""
     # Imported here, when a download asks for it: zipfile and tarfile (with bz2 and lzma)
     # are ~2 MiB of RSS that every launch would carry otherwise (docs/performance.md).
@@ -122,7 +142,7 @@ def zip_pieces(folder: ServedPath, top: str) -> Iterator[bytes]:
     with safefs.open_folder(folder.root, folder.segments) as descriptor, zipfile.ZipFile(
         pipe, "w", zipfile.ZIP_STORED, allowZip64=True  # type: ignore[arg-type]
     ) as archive:
-        for item in archive_entries(descriptor, top + "/"):
+        for item in archive_entries(descriptor, top + "/", keep):
             entry = zip_entry(top + "/" + item.path, item.status)
             if item.is_dir:
                 archive.writestr(entry, b"")
@@ -174,7 +194,7 @@ def tar_header(name: str, info: os.stat_result) -> bytes:
     return entry.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
-def tar_gz_pieces(folder: ServedPath, top: str) -> Iterator[bytes]:
+def tar_gz_pieces(folder: ServedPath, top: str, keep: Keep | None = None) -> Iterator[bytes]:
     """A gzipped tar archive of `folder`, its entries under `top/`, piece by piece."""
     import tarfile  # when a download asks for it (see zip_pieces())
 
@@ -182,7 +202,7 @@ def tar_gz_pieces(folder: ServedPath, top: str) -> Iterator[bytes]:
     gzip = zlib.compressobj(6, zlib.DEFLATED, 31)
     written = 0
     with safefs.open_folder(folder.root, folder.segments) as descriptor:
-        for item in archive_entries(descriptor, top + "/"):
+        for item in archive_entries(descriptor, top + "/", keep):
             header = tar_header(top + "/" + item.path, item.status)
             written += len(header)
             yield gzip.compress(header)
@@ -261,6 +281,9 @@ def archive_response(request: Request, settings: Settings, subpath: str, kind: s
         raise HTTPError(404, "folder downloads are off (--no-listing)")
     root = settings.directory
     folder = checked_path(root, subpath.removesuffix("/")) if subpath else ServedPath(root, ())
+    base = unquote(subpath.removesuffix("/"))
+    require(request, settings, base, "l")
+    require(request, settings, base, "r")
     if not folder.is_dir():
         raise HTTPError(404, f"no folder at {request.path}")
     top = folder.name or root.resolve().name or "files"  # the root of the file system has no name
@@ -270,4 +293,18 @@ def archive_response(request: Request, settings: Settings, subpath: str, kind: s
         ("Content-Disposition", attachment(top + extension)),
         ("Cache-Control", "no-store"),  # built anew on each request; no validator
     ]
-    return Response(200, headers, StreamBody(gathered(writer(folder, top))))
+    return Response(200, headers, StreamBody(gathered(writer(folder, top, readable(request, settings, base)))))
+
+
+def readable(request: Request, settings: Settings, base: str) -> Keep | None:
+    """What of folder `base` goes into this request's archive: folders it may read and
+    list, with all they hold; files it may read. None: all of it (no rules, no link)."""
+    if request.grant is None and not has_rules(settings):
+        return None
+    prefix = base + "/" if base else ""
+
+    def keep(path: str, is_folder: bool) -> bool:
+        rights = rights_at(request, settings, prefix + path)
+        return "r" in rights and (not is_folder or "l" in rights)
+
+    return keep

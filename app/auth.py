@@ -34,6 +34,7 @@ from app.framing import Response, text_response
 from app.lockout import Lockout
 from app.passwords import Account, hash_line, make_hash, unb64
 from app.request import Request
+from app.state import state_for
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -77,7 +78,7 @@ class Guard:
         # a keyed digest (never the password itself), so each is hashed once.
         self.verified: set[bytes] = set()
         self.cache_key = os.urandom(32)
-        self.lockout = Lockout(settings.auth_attempts, settings.auth_window, settings.auth_lockout)
+        self.lockout = Lockout(state_for(settings), settings.auth_attempts, settings.auth_window, settings.auth_lockout)
 
     @functools.cached_property
     def decoy(self) -> Account:
@@ -115,21 +116,28 @@ def needs_password(request: Request, settings: Settings) -> bool:
     return not settings.auth_writes_only or request.method not in SAFE_METHODS
 
 
-def password_refusal(request: Request, settings: Settings, client: str) -> Response | None:
-    """None when the request may go on; else the 429 or 401 that answers it."""
-    if not needs_password(request, settings):
+def password_refusal(request: Request, settings: Settings, client: str, ruled: bool = False) -> Response | None:
+    """None when the request may go on (`request.user` set to who logged in, if anyone);
+    else the 429 or 401 that answers it. `ruled`: access rules decide per path what an
+    anonymous request may do (`permissions.decides_anonymous()`), so one without
+    credentials goes on, and credentials sent are checked even where none are needed, so
+    that the rules know the user."""
+    if not (needs_password(request, settings) or (ruled and settings.accounts)):
         return None
+    values = request.headers.get_all("authorization")
+    if ruled and not values:
+        return None  # anonymous: require() answers 401 where the rules need a user
     guard = guard_for(settings)
     wait = guard.lockout.retry_after(client)
     if wait is not None:
         return text_response(
             429, f"too many failed logins from your address; try again in {wait} seconds", [("Retry-After", str(wait))]
         )
-    values = request.headers.get_all("authorization")
     if not values:  # not an attempt yet: a browser asks first, then shows its prompt
         return challenge(settings, "log in: this server needs a user name and password")
     credentials = basic_credentials(values[0]) if len(values) == 1 else None
     if credentials is not None and guard.accepts(*credentials):
+        request.user = credentials[0]
         return None
     guard.lockout.failed(client)
     if credentials is None:
@@ -152,8 +160,12 @@ def hide_credentials(raw_head: bytes, settings: Settings) -> bytes:
 
 def challenge(settings: Settings, reason: str) -> Response:
     """401 with the challenge (RFC 7617 §2, §2.1)."""
-    value = f'Basic realm="{settings.auth_realm}", charset="UTF-8"'
-    return text_response(401, reason, [("WWW-Authenticate", value)])
+    return text_response(401, reason, [challenge_field(settings)])
+
+
+def challenge_field(settings: Settings) -> tuple[str, str]:
+    """`WWW-Authenticate` for this server's realm (RFC 7617 §2, §2.1)."""
+    return ("WWW-Authenticate", f'Basic realm="{settings.auth_realm}", charset="UTF-8"')
 
 
 def main(argv: list[str] | None = None) -> int:

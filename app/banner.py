@@ -1,11 +1,12 @@
 """The start-up banner: the line saying where the server listens (tests and scripts wait
 for it), then the URLs to share, whether writes are on and why (from the write policy,
 `policy.write_refusal`), the passwords, and a warning when they would cross the network
-in clear text."""
+in clear text, the access rules, and the QR code of `--qr`."""
 
 from __future__ import annotations
 
 from app.netaddr import share_urls
+from app.permissions import has_rules, rule_table
 from app.policy import is_loopback, write_refusal
 from app.settings import Settings
 
@@ -18,7 +19,32 @@ def banner(settings: Settings, port: int) -> str:
     line = f"Serving {protocol} on {settings.host} port {port} ({protocol.lower()}://{url_host}:{port}/)"
     if settings.workers > 1:
         line += f" with {settings.workers} worker processes"
-    return "\n".join([line + " ...", *access_lines(settings, port)])
+    return "\n".join([line + " ...", *access_lines(settings, port), *rules_lines(settings), *qr_lines(settings, port)])
+
+
+def rules_lines(settings: Settings) -> list[str]:
+    """With access rules: how many, from where, and that they decide per folder."""
+    if not has_rules(settings):
+        return []
+    sources = ["--allow"] if settings.allow else []
+    if settings.access_file is not None:
+        sources.append(f"{settings.access_file} (read again on SIGHUP)")
+    count = len(rule_table(settings))
+    return [f"Access rules: {count} from {' and '.join(sources)}, per folder, anonymous visitors included"]
+
+
+def qr_lines(settings: Settings, port: int) -> list[str]:
+    """With --qr: the first URL to share (else the local one) as a QR code, or the one
+    line saying how to get segno."""
+    if not settings.qr:
+        return []
+    from app import qr  # the one module that imports segno
+
+    if (hint := qr.install_hint()) is not None:
+        return [hint]
+    scheme = "https" if settings.tls_cert is not None else "http"
+    urls = share_urls(settings.host, port, scheme) or [f"{scheme}://{settings.host}:{port}/"]
+    return [f"QR code of {urls[0]}:", qr.terminal_text(urls[0]).rstrip("\n")]
 
 
 def writes_line(settings: Settings) -> str:

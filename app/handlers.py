@@ -36,8 +36,11 @@ from app.files import content_type_for, precompressed_files, respond_with_file
 from app.framing import Response, text_response
 from app.listing import files_listing, site_listing
 from app.paths import checked_path, writable_path
+from app.permissions import require
 from app.request import Request
 from app.settings import Settings
+from app.sharelinks import SHARE_PREFIX, share_request
+from app.sharepages import SHARES_PAGE, shares_action, shares_page
 from app.storage import store_upload
 from app import davlocks, tus, webdav
 from app.safefs import ServedPath
@@ -93,17 +96,18 @@ def user_agent(request: Request, settings: Settings, subpath: str) -> Response:
     return Response(200, [("Content-Type", "text/plain"), NO_STORE], value.encode("latin-1"))
 
 
-def get_file(request: Request, settings: Settings, subpath: str) -> Response:
+def get_file(request: Request, settings: Settings, subpath: str, root_url: str = "/files/") -> Response:
     """`GET /files/{name}`: the file's bytes from `--directory`, always as
     `application/octet-stream`, with validators and ranges. `GET /files/` (or a
-    subfolder, `/files/sub/`) lists the folder, as JSON for `Accept: application/json`."""
+    subfolder, `/files/sub/`) lists the folder, as JSON for `Accept: application/json`.
+    (`root_url`: where the listing's breadcrumbs start, a share link's root.)"""
     if settings.directory is None:
         raise HTTPError(404, "file serving is off: start the server with --directory DIR")
     if subpath == "" or subpath.endswith("/"):
         kind = download_format(request.query)
         if kind is not None:
             return archive_response(request, settings, subpath, kind)
-        return files_listing(request, settings, subpath)
+        return files_listing(request, settings, subpath, root_url)
     # A resumable upload's URL (`tus.py`), told apart by a slice, not a call: a GET of a
     # file pays nothing for it (the per-request budget, docs/performance.md).
     if subpath[: tus.UPLOAD_PREFIX_LENGTH] == tus.UPLOAD_PREFIX:
@@ -114,6 +118,7 @@ def get_file(request: Request, settings: Settings, subpath: str) -> Response:
             return digest_response(request, settings, subpath, algorithm)
     path = checked_path(settings.directory, subpath)
     name = unquote(subpath)
+    require(request, settings, name, "r")
     return respond_with_file(request, settings, path, "application/octet-stream", name, f"no file named {name}")
 
 
@@ -148,6 +153,7 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
     `X-OC-Mtime` sets the file's modification time (`webdav.after_put`)."""
     path = writable_path(settings, subpath)
     name = unquote(subpath)
+    require(request, settings, name, "w")
     # Everything that can refuse the upload is checked before the body is read: with
     # `Expect: 100-continue` the client then never sends it (RFC 9110 §10.1.1).
     request.body.check_limit()
@@ -160,6 +166,8 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
         raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
     if current is not None and not stat.S_ISREG(current.st_mode):
         raise HTTPError(409, f"{name} is a folder")
+    if current is not None:
+        require(request, settings, name, "d")  # replacing destroys what was there
     check_write_preconditions(request, current, name)
     webdav.check_write(request, settings, [name])
     # RFC 4918 §9.7.1: a PUT never creates the folders above it, 409 (a POST still does).
@@ -242,6 +250,17 @@ def site_not_found(request: Request, settings: Settings, error: HTTPError) -> Re
     return Response(404, [("Content-Type", "text/html; charset=utf-8")], page.read_bytes())
 
 
+def shared_get(request: Request, settings: Settings, subpath: str) -> Response:
+    """`GET /s/TOKEN...`: a file or folder through a share link (`sharelinks.py`)."""
+    return share_request(request, settings, subpath, get_file)
+
+
+def shared_upload(request: Request, settings: Settings, subpath: str) -> Response:
+    """`POST`/`PUT /s/TOKEN/...`: files dropped through an upload-only share link."""
+    handler = put_file if request.method == "PUT" else post_file
+    return share_request(request, settings, subpath, lambda r, s, p, root: handler(r, s, p))
+
+
 # ---------------------------------------------------------------------------------------
 # Routing
 # ---------------------------------------------------------------------------------------
@@ -288,11 +307,22 @@ ROUTES: tuple[Route, ...] = (
     FILES_ROUTE,
 )
 
+# Share links and their pages (sharelinks.py, sharepages.py): routes that exist only with
+# --directory (without it their paths stay the static site's, so a plain launch answers as
+# before), looked at after ROUTES by a slice comparison, which costs the requests of
+# every other route no call (the per-request budget, docs/performance.md).
+DIRECTORY_ROUTES: tuple[tuple[Route, int], ...] = (
+    (Route(SHARE_PREFIX, {"GET": shared_get, "POST": shared_upload, "PUT": shared_upload}), len(SHARE_PREFIX)),
+    (Route(SHARES_PAGE, {"GET": shares_page, "POST": shares_action}), len(SHARES_PAGE)),
+)
+
 # Paths no route above claims are files of the static site (`--www`), GET and HEAD only.
 STATIC_SITE = Route("/", {"GET": static_site})
 
 # Every method some route answers, plus HEAD and OPTIONS which `dispatch` answers for all.
-IMPLEMENTED_METHODS = frozenset({"HEAD", "OPTIONS"}.union(*(route.handlers for route in ROUTES)))
+IMPLEMENTED_METHODS = frozenset(
+    {"HEAD", "OPTIONS"}.union(*(route.handlers for route in ROUTES), *(route.handlers for route, _ in DIRECTORY_ROUTES))
+)
 
 
 def find_route(path: str, settings: Settings) -> tuple[Route, str]:
@@ -301,6 +331,10 @@ def find_route(path: str, settings: Settings) -> tuple[Route, str]:
         subpath = route.match(path)
         if subpath is not None:
             return route, subpath
+    if settings.directory is not None:
+        for route, size in DIRECTORY_ROUTES:
+            if path[:size] == route.path:
+                return route, path[size:]
     if settings.www is None:
         raise HTTPError(404, f"nothing at {path}")
     return STATIC_SITE, path[1:]

@@ -19,8 +19,9 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from app import listing_view, safefs
 from app.conditional import precondition_status
@@ -31,10 +32,11 @@ from app.framing import Response
 from app.listing_view import SORT_KEYS, Entry, Page, View, listing_page, utc
 from app.negotiation import media_range_weights
 from app.paths import checked_path
-from app.policy import write_refusal
+from app.permissions import allows, has_rules, require, shows
 from app.request import Request
 from app.safefs import ServedPath
 from app.settings import Settings
+from app.state import state_directory
 from app.state import is_state_name
 from app.storage import is_upload_in_progress
 
@@ -185,21 +187,29 @@ def render(fmt: str, page: Page, entries: list[Entry], view: View) -> bytes:
 
 
 def listing_response(
-    request: Request, settings: Settings, root: Path, subpath: str, page: Page, offered: tuple[str, ...]
+    request: Request,
+    settings: Settings,
+    root: Path,
+    subpath: str,
+    page: Page,
+    offered: tuple[str, ...],
+    shown: Callable[[Entry], bool] | None = None,
 ) -> Response:
     """The listing of folder `subpath` (percent-encoded, "" or ending in "/") under
-    `root`, in the format the client prefers among `offered`, or 304."""
+    `root`, in the format the client prefers among `offered`, or 304. `shown` leaves out
+    the entries it refuses (the access rules: `files_listing`)."""
     if not settings.listing:
         raise HTTPError(404, "folder listings are off (--no-listing)")
     folder = checked_path(root, subpath.removesuffix("/")) if subpath else ServedPath(root, ())
     view = view_from_query(request.query)
     fmt = choose_format(request.headers, offered)
     try:
-        entries = arrange(list_folder(folder, settings.show_hidden), view)
+        entries = list_folder(folder, settings.show_hidden)
     except (FileNotFoundError, NotADirectoryError):
         raise HTTPError(404, f"no folder at {request.path}") from None
     except PermissionError:
         raise HTTPError(403, f"permission denied reading {request.path}") from None
+    entries = arrange([entry for entry in entries if shown(entry)] if shown is not None else entries, view)
     etag = listing_etag(entries, view, page, fmt)
     headers = [("ETag", etag), CACHE_CONTROL, ("Vary", "Accept")]
     outcome = precondition_status(request.headers, request.method, etag, None)
@@ -210,11 +220,37 @@ def listing_response(
     return Response(200, [("Content-Type", LISTING_CONTENT_TYPES[fmt]), *headers], render(fmt, page, entries, view))
 
 
-def files_listing(request: Request, settings: Settings, subpath: str) -> Response:
-    """`GET /files/` and its folders: HTML, JSON or text, with archive links, and the
-    file manager when this server allows writes."""
-    page = Page("/files/" + subpath, "/files/", downloads=True, manager=write_refusal(settings) is None)
-    return listing_response(request, settings, settings.directory, subpath, page, ("html", "json", "text"))
+def files_listing(request: Request, settings: Settings, subpath: str, url: str = "/files/") -> Response:
+    """`GET /files/` and its folders (or a share link's, `url` its root): HTML, JSON or
+    text, with archive links, and the file manager where the user may write. Entries the
+    user has no right on are left out; a folder the user may write to but not list (a
+    drop box) lists nothing and shows the upload form."""
+    folder = unquote(subpath.removesuffix("/"))
+    if not allows(request, settings, folder, "w"):
+        require(request, settings, folder, "l")
+    lists = allows(request, settings, folder, "l")
+    page = Page(
+        request.path,
+        url,
+        downloads=lists and allows(request, settings, folder, "r"),
+        manager=allows(request, settings, folder, "w"),
+        share=lists and url == "/files/" and has_state(settings),
+    )
+    shown = visible_entries(request, settings, folder) if lists else (lambda entry: False)
+    return listing_response(request, settings, settings.directory, subpath, page, ("html", "json", "text"), shown)
+
+
+def visible_entries(request: Request, settings: Settings, folder: str) -> Callable[[Entry], bool] | None:
+    """The entries of `folder` a listing shows (`permissions.shows()`). None: all (no rules)."""
+    if request.grant is None and not has_rules(settings):
+        return None
+    prefix = folder + "/" if folder else ""
+    return lambda entry: shows(request, settings, prefix + entry.name)
+
+
+def has_state(settings: Settings) -> bool:
+    """Whether share links can be kept (a state folder that outlives this process)."""
+    return state_directory(settings) is not None
 
 
 def site_listing(request: Request, settings: Settings, subpath: str) -> Response:

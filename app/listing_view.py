@@ -46,6 +46,7 @@ class Page:
     root_url: str  # the first breadcrumb: "/files/" or "/"
     downloads: bool  # links to ?download=zip and ?download=tar.gz
     manager: bool  # upload, new folder and delete controls (writes are allowed)
+    share: bool = False  # a "Share" link on each entry (share links: sharelinks.py)
 
 
 def human_size(size: int) -> str:
@@ -133,11 +134,26 @@ def delete_control(page: Page, entry: Entry) -> str:
     )
 
 
+def share_link(page: Page, name: str) -> str:
+    """A link to the form that makes a share link for `name` in this folder."""
+    path = unquote(page.folder_url[len(page.root_url) :]) + name
+    href = "/shares/?" + urlencode({"path": path}, quote_via=quote)
+    return f'<a class="share" href="{html.escape(href)}">Share<span class="visually-hidden"> {html.escape(name)}</span></a>'
+
+
+def has_actions(page: Page) -> bool:
+    return page.manager or page.share
+
+
 def entry_row(page: Page, entry: Entry) -> str:
     label = html.escape(display_name(entry))
     size = "" if entry.is_dir else html.escape(human_size(entry.size))
     size_title = "" if entry.is_dir else f' title="{entry.size} bytes"'
-    actions = delete_control(page, entry) if page.manager else ""
+    actions = ""
+    if has_actions(page):
+        share = share_link(page, entry.name) + " " if page.share else ""
+        delete = delete_control(page, entry) if page.manager else '<td class="actions"></td>'
+        actions = delete.replace('<td class="actions">', f'<td class="actions">{share}', 1)
     return (
         f'<tr data-name="{label}"><td><a href="{html.escape(entry_href(entry))}">{label}</a>{hash_link(entry)}</td>'
         f'<td class="size"{size_title}>{size}</td><td>{utc(entry.modified_ns, "%Y-%m-%d %H:%M")}</td>'
@@ -154,7 +170,7 @@ def hash_link(entry: Entry) -> str:
 def table_body(page: Page, entries: list[Entry], view: View, has_parent: bool) -> str:
     rows = []
     if has_parent:
-        actions = "<td></td>" if page.manager else ""
+        actions = "<td></td>" if has_actions(page) else ""
         rows.append(f'<tr class="parent"><td><a href="../">../</a></td><td class="size"></td><td></td>{actions}</tr>')
     rows.extend(entry_row(page, entry) for entry in entries)
     if not entries:
@@ -179,9 +195,10 @@ def filter_form(view: View) -> str:
 def downloads(page: Page) -> str:
     if not page.downloads:
         return ""
+    share = " · " + share_link(page, "").replace(">Share<", ">Share this folder<", 1) if page.share else ""
     return (
         '<p class="downloads">Download this folder: '
-        '<a href="?download=zip">zip</a> · <a href="?download=tar.gz">tar.gz</a></p>'
+        f'<a href="?download=zip">zip</a> · <a href="?download=tar.gz">tar.gz</a>{share}</p>'
     )
 
 
@@ -210,7 +227,7 @@ def listing_page(page: Page, entries: list[Entry], view: View, has_parent: bool)
     """The whole page, as UTF-8."""
     title = html.escape(unquote(page.folder_url))
     heads = "".join(column_head(key, view) for key in SORT_KEYS)
-    if page.manager:
+    if has_actions(page):
         heads += '<th class="actions"><span class="visually-hidden">Actions</span></th>'
     return f"""<!doctype html>
 <html lang="en">

@@ -16,10 +16,11 @@ import signal
 import sys
 from typing import TYPE_CHECKING, Any
 
-from app import accesslog, tls
+from app import accesslog, hangup, tls
 from app.banner import banner
 from app.netaddr import lan_host
 from app.partial_uploads import remove_leftovers
+from app.permissions import rule_problems
 from app.policy import startup_errors
 from app.server import Server
 from app.settings import Limits, Settings, Timeouts
@@ -112,12 +113,12 @@ def configure_logging(verbose: bool, workers: int = 1) -> None:
 
 def open_access_log(settings: Settings, quiet: bool) -> None:
     """The access log, unless -q: on stderr, or in --access-log FILE, which SIGHUP reopens
-    (logrotate renames the file, then signals; nginx does the same)."""
-    if quiet:
-        return
-    access_log = accesslog.open_access_log(settings.access_log)
-    if settings.access_log is not None:
-        signal.signal(signal.SIGHUP, lambda *_: access_log.reopen_soon())
+    (logrotate renames the file, then signals; nginx does the same). SIGHUP also reads
+    --access-file again (`hangup.py`)."""
+    if not quiet:
+        accesslog.open_access_log(settings.access_log)
+    if hangup.wanted(settings):
+        signal.signal(signal.SIGHUP, lambda *_: hangup.on_hangup(settings))
 
 
 def add_stderr_handler(logger: logging.Logger, line_format: str) -> None:
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     arguments = parser.parse_args(argv)
     settings = settings_from_arguments(arguments)
-    for error in startup_errors(settings):
+    for error in [*startup_errors(settings), *rule_problems(settings)]:
         parser.error(error)
     if problem := tls.option_problem(settings):
         parser.error(problem)
@@ -183,7 +184,10 @@ def serve(server: Server, first_line: str) -> int:
     try:
         # Inside the try: a signal may arrive as soon as the banner is out (a script
         # waits for it, then stops us), before serve_forever() has begun.
-        print(first_line, flush=True)
+        # One write: a SIGTERM between print()'s text and its newline would glue the
+        # banner's last line to the shutdown summary.
+        sys.stdout.write(first_line + "\n")
+        sys.stdout.flush()
         server.serve_forever()
     except KeyboardInterrupt:
         pass

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from app.bodies import BodyDecoder, ChunkedDecoder, ContentLengthDecoder, RequestBody
 from app.errors import ProtocolError
@@ -49,6 +49,10 @@ class Request:
     # The client's address: the peer's, or behind a trusted proxy the one it forwarded
     # (`forwarded.py`); the connection fills it in.
     client: str = ""
+    # Who is asking, for `permissions.require()`: the user who logged in (`auth.py`, None
+    # if anonymous), or the share link used (`sharelinks.py`: a `permissions.Grant`).
+    user: str | None = None
+    grant: Any = None
 
 
 def parse_head(raw_head: bytes, limits: Limits) -> tuple[str, str, str, Headers]:

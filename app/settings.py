@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from app.accessrules import Rule, parse_rule
 from app.cors import cors_origin
 from app.extraheaders import SERVER_NAME, header_line, server_name
 from app.passwords import Account, auth_file, auth_option
@@ -67,6 +68,14 @@ def existing_file(value: str) -> Path:
     if not path.is_file():
         raise argparse.ArgumentTypeError(f"{value} is not a file")
     return path
+
+
+def allow_option(value: str) -> Rule:
+    """`--allow PATH:USER=RIGHTS` (accessrules.py)."""
+    try:
+        return parse_rule(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def site_directory(value: str) -> Path | None:
@@ -282,8 +291,22 @@ class Settings:
     auth_window: float = 60.0
     # The realm of the challenge (RFC 7617 §2): a name for the protected space.
     auth_realm: str = "files"
+    # Rights per folder and user (accessrules.py, applied by permissions.require()).
+    allow: tuple[Rule, ...] = option(
+        (), "grant USER (or * for everyone, anonymous included) RIGHTS under PATH of --directory: letters "
+        "of r read, l list, w write, d delete, or - for none; the deepest folder with a rule for the user "
+        "decides (repeatable; docs/permissions.md)", allow_option, "PATH:USER=RIGHTS", repeat=True
+    )
+    access_file: Path | None = option(
+        None, "the same rules as --allow, one a line, read again on SIGHUP", existing_file, "FILE"
+    )
     # Listen on every address, IPv6 and IPv4, and print the URLs to share (netaddr.py).
     lan: bool = option(False, "listen on every address (IPv6 and IPv4) and print the URLs to share on the network")
+    # A QR code of the URL to share (qr.py: segno, optional, imported only for this).
+    qr: bool = option(
+        False, "print the URL to share as a QR code in the terminal, and show one on the page of a new share "
+        "link (needs the segno package)"
+    )
     # Access-Control-Allow-Origin for pages of other origins (cors.py).
     cors: tuple[str, ...] = option(
         (), "let web pages of ORIGIN read the answers (CORS; repeatable; without ORIGIN: any origin, *)",

@@ -32,6 +32,7 @@ from app.connection import Connection
 from app.errors import ProtocolError
 from app.framing import CONTINUE_RESPONSE, FileBody, Response, StreamBody, chunked, response_head, sends_body
 from app.request import Request
+from app.sharelinks import hide_tokens
 
 # Header fields whose values are secrets: never written to a terminal or a log file.
 SECRET_FIELDS = frozenset({b"authorization", b"proxy-authorization", b"cookie", b"set-cookie"})
@@ -257,7 +258,8 @@ class TracedConnection(Connection):
 
     def write(self) -> None:
         """Write the lines collected, in one write under the lock, and start afresh."""
-        text = "".join(paint(line, self.colour) + "\n" for line in self.lines)
+        # A share link's token is a password: shown as the link's id (`sharelinks.py`).
+        text = hide_tokens("".join(paint(line, self.colour) + "\n" for line in self.lines))
         self.lines = []
         with WRITE_LOCK:
             sys.stderr.write(text)

@@ -190,10 +190,10 @@ def options_headers(settings: Settings) -> list[tuple[str, str]]:
     ]
 
 
-def check_name(settings: Settings, upload: Upload) -> None:
+def check_name(request: Request, settings: Settings, upload: Upload) -> None:
     """The target's name passes again the checks of every upload (the write policy may
     have changed); the file-system calls themselves walk it safely (`safefs.py`)."""
-    target_path(settings, "", upload.target)
+    target_path(request, settings, "", upload.target)
 
 
 def existing(request: Request, settings: Settings, subpath: str) -> Upload:
@@ -234,7 +234,7 @@ def create(request: Request, settings: Settings, subpath: str) -> Response:
         check_stream_type(request)
     if not writable_folder(settings, subpath).is_dir():
         raise HTTPError(404, f"no folder at {request.path}")
-    target_path(settings, subpath, name)  # 400 for `..`, an absolute name, ... as every upload
+    target_path(request, settings, subpath, name)  # 400 for `..`, an absolute name, ... as every upload
     relative = unquote(subpath) + name
     if any(is_state_name(segment) for segment in relative.split("/")):
         raise HTTPError(400, f"file name {name!r} refused: {STATE_DIR_NAME} is the server's state folder")
@@ -346,7 +346,7 @@ class locked:
 
 def write_at(request: Request, settings: Settings, upload: Upload, offset: int, checksum: tuple[str, bytes] | None) -> Upload:
     """Append the body at `offset` under the upload's lock; the upload as recorded after."""
-    check_name(settings, upload)
+    check_name(request, settings, upload)
     with locked(settings.directory, upload) as descriptor:
         upload = tusstore.find(settings, upload.id)  # again, under the lock: the truth now
         if upload is None:

@@ -36,6 +36,7 @@ from app.framing import Response, text_response
 from app.multipart import Event, MultipartError, MultipartReader, PartStart, boundary_from
 from app.negotiation import media_range_weights
 from app.paths import writable_folder, writable_path
+from app.permissions import allows, require
 from app.request import Request
 from app.safefs import ServedPath
 from app.settings import Limits, Settings
@@ -57,6 +58,11 @@ class Stored:
 def post_to_folder(request: Request, settings: Settings, subpath: str) -> Response:
     """`POST` to a folder URL: a multipart upload or a url-encoded folder action."""
     folder = writable_folder(settings, subpath)
+    # Uploads are refused before the body is read (each file and action then asks for
+    # its own path); a form action asks for the right it needs (w or d) on its target.
+    place = unquote(subpath.removesuffix("/"))
+    deletes = not is_form_upload(request) and allows(request, settings, place, "d")
+    require(request, settings, place, "d" if deletes else "w")
     if not folder.is_dir():
         raise HTTPError(404, f"no folder at {request.path}")
     if is_form_upload(request):
@@ -103,7 +109,7 @@ def form_upload(request: Request, settings: Settings, subpath: str) -> Response:
             assert isinstance(event, PartStart), event  # the grammar allows nothing else here
             if event.disposition.filename:  # a locked file needs its token (RFC 4918 §7.5)
                 check_write(request, settings, [unquote(subpath) + event.disposition.filename])
-            stored.extend(store_part(reader, event, settings, subpath, replace))
+            stored.extend(store_part(request, reader, event, settings, subpath, replace))
     except MultipartError as error:
         raise HTTPError(400, str(error) + kept(stored)) from None
     except HTTPError as error:  # a ProtocolError (413, 408) stays one: the connection closes
@@ -123,7 +129,7 @@ def kept(stored: list[Stored]) -> str:
 
 
 def store_part(
-    reader: MultipartReader, part: PartStart, settings: Settings, subpath: str, replace: bool
+    request: Request, reader: MultipartReader, part: PartStart, settings: Settings, subpath: str, replace: bool
 ) -> list[Stored]:
     """One part: a file is stored, a `mkdir` field makes a folder, other fields (a
     submit button) are read and dropped. An empty file part with an empty file name
@@ -132,13 +138,13 @@ def store_part(
     if filename is None:
         value = field_value(reader)
         if part.disposition.name == "mkdir" and value:
-            return [create_folder(settings, subpath, value)]
+            return [create_folder(request, settings, subpath, value)]
         return []
     if filename == "":
         if any(reader.part_data()):
             raise HTTPError(400, f"a file part (field {part.disposition.name}) has an empty file name")
         return []
-    return [store_file(reader, settings, subpath, filename, replace)]
+    return [store_file(request, reader, settings, subpath, filename, replace)]
 
 
 def field_value(reader: MultipartReader) -> str:
@@ -154,10 +160,13 @@ def field_value(reader: MultipartReader) -> str:
         raise HTTPError(400, "a form field is not valid UTF-8") from None
 
 
-def target_path(settings: Settings, subpath: str, name: str, encoded: str | None = None) -> ServedPath:
+def target_path(
+    request: Request, settings: Settings, subpath: str, name: str, right: str = "w", encoded: str | None = None
+) -> ServedPath:
     """Where `name` (decoded, maybe `dir/a.txt`) goes in folder `/files/{subpath}`: every
-    segment checked by `writable_path`, the reason naming the refused name. `encoded`:
-    the name as the client percent-encoded it, checked as a URL's path is."""
+    segment checked by `writable_path`, the reason naming the refused name; then `right`
+    on it asked of `permissions.require()`. `encoded`: the name as the client
+    percent-encoded it, checked as a URL's path is."""
     if name.startswith("/"):
         raise HTTPError(400, f"file name {name!r} is absolute; names must be relative to the folder")
     if encoded is None:
@@ -165,22 +174,28 @@ def target_path(settings: Settings, subpath: str, name: str, encoded: str | None
         # it is refused as a backslash, not as an encoded separator.
         encoded = quote(name, safe="/\\")
     try:
-        return writable_path(settings, subpath + encoded.removesuffix("/"))
+        path = writable_path(settings, subpath + encoded.removesuffix("/"))
     except HTTPError as error:
         if error.status != 400:
             raise
         raise HTTPError(400, f"file name {name!r} refused: {error.reason}") from None
+    require(request, settings, unquote(subpath) + name.removesuffix("/"), right)
+    return path
 
 
-def store_file(reader: MultipartReader, settings: Settings, subpath: str, filename: str, replace: bool) -> Stored:
+def store_file(
+    request: Request, reader: MultipartReader, settings: Settings, subpath: str, filename: str, replace: bool
+) -> Stored:
     """Stream one file part to disk through `write_atomically`: on any failure while it
     arrives, its temporary file is removed and nothing of it is left. An existing file
-    is replaced, unless `replace` is False (412)."""
-    path = target_path(settings, subpath, filename)
+    is replaced (which needs the right to delete it), unless `replace` is False (412)."""
+    path = target_path(request, settings, subpath, filename)
     if path.is_dir():
         raise HTTPError(409, f"{filename} is a folder")
     if not replace and path.exists():
         raise HTTPError(412, f"{filename} exists already (If-None-Match: *)")
+    if path.exists():
+        require(request, settings, unquote(subpath) + filename, "d")
     size = 0
 
     def counted() -> Iterator[bytes]:
@@ -193,9 +208,9 @@ def store_file(reader: MultipartReader, settings: Settings, subpath: str, filena
     return Stored(filename, "/files/" + subpath + quote(filename, safe="/"), size)
 
 
-def create_folder(settings: Settings, subpath: str, name: str) -> Stored:
+def create_folder(request: Request, settings: Settings, subpath: str, name: str) -> Stored:
     """`mkdir=NAME`: make the folder (and its parents); 409 if a file or folder is there."""
-    path = target_path(settings, subpath, name.removesuffix("/"))
+    path = target_path(request, settings, subpath, name.removesuffix("/"))
     if not make_directory(path, name, parents=True):
         raise HTTPError(409, f"{name} exists already")
     folder = name.removesuffix("/") + "/"
@@ -275,13 +290,13 @@ def form_action(request: Request, settings: Settings, subpath: str) -> Response:
     if action == "mkdir":
         # RFC 4918 §7.4: a locked folder's members are locked too.
         check_write(request, settings, [unquote(subpath) + name.removesuffix("/")])
-        create_folder(settings, subpath, name)
+        create_folder(request, settings, subpath, name)
     else:
         # The name comes percent-encoded, as in the entry's URL: a browser normalises the
         # line breaks of a form value to CRLF (HTML, "converting a form data set"), so
         # `a\nx` sent as it is would arrive as `a\r\nx` and delete that file instead.
         decoded = unquote(name.removesuffix("/"))
-        path = target_path(settings, subpath, decoded, encoded=name)
+        path = target_path(request, settings, subpath, decoded, "d", encoded=name)
         check_write(request, settings, removes=[unquote(subpath) + decoded])
         remove_path(path, unquote(name))
     folder_url = "/files/" + subpath

@@ -43,7 +43,7 @@ from app.errors import HTTPError
 from app.framing import Response
 from app.paths import checked_path
 from app.request import Request
-from app.permissions import require
+from app.permissions import require, shows
 from app.settings import Settings
 
 Handler = Callable[[Request, Settings, str], Response]
@@ -209,15 +209,17 @@ def propfind(request: Request, settings: Settings, subpath: str) -> Response:
     responses = [describe(settings, target, query, context, dead=True)]
     if depth == "0" or not target.is_dir:
         return multistatus(responses)
-    return multistatus(chain(responses, members(settings, target, query, context)))
+    return multistatus(chain(responses, members(request, settings, target, query, context)))
 
 
-def members(settings: Settings, target: Resource, query: Query, context: Context) -> Iterator[str]:
+def members(request: Request, settings: Settings, target: Resource, query: Query, context: Context) -> Iterator[str]:
     """The `<D:response>` of each entry of a folder, made while the 207 goes out."""
     dead = davprops.has_dead_properties_below(settings, target.path)
     prefix = f"{target.path}/" if target.path else ""
     try:
         for name, status in davfs.entries(settings.directory, segments(target.path), settings.show_hidden):
+            if not shows(request, settings, prefix + name):  # what this user may not see (permissions)
+                continue
             yield describe(settings, davprops.resource_at(prefix + name, status), query, context, dead)
     except (FileNotFoundError, NotADirectoryError):
         return  # the folder went, or was swapped, while the 207 went out: it ends here
@@ -422,7 +424,9 @@ def transfer(request: Request, settings: Settings, subpath: str, move: bool) -> 
     overwrite = parse_overwrite(request.headers.get("overwrite"))
     depth = parse_depth(request.headers.get("depth"), ("infinity",) if move else ("0", "infinity"), "infinity")
     where = destination_subpath(request.headers.get("destination"), request.headers.get("host"))
-    source = existing(request, settings, subpath, "d" if move else "r")
+    source = existing(request, settings, subpath, "r")
+    if move:  # a MOVE also removes the source (permissions.py: read and delete)
+        require(request, settings, source.path, "d")
     destination = locate(request, settings, where, "w")
     check_destination(source.path, destination)
     check_write(request, settings, [source.path, destination] if move else [destination])

@@ -13,10 +13,11 @@ import logging
 import os
 import signal
 import socket
+import sys
 import time
 from typing import TYPE_CHECKING
 
-from app import accesslog
+from app import hangup
 from app.server import Server, open_listener
 from app.settings import Settings
 
@@ -54,7 +55,8 @@ class Supervisor:
     def run(self, banner: str) -> str:
         """Keep the workers running until Ctrl+C or SIGTERM; returns a summary line."""
         try:
-            print(banner, flush=True)
+            sys.stdout.write(banner + "\n")  # one write (see main.serve)
+            sys.stdout.flush()
             self.forward_reopen_signal()
             for _ in range(self.settings.workers - 1):
                 self.spare_listeners.append(self.new_listener())
@@ -86,9 +88,10 @@ class Supervisor:
             listener.close()
 
     def forward_reopen_signal(self) -> None:
-        """With --access-log FILE, each worker writes the file: SIGHUP (logrotate) is
-        passed on to every worker, which reopens its own (`run_worker`)."""
-        if accesslog.active_log is not None and accesslog.active_log.path is not None:
+        """With --access-log FILE, each worker writes the file, and with --access-file
+        each keeps its rules: SIGHUP (logrotate, a change of rules) is passed on to every
+        worker, which reopens its own file or reads the rules again (`run_worker`)."""
+        if hangup.wanted(self.settings):
             signal.signal(signal.SIGHUP, lambda *_: [signal_quietly(pid, signal.SIGHUP) for pid in self.workers])
 
     def start_worker(self, listener: socket.socket) -> None:
@@ -151,12 +154,15 @@ def run_worker(
         # as SIGTERM, so the worker ignores the direct copy and stops once, gracefully.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
-        if accesslog.active_log is not None and accesslog.active_log.path is not None:
-            signal.signal(signal.SIGHUP, lambda *_: accesslog.active_log and accesslog.active_log.reopen_soon())
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
+        if hangup.wanted(settings):
+            signal.signal(signal.SIGHUP, lambda *_: hangup.on_hangup(settings))
         server = Server(settings, listener, tls_context, shared=listener is shared)
-        log.debug("worker %d listening on port %d", os.getpid(), server.port)
         try:
+            # A SIGTERM sent since fork() is delivered here, as KeyboardInterrupt: a stop
+            # like any other, not a worker failure (the supervisor logs "started" before
+            # this point, so a quick stop can come that early).
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
+            log.debug("worker %d listening on port %d", os.getpid(), server.port)
             server.serve_forever()
         except KeyboardInterrupt:
             pass

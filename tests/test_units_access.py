@@ -17,6 +17,7 @@ from app.banner import writes_line
 from app.cors import cors_origin
 from app.extraheaders import add_vary, header_line, replace_fields
 from app.lockout import Lockout
+from app.state import StateDatabase
 from app.netaddr import url
 from app.passwords import Account, auth_option, hash_problem, make_hash, verify_hash
 from app.policy import is_loopback, startup_errors, write_refusal
@@ -201,7 +202,7 @@ class Clock:
 
 def test_lockout_after_attempts_within_the_window_then_its_end() -> None:
     clock = Clock()
-    lockout = Lockout(attempts=3, window=60, duration=30, clock=clock)
+    lockout = Lockout(StateDatabase(None), attempts=3, window=60, duration=30, clock=clock)
     for _ in range(2):
         lockout.failed("a")
         assert lockout.retry_after("a") is None
@@ -218,7 +219,7 @@ def test_lockout_after_attempts_within_the_window_then_its_end() -> None:
 
 def test_lockout_forgets_failures_older_than_the_window() -> None:
     clock = Clock()
-    lockout = Lockout(attempts=3, window=60, duration=30, clock=clock)
+    lockout = Lockout(StateDatabase(None), attempts=3, window=60, duration=30, clock=clock)
     lockout.failed("a")
     lockout.failed("a")
     clock.now += 61
@@ -227,10 +228,15 @@ def test_lockout_forgets_failures_older_than_the_window() -> None:
 
 
 def test_lockout_remembers_a_bounded_number_of_addresses() -> None:
-    lockout = Lockout(attempts=2, window=60, duration=30, max_clients=100, clock=Clock())
+    clock = Clock()
+    lockout = Lockout(StateDatabase(None), attempts=2, window=60, duration=30, max_clients=100, clock=clock)
     for number in range(1000):
+        clock.now += 0.01
         lockout.failed(f"10.0.{number // 256}.{number % 256}")
-    assert len(lockout.failures) == 100
+    assert lockout.clients() == 100
+    assert lockout.retry_after("10.0.3.231") is None  # the last address, one failure: on record, not locked
+    lockout.failed("10.0.3.231")
+    assert lockout.retry_after("10.0.3.231") == 30
 
 
 @pytest.mark.parametrize(
