@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from app.davxml import DAV, Name, element_xml, empty_element
+from app.davxml import DAV, Name, element_xml
 from app.conditional import etag_for
 from app.dates import http_date
 from app.settings import Settings
@@ -296,7 +296,3 @@ def copy(settings: Settings, source: str, destination: str, subtree: bool) -> No
             f"SELECT ? || substr(path, ?), namespace, name, value FROM dav_props WHERE path = ? {below}",
             (destination, cut, source, low, high) if subtree else (destination, cut, source, 0, 0),
         )
-
-
-def empty_property(name: Name) -> str:
-    return empty_element(name)

@@ -149,14 +149,15 @@ def post_file(request: Request, settings: Settings, subpath: str) -> Response:
 def put_file(request: Request, settings: Settings, subpath: str) -> Response:
     """`POST` or `PUT /files/{name}`: create or replace the file with the body, streamed
     to disk and renamed into place (`write_atomically`). 201 with Location when new, 204
-    when replaced; folders in the name are created."""
+    when replaced; a POST creates the folders in the name, a PUT answers 409 without them;
+    `X-OC-Mtime` sets the file's modification time (`webdav.after_put`)."""
     path = writable_path(settings, subpath)
     name = unquote(subpath)
     require(request, settings, name, "w")
     # Everything that can refuse the upload is checked before the body is read: with
     # `Expect: 100-continue` the client then never sends it (RFC 9110 §10.1.1).
     request.body.check_limit()
-    mtime = webdav.put_mtime(request)
+    mtime = webdav.put_mtime(request) if "x-oc-mtime" in request.headers else None
     try:
         current = path.stat()
     except FileNotFoundError:
@@ -165,15 +166,13 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
         raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
     if current is not None and not stat.S_ISREG(current.st_mode):
         raise HTTPError(409, f"{name} is a folder")
-    if current is None and request.method == "PUT" and not ServedPath(path.root, path.segments[:-1]).is_dir():
-        # RFC 4918 §9.7.1: a PUT never creates the folders above it (a POST still does).
-        raise HTTPError(409, f"the parent folder of {name} does not exist")
     if current is not None:
         require(request, settings, name, "d")  # replacing destroys what was there
     check_write_preconditions(request, current, name)
     webdav.check_write(request, settings, [name])
-    store_upload(path, request.body, name)
-    extra = webdav.after_put(settings, name, mtime)
+    # RFC 4918 §9.7.1: a PUT never creates the folders above it, 409 (a POST still does).
+    store_upload(path, request.body, name, parents=request.method != "PUT")
+    extra = webdav.after_put(settings, name, mtime) if mtime is not None else []
     if current is not None:
         return Response(204, extra)
     return Response(201, [("Location", "/files/" + quote(name)), *extra])

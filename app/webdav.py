@@ -26,6 +26,7 @@ fields → `davheaders.py`; §14.16 multistatus → `davxml.multistatus`.
 from __future__ import annotations
 
 import errno
+import functools
 import stat
 from collections.abc import Callable, Iterator
 from itertools import chain
@@ -82,6 +83,21 @@ def resource_removed(settings: Settings, path: str) -> None:
     davlocks.py, their locks)."""
     davprops.forget(settings, path)
     davlocks.drop_locks(settings, path)
+
+
+def walked(handler: Handler) -> Handler:
+    """A handler for which the tree changing under the request (something removed, a
+    folder swapped for a file or a symlink between our look and our change: the walk
+    then finds no folder where it goes down) is a 409, never a 500."""
+
+    @functools.wraps(handler)
+    def answer(request: Request, settings: Settings, subpath: str) -> Response:
+        try:
+            return handler(request, settings, subpath)
+        except (FileNotFoundError, NotADirectoryError):
+            raise HTTPError(409, f"/files/{unquote(subpath)} changed while the request ran; try again") from None
+
+    return answer
 
 
 # ---------------------------------------------------------------------------------------
@@ -177,6 +193,7 @@ def propfind_query(body: Element | None) -> Query:
     raise HTTPError(400, "a DAV:propfind holds DAV:prop, DAV:propname or DAV:allprop")
 
 
+@walked
 def propfind(request: Request, settings: Settings, subpath: str) -> Response:
     """PROPFIND Depth 0 or 1: a 207 with the properties asked for. Depth infinity (or no
     Depth, which means infinity) is refused: §9.1 lets a server, and a whole tree in one
@@ -199,10 +216,13 @@ def members(request: Request, settings: Settings, target: Resource, query: Query
     """The `<D:response>` of each entry of a folder, made while the 207 goes out."""
     dead = davprops.has_dead_properties_below(settings, target.path)
     prefix = f"{target.path}/" if target.path else ""
-    for name, status in davfs.entries(settings.directory, segments(target.path), settings.show_hidden):
-        if not shows(request, settings, prefix + name):  # what this user may not see (permissions)
-            continue
-        yield describe(settings, davprops.resource_at(prefix + name, status), query, context, dead)
+    try:
+        for name, status in davfs.entries(settings.directory, segments(target.path), settings.show_hidden):
+            if not shows(request, settings, prefix + name):  # what this user may not see (permissions)
+                continue
+            yield describe(settings, davprops.resource_at(prefix + name, status), query, context, dead)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # the folder went, or was swapped, while the 207 went out: it ends here
 
 
 def describe(settings: Settings, resource: Resource, query: Query, context: Context, dead: bool) -> str:
@@ -285,6 +305,7 @@ def patch_results(instructions: list[Instruction]) -> tuple[list[davprops.Change
     return changes, mtime, statuses
 
 
+@walked
 def proppatch(request: Request, settings: Settings, subpath: str) -> Response:
     """Set and remove dead properties, all or nothing; a 207 with each one's status."""
     target = existing(request, settings, subpath, "w")
@@ -306,6 +327,7 @@ def proppatch(request: Request, settings: Settings, subpath: str) -> Response:
 # ---------------------------------------------------------------------------------------
 
 
+@walked
 def mkcol(request: Request, settings: Settings, subpath: str) -> Response:
     """MKCOL: create one folder; 201. 405 when something exists there already (§9.3.1),
     409 when its parent does not exist (MKCOL makes one level), 415 with a body (§9.3:
@@ -327,6 +349,7 @@ def mkcol(request: Request, settings: Settings, subpath: str) -> Response:
     return Response(201, [("Location", "/files/" + quote(name) + "/")])
 
 
+@walked
 def delete(request: Request, settings: Settings, subpath: str) -> Response:
     """DELETE a file, or a folder with everything it holds (§9.6.1: a collection is
     deleted as if Depth infinity). 204 when all is gone; else a 207 naming each member
@@ -384,10 +407,12 @@ def failures_response(settings: Settings, failures: list[davfs.Failure]) -> Resp
 # ---------------------------------------------------------------------------------------
 
 
+@walked
 def copy(request: Request, settings: Settings, subpath: str) -> Response:
     return transfer(request, settings, subpath, move=False)
 
 
+@walked
 def move(request: Request, settings: Settings, subpath: str) -> Response:
     return transfer(request, settings, subpath, move=True)
 
@@ -476,11 +501,9 @@ def put_mtime(request: Request) -> float | None:
     return parse_oc_mtime(request.headers.get("x-oc-mtime"))
 
 
-def after_put(settings: Settings, name: str, mtime: float | None) -> list[tuple[str, str]]:
+def after_put(settings: Settings, name: str, mtime: float) -> list[tuple[str, str]]:
     """Set the stored file's mtime from X-OC-Mtime, so the next sync sees it unchanged;
     `X-OC-Mtime: accepted` in the answer is how those clients know it was kept."""
-    if mtime is None:
-        return []
     davfs.set_mtime(settings.directory, segments(name), mtime)
     return [("X-OC-Mtime", "accepted")]
 
