@@ -58,16 +58,10 @@ def is_enumerated(name: str, show_hidden: bool) -> bool:
 def entries(root: Path, segments: Segments, show_hidden: bool) -> Iterator[tuple[str, os.stat_result]]:
     """(name, status) of the files and folders in a folder, lazily (a folder of 100,000
     entries is never held in memory), in the order the file system gives them."""
-    with safefs.open_folder(root, segments) as folder, os.scandir(folder) as scan:
-        for item in scan:
-            if not is_enumerated(item.name, show_hidden) or item.is_symlink():
-                continue
-            try:
-                status = item.stat(follow_symlinks=False)
-            except OSError:
-                continue  # removed while we looked
-            if stat.S_ISREG(status.st_mode) or stat.S_ISDIR(status.st_mode):
-                yield item.name, status
+    with safefs.open_folder(root, segments) as folder:
+        for entry in safefs.scan_entries(folder):
+            if is_enumerated(entry.name, show_hidden):
+                yield entry.name, entry.status
 
 
 # ---------------------------------------------------------------------------------------

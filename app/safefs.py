@@ -353,10 +353,16 @@ class Entry:
 
 
 def folder_entries(folder: int) -> list[Entry]:
-    """The regular files and folders in the folder descriptor `folder`, in no order:
-    symlinks, other kinds and the state folder left out (`os.scandir(fd)`; each entry's
-    status from `fstatat` in that folder, never through a link)."""
-    found = []
+    """The regular files and folders in the folder descriptor `folder`, in no order
+    (`scan_entries`, as a list)."""
+    return list(scan_entries(folder))
+
+
+def scan_entries(folder: int) -> Iterator[Entry]:
+    """The regular files and folders in the folder descriptor `folder`, one at a time (a
+    folder of any size is never held whole): symlinks, other kinds and the state folder
+    left out (`os.scandir(fd)`; each entry's status from `fstatat` in that folder, never
+    through a link)."""
     with os.scandir(folder) as scan:
         for item in scan:
             if item.is_symlink() or is_state_name(item.name):
@@ -366,8 +372,7 @@ def folder_entries(folder: int) -> list[Entry]:
             except OSError:
                 continue  # removed while we looked
             if stat_module.S_ISDIR(status.st_mode) or stat_module.S_ISREG(status.st_mode):
-                found.append(Entry(item.name, status))
-    return found
+                yield Entry(item.name, status)
 
 
 def entries(root: Path, segments: Sequence[str]) -> list[Entry]:
