@@ -19,9 +19,11 @@ folder, the error) for the 207.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple
 from pathlib import Path
 
 from app import safefs
@@ -33,6 +35,8 @@ from app.storage import is_upload_in_progress
 
 Segments = Sequence[str]
 Failure = tuple[str, bool, OSError]  # (path under the root, is a folder, the error)
+# Whether the user may act on a member path (`permissions.member_rule`); None: on all.
+Rule = Callable[[str], bool] | None
 
 
 def lstat_or_none(root: Path, segments: Segments) -> os.stat_result | None:
@@ -84,17 +88,32 @@ def rename(root: Path, source: Segments, target: Segments) -> None:
     safefs.rename(root, source, target)
 
 
-def copy(root: Path, source: Segments, target: Segments, recursive: bool, failures: list[Failure]) -> None:
+def copy(
+    root: Path, source: Segments, target: Segments, recursive: bool, failures: list[Failure], keep: Rule = None
+) -> None:
     """Copy a file, or a folder (its members too when `recursive`), to `target`, which
-    does not exist; what cannot be copied goes to `failures` and the rest goes on."""
+    does not exist; what cannot be copied goes to `failures` and the rest goes on. A
+    member whose source path `keep` refuses (the user may not read it) is left out."""
     with safefs.located(root, source) as (source_folder, source_name):
         with safefs.located(root, target, follow=False) as (target_folder, target_name):
-            copy_below(source_folder, source_name, target_folder, target_name, recursive, failures, "/".join(target))
+            places = Places("/".join(target), "/".join(source), keep)
+            copy_below(source_folder, source_name, target_folder, target_name, recursive, failures, places)
+
+
+class Places(NamedTuple):
+    """Where a copy is: the target's path (for failures), the source's (for `keep`)."""
+
+    target: str
+    source: str
+    keep: Rule
+
+    def child(self, name: str) -> Places:
+        return Places(f"{self.target}/{name}", f"{self.source}/{name}", self.keep)
 
 
 def copy_below(
     source_folder: int, source_name: str, target_folder: int, target_name: str,
-    recursive: bool, failures: list[Failure], where: str,
+    recursive: bool, failures: list[Failure], where: Places,
 ) -> None:
     status = os.stat(source_name, dir_fd=source_folder, follow_symlinks=False)
     if stat.S_ISREG(status.st_mode):
@@ -109,7 +128,7 @@ def copy_below(
 
 
 def copy_members(
-    source_folder: int, source_name: str, target_folder: int, target_name: str, failures: list[Failure], where: str
+    source_folder: int, source_name: str, target_folder: int, target_name: str, failures: list[Failure], where: Places
 ) -> None:
     """Copy what a folder holds (no symlinks, no upload in progress) by descriptors."""
     inner_source = os.open(source_name, DIR_FLAGS, dir_fd=source_folder)
@@ -117,33 +136,38 @@ def copy_members(
         inner_target = os.open(target_name, DIR_FLAGS, dir_fd=target_folder)
         try:
             for item in safefs.folder_entries(inner_source):
-                if is_upload_in_progress(item.name):
+                inner = where.child(item.name)
+                if is_upload_in_progress(item.name) or (where.keep is not None and not where.keep(inner.source)):
                     continue
                 try:
-                    copy_below(inner_source, item.name, inner_target, item.name, True, failures, f"{where}/{item.name}")
+                    copy_below(inner_source, item.name, inner_target, item.name, True, failures, inner)
                 except OSError as error:
-                    failures.append((f"{where}/{item.name}", item.is_dir, error))
+                    failures.append((inner.target, item.is_dir, error))
         finally:
             os.close(inner_target)
     finally:
         os.close(inner_source)
 
 
-def remove(root: Path, segments: Segments, failures: list[Failure]) -> bool:
+def remove(root: Path, segments: Segments, failures: list[Failure], keep: Rule = None) -> bool:
     """Delete a file (or a link), or a folder and everything it holds (RFC 4918 §9.6.1);
-    what cannot be deleted goes to `failures`. True when it is all gone."""
+    what cannot be deleted goes to `failures`, a member `keep` refuses (the user may not
+    delete it) too, as a 403. True when it is all gone."""
     if not segments:
         raise safefs.Refused(403, "the served directory itself cannot be deleted")
     try:
         with safefs.located(root, segments, follow=False) as (folder, name):
-            return remove_below(folder, name, "/".join(segments), failures)
+            return remove_below(folder, name, "/".join(segments), failures, keep)
     except (FileNotFoundError, NotADirectoryError):
         # A folder on the way went, or became a file or a link, since the request looked:
         # the name names nothing to delete now (never what a link leads to).
         raise HTTPError(404, f"no file or folder named {'/'.join(segments)}") from None
 
 
-def remove_below(folder: int, name: str, where: str, failures: list[Failure]) -> bool:
+def remove_below(folder: int, name: str, where: str, failures: list[Failure], keep: Rule = None) -> bool:
+    if keep is not None and not keep(where):
+        failures.append((where, False, PermissionError(errno.EACCES, "no right to delete", where)))
+        return False
     try:
         if not stat.S_ISDIR(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):
             os.unlink(name, dir_fd=folder)
@@ -158,7 +182,7 @@ def remove_below(folder: int, name: str, where: str, failures: list[Failure]) ->
         with os.scandir(inner) as scan:
             names = [item.name for item in scan if not (is_upload_in_progress(item.name) or is_state_name(item.name))]
         # Every member is tried, even after one fails (a list, not all()'s short cut).
-        whole = all([remove_below(inner, member, f"{where}/{member}", failures) for member in names])
+        whole = all([remove_below(inner, member, f"{where}/{member}", failures, keep) for member in names])
     finally:
         os.close(inner)
     if not whole:

@@ -43,6 +43,8 @@ A folder ruled `w` without `l` is a drop box: files go in, and its listing shows
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import functools
 import logging
 import os
@@ -174,6 +176,15 @@ def shows(request: Request, settings: Settings, path: str) -> bool:
         return True
     wanted = "rlw" if write_refusal(settings) is None else "rl"
     return any(letter in wanted for letter in rights_at(request, settings, path))
+
+
+def member_rule(request: Request, settings: Settings, right: str) -> Callable[[str], bool] | None:
+    """For what acts on a whole tree (WebDAV's COPY, MOVE and DELETE of a folder): whether
+    the user has `right` on each member path, or None when no rule can refuse one (no
+    access rules, no share link), so a tree costs nothing more than before."""
+    if request.grant is None and not has_rules(settings):
+        return None
+    return lambda path: allows(request, settings, path, right)
 
 
 def decides_anonymous(request: Request, settings: Settings) -> bool:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator
 from itertools import chain
 from urllib.parse import quote, unquote
 
-from app import davfs, davlocks, davprops
+from app import davfs, davlocks, davprops, safefs
 from app.davheaders import destination_subpath, parse_depth, parse_oc_mtime, parse_overwrite
 from app.davprops import Context, Resource
 from app.davxml import DAV, Element, Name, element_xml, empty_element, error_response, multistatus, parse_body
@@ -43,7 +43,7 @@ from app.errors import HTTPError
 from app.framing import Response
 from app.paths import checked_path
 from app.request import Request
-from app.permissions import require, shows
+from app.permissions import member_rule, require, shows
 from app.settings import Settings
 
 Handler = Callable[[Request, Settings, str], Response]
@@ -360,7 +360,7 @@ def delete(request: Request, settings: Settings, subpath: str) -> Response:
     check_write_preconditions(request, target.status, target.path)
     check_write(request, settings, [target.path])
     failures: list[davfs.Failure] = []
-    if davfs.remove(settings.directory, segments(target.path), failures):
+    if davfs.remove(settings.directory, segments(target.path), failures, member_rule(request, settings, "d")):
         resource_removed(settings, target.path)
         return Response(204)
     forget_missing(settings, target.path)
@@ -433,11 +433,13 @@ def transfer(request: Request, settings: Settings, subpath: str, move: bool) -> 
     parent = davfs.lstat_or_none(settings.directory, segments(destination)[:-1])
     if parent is None or not stat.S_ISDIR(parent.st_mode):
         raise HTTPError(409, f"the parent folder of {destination} does not exist")
-    replaced = clear_destination(settings, destination, overwrite)
+    if move and source.is_dir:
+        check_whole_tree(request, settings, source.path)
+    replaced = clear_destination(request, settings, destination, overwrite)
     if isinstance(replaced, Response):
         return replaced
     failures: list[davfs.Failure] = []
-    carry(settings, source, destination, move, depth == "infinity", failures)
+    carry(settings, source, destination, move, depth == "infinity", failures, member_rule(request, settings, "r"))
     if failures:
         return failures_response(settings, failures)
     if replaced:
@@ -457,7 +459,7 @@ def check_destination(source: str, destination: str) -> None:
         raise HTTPError(403, "the destination holds the source")
 
 
-def clear_destination(settings: Settings, name: str, overwrite: bool) -> bool | Response:
+def clear_destination(request: Request, settings: Settings, name: str, overwrite: bool) -> bool | Response:
     """§9.8.4, §9.9.3: an existing destination is deleted first when Overwrite is T (True:
     something was replaced), refused with 412 when F; a 207 if it could not all go."""
     if davfs.lstat_or_none(settings.directory, segments(name)) is None:
@@ -465,14 +467,29 @@ def clear_destination(settings: Settings, name: str, overwrite: bool) -> bool | 
     if not overwrite:
         raise HTTPError(412, f"{name} exists and Overwrite is F")
     failures: list[davfs.Failure] = []
-    if not davfs.remove(settings.directory, segments(name), failures):
+    require(request, settings, name, "d")  # replacing destroys what was there
+    if not davfs.remove(settings.directory, segments(name), failures, member_rule(request, settings, "d")):
         return failures_response(settings, failures)
     resource_removed(settings, name)
     return True
 
 
+def check_whole_tree(request: Request, settings: Settings, path: str) -> None:
+    """A MOVE of a folder takes everything in it where other rules may apply: 403 unless
+    the user may read and delete every member (with no access rules, nothing to check)."""
+    readable, deletable = member_rule(request, settings, "r"), member_rule(request, settings, "d")
+    if readable is None or deletable is None:
+        return
+    with safefs.open_folder(settings.directory, segments(path)) as folder:
+        for entry in safefs.tree(folder):
+            member = f"{path}/{entry.path}".removesuffix("/")
+            if not (readable(member) and deletable(member)):
+                raise HTTPError(403, f"{path} holds {member}, which you may not move")
+
+
 def carry(
-    settings: Settings, source: Resource, name: str, move: bool, infinity: bool, failures: list[davfs.Failure]
+    settings: Settings, source: Resource, name: str, move: bool, infinity: bool, failures: list[davfs.Failure],
+    readable: davfs.Rule = None,
 ) -> None:
     """Move (one rename, whatever a folder holds) or copy the bytes, then the dead
     properties with them."""
@@ -482,7 +499,7 @@ def carry(
             davprops.move(settings, source.path, name)
             davlocks.drop_locks(settings, source.path)  # §7.6: a lock stays behind
             return
-        davfs.copy(settings.directory, segments(source.path), segments(name), infinity, failures)
+        davfs.copy(settings.directory, segments(source.path), segments(name), infinity, failures, readable)
     except OSError as error:
         failures.append((name, source.is_dir, error))
         return
