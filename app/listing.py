@@ -10,22 +10,30 @@ The query chooses the view (`?sort=name|size|modified&order=asc|desc&filter=TEXT
 folders always first); `Accept` chooses the format: HTML (`listing_view.py`), JSON on
 `/files/`, or plain text, one name a line. Every listing carries an ETag made from what
 it shows, so a browser revalidates with `If-None-Match` and gets a 304 without a body.
+Every format is gzipped when the client accepts it, and written in pieces: a listing of
+more than 64 KiB streams (chunked), so a folder of 200,000 entries holds its entries in
+memory (to sort them) but never its page.
 """
 
 from __future__ import annotations
 
 import hashlib
+from array import array
+import itertools
 import json
 import os
 import re
-import stat
+from stat import S_ISDIR, S_ISREG
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 from app import listing_view
 from app.files import CACHE_CONTROL, checked_path, is_upload_in_progress, precondition_status
-from app.http import Headers, HTTPError, Request, Response, media_range_weights
-from app.listing_view import SORT_KEYS, Entry, Page, View, listing_page, utc
+from app.compression import GZIP_LEVEL
+from app.http import Headers, HTTPError, Request, Response, StreamBody, accepts_gzip, media_range_weights
+from app.listing_view import ROWS_PER_PIECE, SORT_KEYS, Entry, Page, View, listing_pieces, utc
 from app.policy import write_refusal
 from app.settings import Settings
 
@@ -55,41 +63,52 @@ def is_utf8(name: str) -> bool:
 
 def list_folder(folder: Path, show_hidden: bool = False) -> list[Entry]:
     """The listed entries of a folder, in no particular order: regular files and
-    folders, no symlinks."""
-    entries = []
+    folders, no symlinks. One `stat` per entry (the kind and the symlink test come
+    from the folder's own records); the common name, ASCII and not hidden, takes no
+    call of ours."""
+    entries: list[Entry] = []
+    append, make_entry = entries.append, tuple.__new__
     with os.scandir(folder) as scan:
         for item in scan:
-            if not is_listed(item.name, show_hidden) or item.is_symlink():
+            name = item.name
+            if (name.startswith(".") or not name.isascii()) and not is_listed(name, show_hidden):
+                continue
+            if item.is_symlink():
                 continue
             try:
                 info = item.stat()
             except OSError:
                 continue  # removed while we looked
-            if stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):
-                is_dir = stat.S_ISDIR(info.st_mode)
-                entries.append(Entry(item.name, is_dir, 0 if is_dir else info.st_size, info.st_mtime_ns))
+            # tuple.__new__: a C call, where Entry(...) would run NamedTuple's Python __new__.
+            if S_ISREG(info.st_mode):
+                append(make_entry(Entry, (name, False, info.st_size, info.st_mtime_ns)))
+            elif S_ISDIR(info.st_mode):
+                append(make_entry(Entry, (name, True, 0, info.st_mtime_ns)))
     return entries
 
 
-def sort_key(entry: Entry, sort: str) -> tuple:
-    """Names compare without case (then exactly, so the order is total); sizes and
-    times fall back on the name."""
-    name = (entry.name.casefold(), entry.name)
-    if sort == "size":
-        return (entry.size, *name)
-    if sort == "modified":
-        return (entry.modified_ns, *name)
-    return name
-
-
 def arrange(entries: list[Entry], view: View) -> list[Entry]:
-    """The entries the view shows, folders first, each group in the view's order."""
-    wanted = view.filter.casefold()
-    shown = [entry for entry in entries if wanted in entry.name.casefold()]
+    """The entries the view shows, folders first, each group in the view's order. The
+    keys are made by comprehensions, not a key function: no Python call per entry."""
+    if view.filter:
+        wanted = view.filter.casefold()
+        entries = [entry for entry in entries if wanted in entry.name.casefold()]
     descending = view.order == "desc"
-    folders = sorted((e for e in shown if e.is_dir), key=lambda e: sort_key(e, view.sort), reverse=descending)
-    files = sorted((e for e in shown if not e.is_dir), key=lambda e: sort_key(e, view.sort), reverse=descending)
-    return folders + files
+    arranged: list[Entry] = []
+    for is_dir in (True, False):
+        group = [entry for entry in entries if entry.is_dir is is_dir]
+        if view.sort == "name":
+            # One string per entry, the folded name then the name itself ("\0" sorts
+            # before every character): Python sorts a list of plain strings fastest.
+            keys = [f"{entry.name.casefold()}\0{entry.name}" for entry in group]
+        elif view.sort == "size":
+            keys = [(entry.size, entry.name.casefold(), entry.name) for entry in group]
+        else:
+            keys = [(entry.modified_ns, entry.name.casefold(), entry.name) for entry in group]
+        # Two entries never share a name, so no two keys are equal.
+        order = sorted(range(len(group)), key=keys.__getitem__, reverse=descending)
+        arranged += [group[index] for index in order]
+    return arranged
 
 
 def view_from_query(query: str) -> View:
@@ -128,15 +147,21 @@ def choose_format(headers: Headers, offered: tuple[str, ...]) -> str:
 
 def listing_json(entries: list[Entry]) -> bytes:
     """A JSON array of {name, size, modified}; folder names end with "/"."""
-    items = [
-        {
-            "name": listing_view.display_name(entry),
-            "size": entry.size,
-            "modified": utc(entry.modified_ns, "%Y-%m-%dT%H:%M:%SZ"),
-        }
-        for entry in entries
-    ]
-    return json.dumps(items, ensure_ascii=False).encode("utf-8")
+    return "".join(json_pieces(entries)).encode("utf-8")
+
+
+def json_pieces(entries: list[Entry]) -> Iterator[str]:
+    """`listing_json`'s text in pieces of a few KiB."""
+    encode = json.JSONEncoder(ensure_ascii=False).encode
+    yield "["
+    for start in range(0, len(entries), ROWS_PER_PIECE):
+        items = ", ".join(
+            f'{{"name": {encode(listing_view.display_name(entry))}, "size": {entry.size}, '
+            f'"modified": "{utc(entry.modified_ns, "%Y-%m-%dT%H:%M:%SZ")}"}}'
+            for entry in entries[start : start + ROWS_PER_PIECE]
+        )
+        yield items if start == 0 else ", " + items
+    yield "]"
 
 
 # A file name may hold any byte but NUL and "/": a line break in one would split it in
@@ -146,8 +171,16 @@ UNPRINTABLE_RE = re.compile(r"[\x00-\x1f\x7f%]")
 
 def listing_text(entries: list[Entry]) -> bytes:
     """One name a line, folders ending with "/", for terminals and scripts."""
-    lines = (UNPRINTABLE_RE.sub(lambda m: f"%{ord(m.group()):02X}", listing_view.display_name(e)) for e in entries)
-    return "".join(line + "\n" for line in lines).encode("utf-8")
+    return "".join(text_pieces(entries)).encode("utf-8")
+
+
+def text_pieces(entries: list[Entry]) -> Iterator[str]:
+    """`listing_text`'s text in pieces of a few KiB."""
+    for start in range(0, len(entries), ROWS_PER_PIECE):
+        yield "".join(
+            UNPRINTABLE_RE.sub(lambda m: f"%{ord(m.group()):02X}", listing_view.display_name(e)) + "\n"
+            for e in entries[start : start + ROWS_PER_PIECE]
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -160,29 +193,34 @@ PAGE_CODE = hashlib.blake2b(
 ).hexdigest()
 
 
-def listing_etag(entries: list[Entry], view: View, page: Page, fmt: str) -> str:
+def listing_etag(entries: list[Entry], view: View, page: Page, fmt: str, coding: str) -> str:
     """A strong tag from everything the listing shows: each entry's name, kind, size
-    and modification time in nanoseconds, the view, the page's options and format."""
+    and modification time in nanoseconds, the view, the page's options, the format and
+    the content coding (the gzipped bytes are another representation: RFC 9110 §8.8.3)."""
     digest = hashlib.blake2b(digest_size=12)
-    digest.update(repr((PAGE_CODE, fmt, view, page)).encode("utf-8"))
-    for entry in entries:
-        digest.update(repr((entry.name, entry.is_dir, entry.size, entry.modified_ns)).encode("utf-8"))
+    digest.update(repr((PAGE_CODE, fmt, coding, view, page)).encode("utf-8"))
+    # Whole columns at a time (a comprehension and one join each, no call per entry).
+    digest.update("\0".join([entry.name + "/" * entry.is_dir for entry in entries]).encode("utf-8", "surrogateescape"))
+    digest.update(array("q", [entry.size for entry in entries]).tobytes())
+    digest.update(array("q", [entry.modified_ns for entry in entries]).tobytes())
     return f'"L{digest.hexdigest()}"'
 
 
-def render(fmt: str, page: Page, entries: list[Entry], view: View) -> bytes:
+def render(fmt: str, page: Page, entries: list[Entry], view: View) -> Iterator[str]:
+    """The listing in the format asked for, as pieces of text."""
     if fmt == "json":
-        return listing_json(entries)
+        return json_pieces(entries)
     if fmt == "text":
-        return listing_text(entries)
-    return listing_page(page, entries, view, has_parent=page.folder_url != page.root_url)
+        return text_pieces(entries)
+    return listing_pieces(page, entries, view, has_parent=page.folder_url != page.root_url)
 
 
 def listing_response(
     request: Request, settings: Settings, root: Path, subpath: str, page: Page, offered: tuple[str, ...]
 ) -> Response:
     """The listing of folder `subpath` (percent-encoded, "" or ending in "/") under
-    `root`, in the format the client prefers among `offered`, or 304."""
+    `root`, in the format the client prefers among `offered`, gzipped when it accepts
+    gzip, or 304."""
     if not settings.listing:
         raise HTTPError(404, "folder listings are off (--no-listing)")
     folder = checked_path(root, subpath.removesuffix("/")) if subpath else root.resolve()
@@ -190,15 +228,51 @@ def listing_response(
         raise HTTPError(404, f"no folder at {request.path}")
     view = view_from_query(request.query)
     fmt = choose_format(request.headers, offered)
+    # Every format is text: compressed whatever its size, when the client accepts gzip.
+    coding = "gzip" if accepts_gzip(request.headers) else "identity"
     entries = arrange(list_folder(folder, settings.show_hidden), view)
-    etag = listing_etag(entries, view, page, fmt)
-    headers = [("ETag", etag), CACHE_CONTROL, ("Vary", "Accept")]
+    etag = listing_etag(entries, view, page, fmt, coding)
+    headers = [("ETag", etag), CACHE_CONTROL, VARY]
     outcome = precondition_status(request.headers, request.method, etag, None)
     if outcome == 304:
         return Response(304, headers)
     if outcome == 412:
         raise HTTPError(412, "precondition failed: the listing has changed")
-    return Response(200, [("Content-Type", FORMATS[fmt]), *headers], render(fmt, page, entries, view))
+    pieces = (piece.encode("utf-8") for piece in render(fmt, page, entries, view))
+    if coding == "gzip":
+        headers.append(("Content-Encoding", "gzip"))
+        pieces = gzip_pieces(pieces)
+    return Response(200, [("Content-Type", FORMATS[fmt]), *headers], whole_or_streamed(pieces))
+
+
+# The listing varies with both: the format (Accept) and the coding (Accept-Encoding).
+VARY = ("Vary", "Accept, Accept-Encoding")
+# A listing up to this size goes out whole, with Content-Length; a larger one streams
+# (chunked), so memory never holds a big folder's page.
+WHOLE_LISTING_LIMIT = 64 * 1024
+
+
+def whole_or_streamed(pieces: Iterator[bytes]) -> bytes | StreamBody:
+    """The body as bytes if the pieces end within `WHOLE_LISTING_LIMIT`, else a
+    `StreamBody` that sends what was read, then the rest as it is made."""
+    first: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        first.append(piece)
+        size += len(piece)
+        if size > WHOLE_LISTING_LIMIT:
+            return StreamBody(itertools.chain(first, pieces))
+    return b"".join(first)
+
+
+def gzip_pieces(pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """The pieces gzipped as one stream (level 1, as `compression.GZIP_LEVEL`); a piece
+    out for every few pieces in, so memory holds one piece at a time."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31)
+    for piece in pieces:
+        if out := compressor.compress(piece):
+            yield out
+    yield compressor.flush()
 
 
 def files_listing(request: Request, settings: Settings, subpath: str) -> Response:
