@@ -24,8 +24,9 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
-from app.files import write_all
-from app.http import TLS_HANDSHAKE_RECORD, PerSecond
+from app.dates import FormattedOncePerSecond
+from app.request import TLS_HANDSHAKE_RECORD
+from app.storage import write_all
 
 _LOG_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
 _LOG_ESCAPES[ord('"')] = '\\"'
@@ -44,7 +45,7 @@ def escape_for_log(text: str) -> str:
 
 def request_line_for_log(raw_head: bytes) -> str:
     """The request line of a head (its first 1 KiB at most), escaped; a TLS handshake
-    sent to the plain port (its first byte 0x16, see http.TLS_ON_PLAIN_PORT) is named
+    sent to the plain port (its first byte 0x16, see request.TLS_ON_PLAIN_PORT) is named
     rather than dumped as 1 KiB of binary. Nearly every line is printable ASCII with no
     quote or backslash: it is written as it is, found so by three string methods in C
     rather than a translation character by character."""
@@ -63,7 +64,7 @@ def clf_time(timestamp: int) -> str:
     return time.strftime("%d/%b/%Y:%H:%M:%S %z", time.localtime(timestamp))
 
 
-current_clf_time = PerSecond(clf_time)
+current_clf_time = FormattedOncePerSecond(clf_time)
 
 
 class AccessLog:
@@ -179,28 +180,28 @@ def write_lines(fd: int, data: bytes | memoryview) -> None:
 
 
 # The log in use: None with -q (or when no one opened it, as in tests that import the app).
-sink: AccessLog | None = None
+active_log: AccessLog | None = None
 
 
 def open_access_log(path: Path | None) -> AccessLog:
-    global sink
-    sink = AccessLog(path)
-    return sink
+    global active_log
+    active_log = AccessLog(path)
+    return active_log
 
 
 def flush() -> None:
     """Write out what is buffered: at shutdown, so no line is lost."""
-    if sink is not None:
-        sink.flush()
+    if active_log is not None:
+        active_log.flush()
 
 
 def log_access(client: str, raw_head: bytes, status: int, size: int, started: float) -> None:
     """One line for a request answered with `status` and `size` body bytes, `started`
     being its `time.perf_counter()` when its head was complete."""
-    if sink is None:
+    if active_log is None:
         return
     # Tenths of a millisecond as a whole number: formatting a float costs more than the
     # rest of the line.
     tenths = int((time.perf_counter() - started) * 10000 + 0.5)
     line = request_line_for_log(raw_head)
-    sink.write(f'{client} - - [{current_clf_time()}] "{line}" {status} {size} {tenths // 10}.{tenths % 10}ms\n')
+    active_log.write(f'{client} - - [{current_clf_time()}] "{line}" {status} {size} {tenths // 10}.{tenths % 10}ms\n')

@@ -32,8 +32,10 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
-from app.files import checked_path
-from app.http import HTTPError, Request, Response, StreamBody
+from app.errors import HTTPError
+from app.framing import Response, StreamBody
+from app.paths import checked_path
+from app.request import Request
 from app.settings import Settings
 
 # What a writer reads from a file at a time (and so about the size of each piece sent).
@@ -201,7 +203,7 @@ def gathered(pieces: Generator[bytes, None, None], size: int = READ_SIZE) -> Ite
 # ---------------------------------------------------------------------------------------
 
 # ?download= value: (writer, file name extension, Content-Type)
-FORMATS = {
+ARCHIVE_FORMATS = {
     "zip": (zip_pieces, ".zip", "application/zip"),
     "tar.gz": (tar_gz_pieces, ".tar.gz", "application/gzip"),  # RFC 6713
 }
@@ -213,8 +215,8 @@ def download_format(query: str) -> str | None:
     values = parse_qs(query, keep_blank_values=True).get("download")
     if values is None:
         return None
-    if len(values) != 1 or values[0] not in FORMATS:
-        raise HTTPError(400, "download must be one of: " + ", ".join(FORMATS))
+    if len(values) != 1 or values[0] not in ARCHIVE_FORMATS:
+        raise HTTPError(400, "download must be one of: " + ", ".join(ARCHIVE_FORMATS))
     return values[0]
 
 
@@ -236,7 +238,7 @@ def attachment(filename: str) -> str:
 
 
 def archive_response(request: Request, settings: Settings, subpath: str, kind: str) -> Response:
-    """The folder `/files/{subpath}` as an archive of `kind` (a key of FORMATS). Like the
+    """The folder `/files/{subpath}` as an archive of `kind` (a key of ARCHIVE_FORMATS). Like the
     listing, it shows what is in a folder, so `--no-listing` turns it off."""
     if not settings.listing:
         raise HTTPError(404, "folder downloads are off (--no-listing)")
@@ -245,7 +247,7 @@ def archive_response(request: Request, settings: Settings, subpath: str, kind: s
     if not folder.is_dir():
         raise HTTPError(404, f"no folder at {request.path}")
     top = folder.name or "files"  # the root of the file system has no name
-    writer, extension, content_type = FORMATS[kind]
+    writer, extension, content_type = ARCHIVE_FORMATS[kind]
     headers = [
         ("Content-Type", content_type),
         ("Content-Disposition", attachment(top + extension)),

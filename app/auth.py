@@ -29,9 +29,11 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
-from app.http import TOKEN_STR, Request, Response, text_response
+from app.fields import TOKEN_STR
+from app.framing import Response, text_response
 from app.lockout import Lockout
 from app.passwords import Account, hash_line, make_hash, unb64
+from app.request import Request
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -163,14 +165,14 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     if not arguments.user or ":" in arguments.user:
         parser.error("a user name is non-empty and has no colon (RFC 7617 section 2)")
-    password = read_password()
+    password = ask_password()
     if not password:
         parser.error("empty password")
     print(hash_line(arguments.user, password, "pbkdf2_sha256" if arguments.pbkdf2 else "scrypt"))
     return 0
 
 
-def read_password() -> str:
+def ask_password() -> str:
     """From the terminal (asked twice, not echoed), or the first line of stdin."""
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")

@@ -1,17 +1,20 @@
-"""gzip content coding: which responses are compressed, and how.
+"""The content-coding decision, in one module: which responses are gzipped and how.
 
-One function decides for every response (`use_gzip`): the content must be of a type
-that compresses (text, JSON, SVG, ...), no larger than the limit given, and the client
-must accept gzip (`http.accepts_gzip`, RFC 9110 §12.5.3). Whenever the choice was
-possible the answer depends on Accept-Encoding, so it carries `Vary: Accept-Encoding`
-(RFC 9110 §12.5.5) whichever way it went: see `compressible`.
+`use_gzip` decides for every response: the content must be of a type that compresses
+(text, JSON, SVG, ...), no larger than the limit given, and the client must accept gzip
+(`accepts_gzip`, RFC 9110 §12.5.3). Whenever the choice was possible the answer depends
+on Accept-Encoding, so it carries `Vary: Accept-Encoding` (RFC 9110 §12.5.5) whichever
+way it went: see `compressible`. For a static file with precompressed forms beside it
+(`app.js.br`, `app.js.gz`), `choose_precompressed` picks the one the client accepts.
 """
 
 from __future__ import annotations
 
 import zlib
+from pathlib import Path
 
-from app.http import Headers, accepts_gzip, coding_weights
+from app.fields import Headers
+from app.negotiation import coding_weights
 
 # Level 1, as nginx's gzip_comp_level defaults to: on text files here it compresses 2-3x
 # faster than zlib's default 6 for output 10-16 % larger (docs/performance.md, "gzip").
@@ -24,6 +27,8 @@ SMALL_CONTENT = 4 * 1024
 TEXTUAL_TYPES = {"application/json", "application/javascript", "application/xml", "image/svg+xml"}
 
 VARY_ACCEPT_ENCODING = ("Vary", "Accept-Encoding")
+
+Precompressed = list[tuple[str, Path]]  # (content coding, path), best first
 
 
 def is_textual(content_type: str) -> bool:
@@ -52,6 +57,17 @@ def gzip_compress(data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
+def accepts_gzip(headers: Headers) -> bool:
+    """Whether gzip is an acceptable content coding: named with q > 0, or not named but
+    covered by `*` with q > 0 (Accept-Encoding, RFC 9110 §12.5.3)."""
+    codings = coding_weights(headers)
+    if "gzip" in codings:
+        return codings["gzip"] > 0
+    if "x-gzip" in codings:  # RFC 9110 §8.4.1.3: x-gzip is an alias of gzip
+        return codings["x-gzip"] > 0
+    return codings.get("*", 0) > 0
+
+
 def accepts_coding(headers: Headers, coding: str) -> bool:
     """Whether a content coding (`br`, `gzip`) is acceptable: named with q > 0, or not
     named but covered by `*` with q > 0 (Accept-Encoding, RFC 9110 §12.5.3)."""
@@ -61,3 +77,11 @@ def accepts_coding(headers: Headers, coding: str) -> bool:
     if coding in codings:
         return codings[coding] > 0
     return codings.get("*", 0) > 0
+
+
+def choose_precompressed(headers: Headers, found: Precompressed) -> tuple[str, Path] | None:
+    """The first precompressed file whose coding the client accepts; none for a Range
+    request, since a range counts bytes of the file itself (RFC 9110 §14.1.2)."""
+    if headers.get("range") is not None:
+        return None
+    return next(((coding, path) for coding, path in found if accepts_coding(headers, coding)), None)

@@ -24,24 +24,23 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from app import gate, handlers, tls
+from app import admission, handlers, tls
 from app.accesslog import log_access, request_line_for_log
+from app.errors import ClientDisconnected, ProtocolError
 from app.forwarded import client_address
-from app.http import (
+from app.framing import (
     CONTINUE_RESPONSE,
-    ClientDisconnected,
     FileBody,
-    ProtocolError,
-    Request,
     Response,
     StreamBody,
     close_delimited,
     framed_pieces,
-    parse_request,
     response_head,
     sends_body,
     text_response,
 )
+from app.http import parse_request
+from app.request import Request
 from app.settings import Settings
 
 if TYPE_CHECKING:  # only for annotations: `ssl` maps libssl and libcrypto (~6 MiB of RSS)
@@ -51,7 +50,7 @@ log = logging.getLogger("app")
 
 
 class Connection:
-    """One client socket and its receive buffer; also the `http.Transport` through which
+    """One client socket and its receive buffer; also the `bodies.ByteSource` through which
     a request body asks for more bytes."""
 
     def __init__(
@@ -134,7 +133,7 @@ class Connection:
             request.client = client_address(self.client, request.headers, self.settings.forwarded_allow_ips)
             response = self.respond(request)
             self.read_unread_chunked_body(request, response)
-            keep_open = self.keep_open_after(request) and not close_delimited(response, request)
+            keep_open = self.drain_and_keep_open(request) and not close_delimited(response, request)
             size = self.send(response, request, keep_open)
             log_access(request.client, request.raw_head, response.status, size, started)
             if not keep_open:
@@ -145,10 +144,10 @@ class Connection:
             return False
 
     def respond(self, request: Request) -> Response:
-        """The gate's answer (CORS preflight, lock-out, password: `gate.py`), else the
+        """The gate's answer (CORS preflight, lock-out, password: `admission.py`), else the
         handler's response; a 500 if the handler failed."""
         try:
-            answer = gate.before_route(request, self.settings, request.client)
+            answer = admission.before_route(request, self.settings, request.client)
             return answer or handlers.dispatch(request, self.settings)
         except (ProtocolError, ClientDisconnected):
             raise  # about the request or the client, not a bug: `exchange` handles them
@@ -156,7 +155,7 @@ class Connection:
             log.exception("handler failed for %s", request_line_for_log(request.raw_head))
             return text_response(500, "internal server error (the server log has the details)")
 
-    def keep_open_after(self, request: Request) -> bool:
+    def drain_and_keep_open(self, request: Request) -> bool:
         """Whether another request may follow this one on the connection."""
         if not request.wants_keep_alive:
             self.close_reason = (
@@ -183,7 +182,10 @@ class Connection:
         its answer goes out, as nginx discards a body before answering: a framing error in
         it (a chunk-size line over `max_chunk_line`, chunk data without its CRLF) is then
         answered with its own 400 instead of a 200 followed by a closed connection. A body
-        with Content-Length cannot be malformed, only short: it is dropped after the answer."""
+        with Content-Length cannot be malformed, only short; what the handler left of it
+        is read and dropped by `finish_body` (through `drain_and_keep_open`) before the answer
+        goes out, so a short one holds the answer back until the rest arrives, the client
+        closes (no answer), or the body's time limit answers 408."""
         body = request.body
         if body.finished or body.awaiting_continue or body.declared_length is not None:
             return
@@ -335,7 +337,7 @@ class Connection:
         return self.idle_since is not None
 
     def receive_more(self) -> None:
-        """`http.Transport`: append the next bytes of a request body to the buffer. Every
+        """`bodies.ByteSource`: append the next bytes of a request body to the buffer. Every
         body byte comes through here (Content-Length or chunked, read by a handler or
         dropped), so both of its time limits are enforced here, and only here."""
         timeout, reason = self.body_wait()
@@ -374,7 +376,7 @@ class Connection:
         return math.ceil(deadline - now), too_slow
 
     def send_continue(self) -> None:
-        """`http.Transport`: invite the client to send the body (RFC 9110 §15.2.1).
+        """`bodies.ByteSource`: invite the client to send the body (RFC 9110 §15.2.1).
         (A hook: `--trace` shows it.)"""
         self.sendall(CONTINUE_RESPONSE)
 
@@ -403,16 +405,16 @@ class Connection:
 
     # Sending ------------------------------------------------------------------------------
 
-    # The head of a response (`http.response_head`). A hook: `TracedConnection` replaces
+    # The head of a response (`framing.response_head`). A hook: `TracedConnection` replaces
     # it with a method that also keeps the bytes; here it is the function itself, so the
     # plain connection pays no extra call for it.
-    frame = staticmethod(response_head)
+    build_response_head = staticmethod(response_head)
 
     def send(self, response: Response, request: Request | None, keep_open: bool) -> int:
         """Frame and send the response: head and body in one `sendall`, or the head and
         then the file (`send_file`). Returns the number of body bytes sent."""
-        gate.add_response_headers(response, request, self.settings)
-        head = self.frame(response, request, keep_open, self.settings.date)
+        admission.add_response_headers(response, request, self.settings)
+        head = self.build_response_head(response, request, keep_open, self.settings.date)
         body = response.body
         if not sends_body(response, request):
             response.release()

@@ -20,7 +20,9 @@ import argparse
 import re
 from typing import TYPE_CHECKING
 
-from app.http import TOKEN_STR_RE, Request, Response, list_elements
+from app.fields import TOKEN_STR_RE, list_elements
+from app.framing import Response
+from app.request import Request
 
 if TYPE_CHECKING:
     from app.settings import Settings

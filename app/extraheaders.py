@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 import re
 
-from app.http import TOKEN_STR_RE
+from app.fields import TOKEN_STR_RE
 
 # RFC 9110 §5.5 (field-value, with obs-text left out: a command line is text, and a
 # value of ours should be ASCII), after the surrounding whitespace is stripped.
-FIELD_VALUE_RE = re.compile(r"[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?")
+CONFIGURED_VALUE_RE = re.compile(r"[\x21-\x7e](?:[\t\x20-\x7e]*[\x21-\x7e])?")
 
 # Fields that say where the message ends or what the connection does: the server writes
 # them itself (RFC 9112 §6, §9.6; RFC 9110 §7.6.1), and a second value would break framing.
@@ -35,7 +35,7 @@ def header_line(value: str) -> tuple[str, str]:
     field_value = field_value.strip(" \t")
     if not colon or not TOKEN_STR_RE.fullmatch(name):
         raise argparse.ArgumentTypeError(f"{value!r} is not 'Name: value' with a name made of letters, digits and !#$%&'*+-.^_`|~")
-    if not FIELD_VALUE_RE.fullmatch(field_value):
+    if not CONFIGURED_VALUE_RE.fullmatch(field_value):
         raise argparse.ArgumentTypeError(f"the value of {name} must be visible ASCII, spaces and tabs, and not empty")
     if name.lower() in SERVER_OWNED:
         raise argparse.ArgumentTypeError(f"{name} is set by the server itself")
@@ -44,7 +44,7 @@ def header_line(value: str) -> tuple[str, str]:
 
 def server_name(value: str) -> str:
     """`--server-header NAME` (RFC 9110 §10.2.4: product tokens and comments)."""
-    if not FIELD_VALUE_RE.fullmatch(value):
+    if not CONFIGURED_VALUE_RE.fullmatch(value):
         raise argparse.ArgumentTypeError(f"{value!r} is not visible ASCII and spaces")
     return value
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from app.http import QUOTED_STRING_STR, TOKEN_STR, Headers, ascii_lower, list_elements
+from app.fields import QUOTED_STRING_STR, TOKEN_STR, Headers, ascii_lower, list_elements
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network

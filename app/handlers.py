@@ -22,30 +22,23 @@ archive (`archive.py`).
 
 from __future__ import annotations
 
-import os
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
 
+from app.archive import archive_response, download_format
 from app.auth import hide_credentials
 from app.compression import VARY_ACCEPT_ENCODING, gzip_compress, use_gzip
-from app.archive import archive_response, download_format
-from app.files import (
-    check_write_preconditions,
-    checked_path,
-    content_type_for,
-    make_directory,
-    precompressed_files,
-    refuse_oversized,
-    remove_path,
-    serve_file,
-    store_upload,
-    writable_path,
-)
-from app.http import HTTPError, ProtocolError, Request, Response, text_response
+from app.conditional import check_write_preconditions
+from app.errors import HTTPError, ProtocolError
+from app.files import content_type_for, precompressed_files, respond_with_file
+from app.framing import Response, text_response
 from app.listing import files_listing, site_listing
+from app.paths import checked_path, writable_path
+from app.request import Request
 from app.settings import Settings
+from app.storage import make_directory, remove_path, store_upload
 from app.uploads import is_form_upload, post_to_folder
 
 Handler = Callable[[Request, Settings, str], Response]
@@ -109,7 +102,7 @@ def get_file(request: Request, settings: Settings, subpath: str) -> Response:
         return files_listing(request, settings, subpath)
     path = checked_path(settings.directory, subpath)
     name = unquote(subpath)
-    return serve_file(request, settings, path, "application/octet-stream", name, f"no file named {name}")
+    return respond_with_file(request, settings, path, "application/octet-stream", name, f"no file named {name}")
 
 
 def post_file(request: Request, settings: Settings, subpath: str) -> Response:
@@ -131,7 +124,7 @@ def put_file(request: Request, settings: Settings, subpath: str) -> Response:
     name = unquote(subpath)
     # Everything that can refuse the upload is checked before the body is read: with
     # `Expect: 100-continue` the client then never sends it (RFC 9110 §10.1.1).
-    refuse_oversized(request, settings)
+    request.body.check_limit()
     try:
         current = path.stat()
     except FileNotFoundError:
@@ -210,7 +203,7 @@ def site_file(request: Request, settings: Settings, subpath: str) -> Response:
     elif subpath.endswith("/"):
         raise HTTPError(404, missing)
     precompressed = precompressed_files(settings.www, name)
-    return serve_file(request, settings, path, content_type_for(path), unquote(name), missing, precompressed)
+    return respond_with_file(request, settings, path, content_type_for(path), unquote(name), missing, precompressed)
 
 
 def site_not_found(request: Request, settings: Settings, error: HTTPError) -> Response:
@@ -219,7 +212,7 @@ def site_not_found(request: Request, settings: Settings, error: HTTPError) -> Re
     if settings.spa:
         index = settings.www.resolve() / "index.html"
         if index.is_file():
-            return serve_file(request, settings, index, content_type_for(index), "index.html", error.reason)
+            return respond_with_file(request, settings, index, content_type_for(index), "index.html", error.reason)
     page = settings.www.resolve() / "404.html"
     if not page.is_file():
         raise error

@@ -2,8 +2,8 @@
 
 `/files/` (and its subfolders) is answered by `files_listing()`, the static site's
 folders without an index.html by `site_listing()`. Entries are read with `os.scandir`;
-dot files are left out unless `--show-hidden`, and the `.NAME.XXXXXXXX.part` files of
-uploads in progress always (`files.is_upload_in_progress`); symlinks and anything that is
+dot files are left out unless `--show-hidden`, and the `.NAME.HOST-PID.RANDOM.part` files
+of uploads in progress always (`storage.is_upload_in_progress`); symlinks and anything that is
 neither a file nor a folder are left out too.
 
 The query chooses the view (`?sort=name|size|modified&order=asc|desc&filter=TEXT`,
@@ -18,24 +18,31 @@ memory (to sort them) but never its page.
 from __future__ import annotations
 
 import hashlib
-from array import array
 import itertools
 import json
 import os
 import re
-from stat import S_ISDIR, S_ISREG
 import zlib
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
+from stat import S_ISDIR, S_ISREG
 from urllib.parse import parse_qsl
 
 from app import listing_view
-from app.files import CACHE_CONTROL, checked_path, is_upload_in_progress, precondition_status
-from app.compression import GZIP_LEVEL
-from app.http import Headers, HTTPError, Request, Response, StreamBody, accepts_gzip, media_range_weights
+from app.compression import GZIP_LEVEL, accepts_gzip
+from app.conditional import precondition_status
+from app.errors import HTTPError
+from app.fields import Headers
+from app.files import CACHE_CONTROL
+from app.framing import Response, StreamBody
 from app.listing_view import ROWS_PER_PIECE, SORT_KEYS, Entry, Page, View, listing_pieces, utc
+from app.negotiation import media_range_weights
+from app.paths import checked_path
 from app.policy import write_refusal
+from app.request import Request
 from app.settings import Settings
+from app.storage import is_upload_in_progress
 
 # ---------------------------------------------------------------------------------------
 # Reading and arranging a folder
@@ -128,7 +135,7 @@ def view_from_query(query: str) -> View:
 # Formats
 # ---------------------------------------------------------------------------------------
 
-FORMATS = {"html": "text/html; charset=utf-8", "json": "application/json", "text": "text/plain; charset=utf-8"}
+LISTING_CONTENT_TYPES = {"html": "text/html; charset=utf-8", "json": "application/json", "text": "text/plain; charset=utf-8"}
 MEDIA_TYPES = {"html": "text/html", "json": "application/json", "text": "text/plain"}
 
 
@@ -242,7 +249,7 @@ def listing_response(
     if coding == "gzip":
         headers.append(("Content-Encoding", "gzip"))
         pieces = gzip_pieces(pieces)
-    return Response(200, [("Content-Type", FORMATS[fmt]), *headers], whole_or_streamed(pieces))
+    return Response(200, [("Content-Type", LISTING_CONTENT_TYPES[fmt]), *headers], whole_or_streamed(pieces))
 
 
 # The listing varies with both: the format (Accept) and the coding (Accept-Encoding).

@@ -22,6 +22,8 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
+from app.settings import Limits
+
 
 class Lockout:
     """Failed logins per client address, and the addresses locked out until when."""
@@ -31,7 +33,7 @@ class Lockout:
         attempts: int,
         window: float,
         duration: float,
-        max_clients: int = 10_000,
+        max_clients: int = Limits.max_lockout_clients,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.attempts, self.window, self.duration = attempts, window, duration

@@ -17,12 +17,13 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from app import accesslog, tls
-from app.activation import inherited_listener
-from app.leftovers import remove_leftovers
+from app.banner import banner
 from app.netaddr import lan_host
-from app.policy import access_lines, startup_errors
+from app.partial_uploads import remove_leftovers
+from app.policy import startup_errors
 from app.server import Server
 from app.settings import Limits, Settings, Timeouts
+from app.socket_activation import inherited_listener
 from app.workers import Supervisor
 
 if TYPE_CHECKING:  # only for annotations: `ssl` maps libssl and libcrypto (~6 MiB of RSS)
@@ -126,20 +127,9 @@ def add_stderr_handler(logger: logging.Logger, line_format: str) -> None:
     logger.propagate = False
 
 
-def banner(settings: Settings, port: int) -> str:
-    """What is printed at start: first the line saying where the server listens (tests
-    and scripts wait for it), then the URLs to share and who may do what."""
-    url_host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    protocol = "HTTPS" if settings.tls_cert is not None else "HTTP"
-    line = f"Serving {protocol} on {settings.host} port {port} ({protocol.lower()}://{url_host}:{port}/)"
-    if settings.workers > 1:
-        line += f" with {settings.workers} worker processes"
-    return "\n".join([line + " ...", *access_lines(settings, port)])
-
-
 def make_runner(settings: Settings, tls_context: ssl.SSLContext | None) -> Server | Supervisor:
     """The server, or the supervisor of its workers, listening. Under systemd socket
-    activation the port is open already (`activation.py`)."""
+    activation the port is open already (`socket_activation.py`)."""
     listener = inherited_listener()
     if listener is not None:
         host, port = listener.getsockname()[:2]

@@ -24,7 +24,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from app.http import Headers, ProtocolError, parse_field_line
+from app.errors import ProtocolError
+from app.fields import Headers, parse_field_line
+from app.settings import Limits
 
 
 class MultipartError(ValueError):
@@ -58,11 +60,6 @@ QUOTED_PAIR_RE = re.compile(r'\\(["\\])')
 # Only UTF-8 is accepted (RFC 8187 §3.2.1: recipients MUST support it, ISO-8859-1 too,
 # but no client sends that today).
 EXT_VALUE_RE = re.compile(r"(?i:utf-8)'[A-Za-z0-9-]*'((?:%[0-9A-Fa-f]{2}|[-!#$&+.^_`|~0-9A-Za-z])*)")
-
-# Part headers are few and short (Content-Disposition, Content-Type): a cap keeps a
-# body that never ends its headers from growing the buffer.
-MAX_PART_HEADER_BYTES = 16 * 1024
-MAX_PART_HEADER_FIELDS = 16
 
 
 def boundary_from(content_type: str) -> bytes:
@@ -254,7 +251,7 @@ class MultipartParser:
             return None
         if len(rest) == 2 or rest not in (b"", b"\r", b"-") or (rest == b"-" and padding):
             raise MultipartError("multipart boundary not followed by CRLF or '--'")
-        if padding > MAX_PART_HEADER_BYTES:
+        if padding > Limits.max_part_header_bytes:
             raise MultipartError("too much padding after a multipart boundary")
         return Event.NEED_DATA
 
@@ -262,10 +259,10 @@ class MultipartParser:
         """RFC 2046 §5.1.1: MIME-part-headers, ended by an empty line."""
         if self.buffer.startswith(b"\r\n"):  # a part with no header fields at all
             raise MultipartError("multipart part without a Content-Disposition header")
-        end = self.buffer.find(b"\r\n\r\n", 0, MAX_PART_HEADER_BYTES)
+        end = self.buffer.find(b"\r\n\r\n", 0, Limits.max_part_header_bytes)
         if end < 0:
-            if len(self.buffer) >= MAX_PART_HEADER_BYTES:
-                raise MultipartError(f"multipart part headers larger than {MAX_PART_HEADER_BYTES} bytes")
+            if len(self.buffer) >= Limits.max_part_header_bytes:
+                raise MultipartError(f"multipart part headers larger than {Limits.max_part_header_bytes} bytes")
             return Event.NEED_DATA
         lines = bytes(self.buffer[:end]).split(b"\r\n")
         del self.buffer[: end + 4]
@@ -291,8 +288,8 @@ class MultipartParser:
 def part_start(lines: list[bytes]) -> PartStart:
     """The headers of one part (RFC 7578 §4.8: only Content-Disposition, Content-Type
     and Content-Transfer-Encoding are meaningful), with the one that must be there."""
-    if len(lines) > MAX_PART_HEADER_FIELDS:
-        raise MultipartError(f"more than {MAX_PART_HEADER_FIELDS} header fields in a multipart part")
+    if len(lines) > Limits.max_part_header_fields:
+        raise MultipartError(f"more than {Limits.max_part_header_fields} header fields in a multipart part")
     headers = Headers()
     for line in lines:
         try:

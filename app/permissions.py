@@ -14,13 +14,14 @@ The rights, one letter each:
 
 Today the answer is the write policy alone (`policy.write_refusal()`): writing and
 deleting are refused with 403 and its one-line reason when this server refuses writes,
-reading and listing are open. Passwords are checked before the route (`gate.py`).
+reading and listing are open. Passwords are checked before the route (`admission.py`).
 """
 
 from __future__ import annotations
 
-from app.http import HTTPError, Request
+from app.errors import HTTPError
 from app.policy import write_refusal
+from app.request import Request
 from app.settings import Settings
 
 RIGHTS = frozenset("rlwd")

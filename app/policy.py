@@ -1,7 +1,7 @@
 """The write policy: whether this server lets clients change files under `--directory`.
 
 Every route that writes (`POST`/`PUT`/`DELETE /files/...`, and any later one) asks
-`write_refusal()` through `files.writable_path()`, so the rule lives in one place:
+`write_refusal()` through `paths.writable_path()`, so the rule lives in one place:
 
 1. `--read-only` refuses writes everywhere;
 2. without `--directory` there is nowhere to write;
@@ -12,7 +12,8 @@ Every route that writes (`POST`/`PUT`/`DELETE /files/...`, and any later one) as
    client's: a server on `::` refuses a client on 127.0.0.1 too, so what a colleague can
    do is what you can test from your own machine.
 
-The same reason is the 403's one-line body and the banner's "Writes:" line.
+The same reason is the 403's one-line body and the banner's "Writes:" line (`banner.py`).
+It also refuses options that contradict each other (`startup_errors`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import functools
 import ipaddress
 
-from app.netaddr import share_urls
 from app.settings import Settings
 
 
@@ -52,44 +52,6 @@ def write_refusal(settings: Settings) -> str | None:
             "start it with --allow-writes to let clients change files"
         )
     return None
-
-
-def writes_line(settings: Settings) -> str:
-    """The banner's one line saying whether writes are on, and why."""
-    refusal = write_refusal(settings)
-    if refusal is not None:
-        return "Writes: off (" + refusal.split(": ", 1)[1] + ")"
-    why = "--allow-writes" if settings.allow_writes else "--directory, listening on loopback only"
-    return f"Writes: on, POST/PUT/DELETE /files/ change {settings.directory} ({why})"
-
-
-def password_line(settings: Settings) -> str | None:
-    """The banner's line about passwords, if any are set."""
-    users = len({account.user for account in settings.accounts})
-    if not users:
-        return None
-    needed = "for writes only" if settings.auth_writes_only else "for every request"
-    return f"Passwords: {users} user(s), required {needed} (HTTP Basic)"
-
-
-def uses_tls(settings: Settings) -> bool:
-    return settings.tls_cert is not None
-
-
-def access_lines(settings: Settings, port: int) -> list[str]:
-    """The banner's lines after the first: the URLs to share, writes, passwords, and a
-    warning when passwords would cross the network in clear text."""
-    scheme = "https" if uses_tls(settings) else "http"
-    lines = [f"Share: {url}" for url in share_urls(settings.host, port, scheme)]
-    lines.append(writes_line(settings))
-    if (passwords := password_line(settings)) is not None:
-        lines.append(passwords)
-        if not (uses_tls(settings) or is_loopback(settings.host)):
-            lines.append(
-                "Warning: without HTTPS, passwords cross the network readable by anyone on "
-                "the way; add --tls-cert and --tls-key"
-            )
-    return lines
 
 
 def startup_errors(settings: Settings) -> list[str]:

@@ -22,9 +22,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from app import accesslog
+from app.admission import add_response_headers
 from app.connection import Connection
-from app.gate import add_response_headers
-from app.http import response_head, text_response
+from app.framing import response_head, text_response
 from app.settings import Settings
 from app.trace import TracedConnection
 

@@ -140,6 +140,16 @@ class Limits:
     # Over TLS, os.sendfile cannot be used (the bytes must be encrypted by the ssl module):
     # files are read into one buffer of this size and sent from it, piece by piece.
     tls_file_buffer: int = 64 * KiB
+    # A form field that is not a file (`mkdir`, a submit button's name), and a url-encoded
+    # form, are held in memory whole (`uploads.py`); 413 beyond.
+    max_form_field: int = 64 * KiB
+    # Multipart part headers are few and short (Content-Disposition, Content-Type): caps
+    # keep a body that never ends its part headers from growing the buffer (`multipart.py`).
+    max_part_header_bytes: int = 16 * KiB
+    max_part_header_fields: int = 16
+    # Client addresses the login lock-out remembers (`lockout.py`): a flood of addresses
+    # cannot grow its tables past this.
+    max_lockout_clients: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -239,7 +249,7 @@ class Settings:
         "N",
     )
     # -- Who may do what: write policy, passwords, LAN addresses, CORS, extra headers --
-    # (docs/sharing.md; the order of the checks is in gate.py, the write rule in policy.py)
+    # (docs/sharing.md; the order of the checks is in admission.py, the write rule in policy.py)
 
     # Writes (POST/PUT/DELETE /files/) are on only on a loopback address, unless these say.
     allow_writes: bool = option(False, "let clients change files under --directory from beyond loopback")
@@ -305,8 +315,8 @@ class Settings:
     )
 
     # -- File sharing: uploads, archives, the listing --
-    # Listings show dot files too; never the `.NAME.XXXXXXXX.part` files of uploads in
-    # progress (`files.is_upload_in_progress`).
+    # Listings show dot files too; never the `.NAME.HOST-PID.RANDOM.part` files of uploads
+    # in progress (`storage.is_upload_in_progress`, `partial_uploads.TEMPORARY_NAME_RE`).
     show_hidden: bool = option(
         False, "list dot files and folders too (never the .NAME.*.part files of uploads in progress)"
     )

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.http import TLS_HANDSHAKE_RECORD
+from app.request import TLS_HANDSHAKE_RECORD
 from app.settings import Settings
 
 if TYPE_CHECKING:  # for annotations; see server_context() for why `ssl` is imported late
@@ -74,7 +74,7 @@ def load_certificate(context: ssl.SSLContext, cert: Path, key: Path, password_fi
     check_pem(cert, "CERTIFICATE", "--tls-cert")
     # RFC 7468 §11 and OpenSSL's older Proc-Type: 4,ENCRYPTED both say ENCRYPTED.
     encrypted = b"ENCRYPTED" in check_pem(key, "PRIVATE KEY", "--tls-key")
-    password = read_password(password_file) if password_file else no_password(key)
+    password = key_password_from_file(password_file) if password_file else no_password(key)
     try:
         context.load_cert_chain(cert, key, password)
     except ssl.SSLError as error:
@@ -96,7 +96,7 @@ def check_pem(path: Path, label: str, flag: str) -> bytes:
     return text
 
 
-def read_password(path: Path) -> bytes:
+def key_password_from_file(path: Path) -> bytes:
     """The password: the first line of the file (without its line end)."""
     try:
         lines = path.read_bytes().splitlines()

@@ -27,19 +27,11 @@ import time
 from collections.abc import Iterator
 from typing import Any, TextIO
 
+from app.bodies import RequestBody
 from app.connection import Connection
-from app.http import (
-    CONTINUE_RESPONSE,
-    FileBody,
-    ProtocolError,
-    Request,
-    RequestBody,
-    Response,
-    StreamBody,
-    chunked,
-    response_head,
-    sends_body,
-)
+from app.errors import ProtocolError
+from app.framing import CONTINUE_RESPONSE, FileBody, Response, StreamBody, chunked, response_head, sends_body
+from app.request import Request
 
 # Header fields whose values are secrets: never written to a terminal or a log file.
 SECRET_FIELDS = frozenset({b"authorization", b"proxy-authorization", b"cookie", b"set-cookie"})
@@ -303,7 +295,7 @@ class TracedConnection(Connection):
         self.event(f"100 Continue sent after {milliseconds(time.perf_counter() - self.started)}: the client may send the body")
         self.lines += tagged("<", self.trace_id, head_lines(CONTINUE_RESPONSE))
 
-    def frame(self, response: Response, request: Request | None, keep_open: bool, date: bool) -> bytes:
+    def build_response_head(self, response: Response, request: Request | None, keep_open: bool, date: bool) -> bytes:
         self.response_head = response_head(response, request, keep_open, date)
         self.first_byte = time.perf_counter()
         return self.response_head

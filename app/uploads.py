@@ -4,8 +4,8 @@ file uploads as `multipart/form-data` (what `curl -F` and an HTML form with
 `application/x-www-form-urlencoded` (`mkdir=NAME`, `delete=NAME`).
 
 It owns: reading the form (`MultipartReader`, from `multipart.py`), storing each file
-part through the same atomic path as PUT (`files.store_upload`, `write_atomically`),
-with the path safety and the write policy of every other write (`files.writable_path`),
+part through the same atomic path as PUT (`storage.store_upload`, `write_atomically`),
+with the path safety and the write policy of every other write (`paths.writable_path`),
 and the answer: 201 with what was stored (HTML, JSON or plain text), or 303 back to
 the folder after a form action.
 
@@ -31,14 +31,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote
 
-from app.files import make_directory, refuse_oversized, remove_path, store_upload, writable_folder, writable_path
-from app.http import HTTPError, Request, Response, media_range_weights, text_response
+from app.errors import HTTPError
+from app.framing import Response, text_response
 from app.multipart import Event, MultipartError, MultipartReader, PartStart, boundary_from
-from app.settings import Settings
+from app.negotiation import media_range_weights
+from app.paths import writable_folder, writable_path
+from app.request import Request
+from app.settings import Limits, Settings
+from app.storage import make_directory, remove_path, store_upload
 
-# A form field that is not a file (`mkdir`, or a submit button's name) is held in memory
-# whole; a field larger than this is refused. So is an url-encoded form.
-MAX_FIELD_BYTES = 64 * 1024
 # A reason stays one short line: a folder upload stopped at file 900 names the first few.
 MAX_NAMES_IN_REASON = 5
 
@@ -90,7 +91,7 @@ def form_upload(request: Request, settings: Settings, subpath: str) -> Response:
         boundary = boundary_from(request.headers.get("content-type", ""))
     except MultipartError as error:
         raise HTTPError(400, str(error)) from None
-    refuse_oversized(request, settings)
+    request.body.check_limit()
     reader = MultipartReader(boundary, request.body)
     # RFC 9110 §13.1.2: `If-None-Match: *` asks that no current file be replaced.
     replace = request.headers.get("if-none-match", "").strip() != "*"
@@ -137,12 +138,12 @@ def store_part(
 
 
 def field_value(reader: MultipartReader) -> str:
-    """The text of a form field that is not a file, held whole (at most MAX_FIELD_BYTES)."""
+    """The text of a form field that is not a file, held whole (at most Limits.max_form_field)."""
     value = bytearray()
     for piece in reader.part_data():
         value += piece
-        if len(value) > MAX_FIELD_BYTES:
-            raise HTTPError(413, f"a form field larger than {MAX_FIELD_BYTES} bytes")
+        if len(value) > Limits.max_form_field:
+            raise HTTPError(413, f"a form field larger than {Limits.max_form_field} bytes")
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
@@ -265,7 +266,7 @@ def form_action(request: Request, settings: Settings, subpath: str) -> Response:
     to the folder (RFC 9110 §15.4.4), so the browser shows the listing with a GET."""
     if request.query == "delete":
         return delete_selected(request, settings, subpath)
-    action, name = action_field(request.body.read_all(MAX_FIELD_BYTES))
+    action, name = action_field(request.body.read_all(Limits.max_form_field))
     if action == "mkdir":
         create_folder(settings, subpath, name)
     else:

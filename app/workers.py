@@ -42,7 +42,7 @@ class Supervisor:
         self, settings: Settings, tls_context: ssl.SSLContext | None = None, shared: socket.socket | None = None
     ) -> None:
         self.tls_context = tls_context  # HTTPS: each worker inherits the context by fork()
-        # Under socket activation (`activation.py`) every worker accepts on the one
+        # Under socket activation (`socket_activation.py`) every worker accepts on the one
         # socket systemd passed; otherwise each has its own on the shared port.
         self.shared = shared
         first = shared if shared is not None else open_listener(settings, reuse_port=True)
@@ -88,7 +88,7 @@ class Supervisor:
     def forward_reopen_signal(self) -> None:
         """With --access-log FILE, each worker writes the file: SIGHUP (logrotate) is
         passed on to every worker, which reopens its own (`run_worker`)."""
-        if accesslog.sink is not None and accesslog.sink.path is not None:
+        if accesslog.active_log is not None and accesslog.active_log.path is not None:
             signal.signal(signal.SIGHUP, lambda *_: [signal_quietly(pid, signal.SIGHUP) for pid in self.workers])
 
     def start_worker(self, listener: socket.socket) -> None:
@@ -151,8 +151,8 @@ def run_worker(
         # as SIGTERM, so the worker ignores the direct copy and stops once, gracefully.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.default_int_handler)
-        if accesslog.sink is not None and accesslog.sink.path is not None:
-            signal.signal(signal.SIGHUP, lambda *_: accesslog.sink and accesslog.sink.reopen_soon())
+        if accesslog.active_log is not None and accesslog.active_log.path is not None:
+            signal.signal(signal.SIGHUP, lambda *_: accesslog.active_log and accesslog.active_log.reopen_soon())
         signal.pthread_sigmask(signal.SIG_UNBLOCK, FORK_BLOCKED)
         server = Server(settings, listener, tls_context, shared=listener is shared)
         log.debug("worker %d listening on port %d", os.getpid(), server.port)

@@ -259,7 +259,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
 
 
 class FeedSource:
-    """An `http.Transport` for parser tests: `receive_more()` appends the next piece of
+    """An `bodies.ByteSource` for parser tests: `receive_more()` appends the next piece of
     a list of byte strings, and `send_continue()` records that it was called."""
 
     def __init__(self, pieces: list[bytes]) -> None:
@@ -275,7 +275,7 @@ class FeedSource:
         return cls([data[i : i + 1] for i in range(len(data))])
 
     def receive_more(self) -> None:
-        from app.http import ClientDisconnected
+        from app.errors import ClientDisconnected
 
         if not self.pieces:
             raise ClientDisconnected("test input exhausted")

@@ -8,8 +8,8 @@ import ipaddress
 
 import pytest
 
+from app.fields import Headers
 from app.forwarded import client_address, forwarded_for, parse_node
-from app.http import Headers
 from app.settings import networks
 from tests.conftest import wait_until
 from tests.test_access import authorization, exchange

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from app.http import ProtocolError, parse_request
+from app.errors import ProtocolError
+from app.http import parse_request
 from app.settings import Limits
 from tests.conftest import FeedSource
 
 H = b"Host: localhost\r\n"
 
-# (id, bytes sent, status expected). The RFC rule each case attacks is in app/http.py.
+# (id, bytes sent, status expected). The RFC rule each case attacks is in app/request.py or app/bodies.py.
 REFUSED: list[tuple[str, bytes, int]] = [
     # --- Content-Length and Transfer-Encoding together (RFC 9112 §6.1, §6.3 point 3)
     ("cl-then-te", b"GET /echo HTTP/1.1\r\n" + H + b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
@@ -99,7 +100,7 @@ REFUSED: list[tuple[str, bytes, int]] = [
     ("version-2", b"GET / HTTP/2.0\r\n" + H + b"\r\n", 505),
     ("control-in-method", b"G\x00T / HTTP/1.1\r\n" + H + b"\r\n", 400),
     # A TLS ClientHello's first bytes (RFC 8446 §5.1): refused at the first byte, not after
-    # the header timeout (http.TLS_ON_PLAIN_PORT).
+    # the header timeout (request.TLS_ON_PLAIN_PORT).
     ("tls-client-hello", b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03", 400),
     ("target-not-a-path", b"GET echo HTTP/1.1\r\n" + H + b"\r\n", 400),
     # --- Host (RFC 9112 §3.2)

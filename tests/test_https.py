@@ -31,7 +31,7 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 
 from app import tls
-from app.http import TLS_ON_PLAIN_PORT
+from app.request import TLS_ON_PLAIN_PORT
 from app.settings import Settings
 from tests.conftest import ROOT, RawClient, ServerProcess, raw_request, wait_until
 from tests.test_big_files import peak_rss_kib

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from app.http import (
-    ClientDisconnected,
-    ProtocolError,
-    Request,
-    accepts_gzip,
-    Headers,
-    parse_request,
-    serialize_response_head,
-)
 from app.accesslog import escape_for_log
+from app.compression import accepts_gzip
+from app.errors import ClientDisconnected, ProtocolError
+from app.fields import Headers
+from app.framing import serialize_response_head
+from app.http import parse_request
+from app.request import Request
 from app.settings import Limits
 from tests.conftest import FeedSource
 
@@ -185,7 +182,7 @@ def test_no_continue_when_the_body_is_already_here() -> None:
     data = b"POST /p HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc"
     request, body, _ = parse(data, "whole")
     assert body == b"abc"
-    assert request.body.transport.continues_sent == 0
+    assert request.body.source.continues_sent == 0
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,10 @@ from dataclasses import dataclass
 import h11
 import pytest
 
-from app.http import ChunkedDecoder, ClientDisconnected, ProtocolError, ascii_lower, parse_request
+from app.bodies import ChunkedDecoder
+from app.errors import ClientDisconnected, ProtocolError
+from app.fields import ascii_lower
+from app.http import parse_request
 from app.settings import Limits
 from tests.conftest import FeedSource, RawClient
 
@@ -453,7 +456,7 @@ def test_the_comparison_finds_the_issue_bug_when_it_is_put_back(monkeypatch) -> 
         values = ",".join(headers.get_all("transfer-encoding")).split(",")
         return [ascii_lower(value.strip()) for value in values if value.strip()]
 
-    monkeypatch.setattr("app.http.transfer_codings", stripped_codings)
+    monkeypatch.setattr("app.request.transfer_codings", stripped_codings)
     counts: Counter[str] = Counter()
     failures = [problem for data in generated_cases()[:1000] if (problem := compare(data, counts, False))]
     assert failures and all("we accept, h11 says refused" in failure for failure in failures)

@@ -8,15 +8,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 import pytest
 
-from app.http import (
-    FORBIDDEN_TRAILERS,
-    REASON_PHRASES,
-    ClientDisconnected,
-    ProtocolError,
-    parse_common_head,
-    parse_head,
-    parse_request,
-)
+from app.bodies import FORBIDDEN_TRAILERS
+from app.errors import ClientDisconnected, ProtocolError
+from app.framing import REASON_PHRASES
+from app.http import parse_request
+from app.request import parse_common_head, parse_head
 from app.settings import Limits
 from tests.conftest import FeedSource
 

@@ -338,7 +338,7 @@ def test_with_trace_off_no_trace_code_runs(capsys: pytest.CaptureFixture[str]) -
     """The hot path does no trace work: the plain Connection runs no trace function, while
     the traced one (the check that the watch works) runs its hooks."""
     assert trace_functions_called(Settings(port=0, www=None)) == set()
-    assert {"receive_request", "frame", "send", "close"} <= trace_functions_called(
+    assert {"receive_request", "build_response_head", "send", "close"} <= trace_functions_called(
         Settings(port=0, www=None, trace=True)
     )
     assert "request 3 on this connection" in capsys.readouterr().err

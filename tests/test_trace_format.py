@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from app.http import FileBody, Response
+from app.framing import FileBody, Response
 from app.trace import (
     as_text,
     body_lines,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.http import Headers, media_range_weights
+from app.fields import Headers
 from app.listing import choose_format
+from app.negotiation import media_range_weights
 
 # (id, Accept value or None, JSON preferred)
 CASES = [

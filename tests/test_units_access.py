@@ -13,12 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.auth import basic_credentials
+from app.banner import writes_line
 from app.cors import cors_origin
 from app.extraheaders import add_vary, header_line, replace_fields
 from app.lockout import Lockout
 from app.netaddr import url
 from app.passwords import Account, auth_option, hash_problem, make_hash, verify_hash
-from app.policy import is_loopback, startup_errors, write_refusal, writes_line
+from app.policy import is_loopback, startup_errors, write_refusal
 from app.settings import Settings
 
 

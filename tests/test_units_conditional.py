@@ -8,8 +8,8 @@ from email.utils import formatdate
 
 import pytest
 
-from app.files import etag_list, if_range_allows, precondition_status
-from app.http import Headers
+from app.conditional import etag_list, if_range_allows, precondition_status
+from app.fields import Headers
 
 # (id, header value, expected: [(weak, opaque-tag)], or None for "*")
 ETAG_LISTS = [

@@ -8,7 +8,7 @@ import calendar
 
 import pytest
 
-from app.http import http_date, parse_http_date
+from app.dates import http_date, parse_http_date
 
 NOV_6_1994 = 784111777.0  # Sun, 06 Nov 1994 08:49:37 GMT, the RFC's example
 NOW = calendar.timegm((2026, 12, 1, 0, 0, 0))  # the two-digit years below are read from here

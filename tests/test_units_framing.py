@@ -14,18 +14,18 @@ import io
 
 import pytest
 
-from app import http
-from app.http import (
+from app import framing
+from app.framing import (
     FileBody,
-    Request,
     Response,
     StreamBody,
     close_delimited,
     framed_pieces,
-    parse_request,
     response_head,
     sends_body,
 )
+from app.http import parse_request
+from app.request import Request
 from app.settings import Limits
 from tests.conftest import FeedSource
 
@@ -129,7 +129,7 @@ CASES = [
 @pytest.fixture(autouse=True)
 def fixed_date(monkeypatch: pytest.MonkeyPatch) -> None:
     """The clock is the one input that is not in the table: fix it."""
-    monkeypatch.setattr(http, "current_http_date", lambda: DATE)
+    monkeypatch.setattr(framing, "current_http_date", lambda: DATE)
 
 
 @pytest.mark.parametrize(

@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from app.compression import accepts_coding
-from app.files import is_upload_in_progress, temporary_path
-from app.http import Headers, HTTPError
+from app.errors import HTTPError
+from app.fields import Headers
 from app.listing import arrange, choose_format, is_listed, listing_text, view_from_query
 from app.listing_view import Entry, View, human_size, view_query
+from app.storage import is_upload_in_progress, temporary_path
 
 UPLOAD_NAMES = [
     (".report.pdf.web1-4242.0123456789ab.part", True),

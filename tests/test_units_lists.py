@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.http import EXPECTATION_RE, TOKEN_STR_RE, TRANSFER_CODING_RE, list_elements
+from app.fields import EXPECTATION_RE, TOKEN_STR_RE, TRANSFER_CODING_RE, list_elements
 
 INVALID = ValueError
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.files import resolve_under
+from app.paths import resolve_under
 
 # (id, encoded name, the path expected under the root, as segments)
 ACCEPTED = [

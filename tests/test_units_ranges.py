@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.files import Unsatisfiable, parse_range
+from app.conditional import Unsatisfiable, parse_range
 
 WHOLE = None  # the header is ignored: the whole file, 200
 UNSATISFIABLE = Unsatisfiable  # 416

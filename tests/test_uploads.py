@@ -145,7 +145,7 @@ def test_413_goes_out_instead_of_100_continue(limited):
         )
         response = client.read_response()
         assert response.status_line == b"HTTP/1.1 413 Content Too Large"
-        assert response.body == b"upload of 5000 bytes is larger than the limit of 1000 bytes\n"
+        assert response.body == b"request body larger than 1000 bytes\n"
         assert response.header("Connection") == "close"
         assert client.is_closed_by_server()
     assert list(folder.iterdir()) == []

@@ -45,12 +45,16 @@ def test_every_link_into_app_names_a_function() -> None:
 
 
 @pytest.mark.parametrize("name, path", sorted(set(CODE_LINK_RE.findall(TEXT))))
-def test_every_function_named_exists(name: str, path: str) -> None:
+def test_every_function_named_is_defined_in_the_file_linked(name: str, path: str) -> None:
+    """Defined there, not merely importable from there: a name a module imports (or
+    re-exports, as `http.py` does) would pass a `getattr` check from the wrong file."""
     assert (ROOT / path).is_file()
-    target = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    module_name = path.removesuffix(".py").replace("/", ".")
+    target = importlib.import_module(module_name)
     for part in name.split("."):
         target = getattr(target, part)
     assert callable(target), f"{name} in {path} is not a function or class"
+    assert target.__module__ == module_name, f"{name} is defined in {target.__module__}, not {module_name}"
 
 
 @pytest.mark.parametrize("stage", list(STAGES))

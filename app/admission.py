@@ -9,7 +9,7 @@ The checks run in this order, each one able to answer the request itself:
 2. the lock-out: `429` with `Retry-After` (`lockout.py`, through `auth.py`);
 3. the password: `401` with `WWW-Authenticate` (`auth.py`);
 4. the route (`handlers.py`); a route that writes then asks the write policy
-   (`policy.write_refusal()`, through `files.writable_path()`): `403` if writes are off.
+   (`policy.write_refusal()`, through `paths.writable_path()`): `403` if writes are off.
 
 A plain launch configures none of these: `before_route()` answers None and
 `add_response_headers()` adds nothing, so the bytes on the wire are the challenge's.
@@ -20,7 +20,8 @@ from __future__ import annotations
 from app.auth import password_refusal
 from app.cors import cors_headers, preflight_response
 from app.extraheaders import add_vary, replace_fields
-from app.http import Request, Response
+from app.framing import Response
+from app.request import Request
 from app.settings import Settings
 
 

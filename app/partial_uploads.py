@@ -1,7 +1,7 @@
 """Temporary upload files: names that cannot collide, and removing those a dead process left.
 
 An upload streams into a temporary file beside its target and is renamed over it when
-whole (`files.write_atomically`). Several instances may share one upload folder (two
+whole (`storage.write_atomically`). Several instances may share one upload folder (two
 machines on a network file system, two processes during a rolling restart), so the
 temporary name carries the host and the process that writes it, plus a random part:
 
@@ -26,7 +26,7 @@ log = logging.getLogger("app")
 
 # The temporary name, whole: `.` NAME (its first 100 characters) `.` HOST `-` PID `.`
 # RANDOM (12 lowercase hex digits) `.part`. Listings hide every name it matches, even with
-# --show-hidden (`files.is_upload_in_progress`); a user's own `.notes.part` stays visible.
+# --show-hidden (`storage.is_upload_in_progress`); a user's own `.notes.part` stays visible.
 TEMPORARY_NAME_RE = re.compile(
     r"\.[^/]{1,100}\.(?P<host>[A-Za-z0-9-]{1,40})-(?P<pid>[0-9]+)\.[0-9a-f]{12}\.part", re.DOTALL
 )

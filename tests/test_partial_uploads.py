@@ -1,5 +1,5 @@
 """Temporary upload names that cannot collide across hosts and processes, and the partial
-uploads of dead processes removed at start (`app/leftovers.py`)."""
+uploads of dead processes removed at start (`app/partial_uploads.py`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 
-from app.leftovers import host_name
+from app.partial_uploads import host_name
 from tests.conftest import wait_until
 
 HOST = host_name()
