@@ -15,7 +15,7 @@ from pathlib import Path
 from app.errors import HTTPError
 from app.partial_uploads import TEMPORARY_NAME_RE, temporary_prefix
 
-def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
+def write_atomically(path: Path, chunks: Iterable[bytes], make_folders: bool = False) -> None:
     """Write `chunks` to `path` so that readers see the old file or the whole new one,
     never part of it: stream them into a temporary file beside it (never holding the
     whole body in memory), flush it to disk, then rename it over the target (rename is
@@ -26,7 +26,16 @@ def write_atomically(path: Path, chunks: Iterable[bytes]) -> None:
     temporary = temporary_path(path)
     # O_EXCL: a new file, never one that exists (or a symlink planted there); created
     # with its final mode at once (what the umask allows of rw-r--r--), no chmod after.
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+    try:
+        descriptor = os.open(temporary, flags, 0o644)
+    except FileNotFoundError:
+        if not make_folders:
+            raise
+        # With `make_folders`, the folders in the name are made when missing, and only
+        # then: an upload into an existing folder costs no mkdir() and stat() (issue 20).
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(temporary, flags, 0o644)
     try:
         try:  # straight to the descriptor: the body comes in large chunks already
             for chunk in chunks:
@@ -72,8 +81,7 @@ def store_upload(path: Path, chunks: Iterable[bytes], name: str) -> None:
     """`write_atomically()` into `path`, creating its folders, with the file system's
     refusals answered as statuses (`name` is the file's name for the reasons)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomically(path, chunks)
+        write_atomically(path, chunks, make_folders=True)
     except (FileExistsError, NotADirectoryError):
         raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
     except IsADirectoryError:
