@@ -327,7 +327,7 @@ class Connection:
             if self.stopping.on:
                 self.close_reason = "server shutting down"
                 return None
-            data = self.wait_for_request(limits.head_recv_size)
+            data = self.wait_for_request(limits.idle_recv_size)
             if data is None:
                 return None
             if not data:

@@ -17,7 +17,6 @@ memory (to sort them) but never its page.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
@@ -28,6 +27,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from urllib.parse import parse_qsl
+
+try:  # hashlib's own BLAKE2, without hashlib, which loads OpenSSL's libcrypto (3.5 MiB of
+    from _blake2 import blake2b  # RSS) at start for nothing: docs/performance.md
+except ImportError:  # a Python built without it
+    from hashlib import blake2b
 
 from app import listing_view
 from app.compression import GZIP_LEVEL, accepts_gzip
@@ -195,7 +199,7 @@ def text_pieces(entries: list[Entry]) -> Iterator[str]:
 # ---------------------------------------------------------------------------------------
 
 # The page's own code is part of every tag: a new version of the page is a new tag.
-PAGE_CODE = hashlib.blake2b(
+PAGE_CODE = blake2b(
     Path(__file__).read_bytes() + Path(listing_view.__file__).read_bytes(), digest_size=8
 ).hexdigest()
 
@@ -204,7 +208,7 @@ def listing_etag(entries: list[Entry], view: View, page: Page, fmt: str, coding:
     """A strong tag from everything the listing shows: each entry's name, kind, size
     and modification time in nanoseconds, the view, the page's options, the format and
     the content coding (the gzipped bytes are another representation: RFC 9110 §8.8.3)."""
-    digest = hashlib.blake2b(digest_size=12)
+    digest = blake2b(digest_size=12)
     digest.update(repr((PAGE_CODE, fmt, coding, view, page)).encode("utf-8"))
     # Whole columns at a time (a comprehension and one join each, no call per entry).
     digest.update("\0".join([entry.name + "/" * entry.is_dir for entry in entries]).encode("utf-8", "surrogateescape"))
