@@ -24,6 +24,7 @@ import re
 import zlib
 from array import array
 from collections.abc import Iterator
+from operator import itemgetter
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from urllib.parse import parse_qsl
@@ -99,27 +100,29 @@ def list_folder(folder: Path, show_hidden: bool = False) -> list[Entry]:
 
 
 def arrange(entries: list[Entry], view: View) -> list[Entry]:
-    """The entries the view shows, folders first, each group in the view's order. The
-    keys are made by comprehensions, not a key function: no Python call per entry."""
+    """The entries the view shows, folders first, each group in the view's order. Each
+    group is sorted in place by stable passes, the last key first (the name as it is,
+    then without case, then the size or time): memory holds one key per entry at a time,
+    and the exact-name and size passes use C key functions (a folder may hold 200,000)."""
     if view.filter:
         wanted = view.filter.casefold()
         entries = [entry for entry in entries if wanted in entry.name.casefold()]
     descending = view.order == "desc"
-    arranged: list[Entry] = []
-    for is_dir in (True, False):
-        group = [entry for entry in entries if entry.is_dir is is_dir]
-        if view.sort == "name":
-            # One string per entry, the folded name then the name itself ("\0" sorts
-            # before every character): Python sorts a list of plain strings fastest.
-            keys = [f"{entry.name.casefold()}\0{entry.name}" for entry in group]
-        elif view.sort == "size":
-            keys = [(entry.size, entry.name.casefold(), entry.name) for entry in group]
-        else:
-            keys = [(entry.modified_ns, entry.name.casefold(), entry.name) for entry in group]
-        # Two entries never share a name, so no two keys are equal.
-        order = sorted(range(len(group)), key=keys.__getitem__, reverse=descending)
-        arranged += [group[index] for index in order]
-    return arranged
+    folders = [entry for entry in entries if entry.is_dir]
+    files = [entry for entry in entries if not entry.is_dir]
+    for group in (folders, files):
+        group.sort(key=BY_NAME, reverse=descending)
+        group.sort(key=folded_name, reverse=descending)
+        if view.sort != "name":
+            group.sort(key=BY_SIZE if view.sort == "size" else BY_MODIFIED, reverse=descending)
+    return folders + files
+
+
+BY_NAME, BY_SIZE, BY_MODIFIED = itemgetter(0), itemgetter(2), itemgetter(3)  # Entry's fields
+
+
+def folded_name(entry: Entry) -> str:
+    return entry.name.casefold()
 
 
 def view_from_query(query: str) -> View:
