@@ -321,6 +321,11 @@ class Connection:
             if self.buffer:  # a request has begun: its head must be whole in time
                 if header_deadline is None:
                     header_deadline = time.monotonic() + self.settings.timeouts.header_timeout
+                    # A head longer than the idle recv() is mostly here already: take it
+                    # without a wait, so without setting a receive timeout for it.
+                    if data := self.receive_waiting_bytes(limits.head_recv_size):
+                        self.buffer += data
+                        continue
                 self.buffer += self.receive_head_bytes(header_deadline)
                 continue
             # Between requests (parse_request drops stray CRLFs): wait for the next one.
@@ -333,6 +338,8 @@ class Connection:
             if not data:
                 self.note_idle_close()
                 return None
+            if len(data) == limits.idle_recv_size:  # a long head: the rest is mostly here
+                data += self.receive_waiting_bytes(limits.head_recv_size) or b""
             self.buffer += data
 
     def wait_for_request(self, size: int) -> bytes | None:
@@ -369,6 +376,20 @@ class Connection:
             self.close_reason = "server shutting down"
         elif self.evicted:
             self.close_reason = "closed to make room for a new connection (--max-connections)"
+
+    def receive_waiting_bytes(self, size: int) -> bytes | None:
+        """Bytes the kernel holds for us already, without waiting (b"" if the client has
+        closed); None when there are none (or over TLS, whose records a non-blocking
+        read does not fit)."""
+        if self.tls_context is not None:
+            return None
+        try:
+            data = self.sock.recv(size, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return None
+        except OSError as error:
+            raise ClientDisconnected(f"while waiting for a request: {error}") from None
+        return data  # b"": the client has closed
 
     def receive_head_bytes(self, header_deadline: float) -> bytes:
         """The next bytes of a request head that has begun, before `header_deadline`."""

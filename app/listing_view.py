@@ -279,7 +279,9 @@ STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 64rem; padding: 0 1rem;
        color: var(--ink); background: var(--page); }
 h1 { font-size: 1.4rem; font-weight: 600; word-break: break-all; }
-table { border-collapse: collapse; width: 100%; margin-top: .8rem; }
+table { border-collapse: collapse; width: 100%; margin-top: .8rem; table-layout: fixed; }
+th.size { width: 6rem; } th:last-child { width: 10rem; }
+td:first-child { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(--line); }
 th { color: var(--muted); font-weight: 500; }
 th a { color: inherit; }
@@ -330,9 +332,12 @@ box.addEventListener("input", () => {
   if (box.value) url.searchParams.set("filter", box.value); else url.searchParams.delete("filter");
   history.replaceState(null, "", url);
   if (!wanted.includes(served.toLowerCase())) { location.replace(url); return; }
-  const rows = $("entries").rows;
+  // The rows change out of the document, then go back at once: one layout, not one a row.
+  const body = $("entries"), table = body.parentNode, rows = body.rows;
   names = names || [...rows].map((row) => row.className ? null : row.cells[0].textContent.toLowerCase());
+  body.remove();
   for (let i = 0; i < rows.length; i++) if (names[i] !== null) rows[i].hidden = !names[i].includes(wanted);
+  table.append(body);
 });
 
 // One POST per file, multipart, the relative path as its file name; a bar for each.
