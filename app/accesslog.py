@@ -11,10 +11,13 @@ formats the line itself (the timestamp is formatted once a second) and appends i
 `AccessLog`'s buffer. A flusher thread writes the buffer out once a second, in whole
 lines; a terminal gets each line at once; `flush()` empties it at shutdown. `main.py`
 opens the log (stderr, or `--access-log FILE`, reopened on SIGHUP) or leaves it off (`-q`).
+A log that cannot be written (a full disk) never stops the serving: its lines are dropped
+and counted, and one warning says how many when it takes writes again, or at shutdown.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import sys
@@ -26,7 +29,8 @@ from pathlib import Path
 
 from app.dates import FormattedOncePerSecond
 from app.request import TLS_HANDSHAKE_RECORD
-from app.storage import write_all
+
+log = logging.getLogger("app")
 
 _LOG_ESCAPES = {code: f"\\x{code:02x}" for code in [*range(0x20), 0x7F]}
 _LOG_ESCAPES[ord('"')] = '\\"'
@@ -89,6 +93,11 @@ class AccessLog:
         self.wake = threading.Event()
         self.reopen_requested = False
         self.flusher: threading.Thread | None = None  # started by the first line
+        # Lines lost since the log last took a write (a full disk): told in one warning
+        # when it takes writes again, or at shutdown (`report_dropped`).
+        self.dropped = 0
+        self.drop_reason = ""
+        self.cut_line = False  # the last failed write left part of a line in the file
 
     def open_file(self) -> int:
         assert self.path is not None
@@ -139,8 +148,33 @@ class AccessLog:
             for first in range(0, count, self.batch_lines):
                 batch = [self.lines.popleft() for _ in range(min(self.batch_lines, count - first))]
                 for piece in whole_line_pieces("".join(batch).encode("utf-8", "backslashreplace"), self.write_size):
-                    write_lines(self.fd, piece)
+                    self.write_piece(piece)
             return count
+
+    def write_piece(self, piece: memoryview) -> None:
+        """Write whole lines; a log that cannot be written (a full disk, EDQUOT, EIO)
+        loses them rather than stopping the server, and counts them (lock held)."""
+        rest = piece
+        try:
+            if self.cut_line:  # a line cut by the last failure: ended, so the next is whole
+                os.write(self.fd, b"\n")
+                self.cut_line = False
+            while rest:
+                rest = rest[os.write(self.fd, rest) :]
+        except OSError as error:
+            self.dropped += bytes(rest).count(b"\n")
+            self.drop_reason = error.strerror or str(error)
+            written = len(piece) - len(rest)
+            self.cut_line = self.cut_line or (written > 0 and piece[written - 1] != ord("\n"))
+            return
+        if self.dropped:
+            self.report_dropped()
+
+    def report_dropped(self) -> None:
+        """One warning for the lines lost since the last that were written."""
+        where = self.path if self.path is not None else "stderr"
+        log.warning("access log %s: %d line(s) dropped: %s", where, self.dropped, self.drop_reason)
+        self.dropped = 0
 
     def reopen_soon(self) -> None:
         """From a signal handler: ask the flusher to reopen the file (no lock taken here)."""
@@ -176,14 +210,6 @@ def whole_line_pieces(data: bytes, size: int = WRITE_SIZE) -> Iterator[memoryvie
         start = end
 
 
-def write_lines(fd: int, data: bytes | memoryview) -> None:
-    """Write whole lines; a log that cannot be written loses them rather than the server."""
-    try:
-        write_all(fd, data)
-    except OSError:
-        pass
-
-
 # The log in use: None with -q (or when no one opened it, as in tests that import the app).
 active_log: AccessLog | None = None
 
@@ -198,6 +224,9 @@ def flush() -> None:
     """Write out what is buffered: at shutdown, so no line is lost."""
     if active_log is not None:
         active_log.flush()
+        with active_log.lock:
+            if active_log.dropped:
+                active_log.report_dropped()
 
 
 def log_access(client: str, raw_head: bytes, status: int, size: int, started: float) -> None:

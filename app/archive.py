@@ -1,9 +1,12 @@
 """A folder of `--directory` as one download: `GET /files/sub/?download=zip` or
 `?download=tar.gz` (and `/files/` itself).
 
-It owns: which entries go in (`archive_entries`: what the listing shows, walked without
-following symlinks, so nothing outside the root gets in, and no dot files, among them
-the `.NAME.*.part` files of uploads in progress, nor names that are not UTF-8), the two writers (`zip_pieces`,
+It owns: which entries go in (`archive_entries`: what the listing shows, walked by
+descriptors from the root's (`safefs.tree`) without following symlinks, so nothing
+outside the root gets in, even with the tree changing under it, and no dot files, among them
+the `.NAME.*.part` files of uploads in progress, nor names that are not UTF-8, nor names
+with a backslash, which Windows extractors take for a separator (APPNOTE 4.4.17.1 wants
+"/"): `a\\..\\..\\evil.txt` would land outside the extraction folder), the two writers (`zip_pieces`,
 `tar_gz_pieces`), the `Content-Disposition` header (`attachment`, RFC 6266), and the
 response (`archive_response`).
 
@@ -27,43 +30,35 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import time
 import zlib
 from collections.abc import Generator, Iterator
-from pathlib import Path
 from urllib.parse import parse_qs, quote
 
+from app import safefs
 from app.errors import HTTPError
 from app.framing import Response, StreamBody
 from app.paths import checked_path
 from app.request import Request
+from app.safefs import ServedPath, TreeEntry
 from app.settings import Settings
 
 # What a writer reads from a file at a time (and so about the size of each piece sent).
 READ_SIZE = 256 * 1024
 
-Entry = tuple[str, Path, os.stat_result]  # (name in the archive, path, its lstat)
+def archive_entries(folder: int, prefix: str) -> Iterator[TreeEntry]:
+    """The folders and regular files under the folder descriptor `folder`, folders before
+    their contents, in name order, by descriptors (`safefs.tree`: each subfolder opened
+    O_NOFOLLOW from its parent's descriptor), their `path` relative to `folder`. Symlinks
+    are never followed nor included, nor the state folder; dot files, names that are not
+    UTF-8 and names with a backslash are left out (`archived_name`)."""
+    return safefs.tree(folder, archived_name)
 
 
-def archive_entries(folder: Path, prefix: str) -> Iterator[Entry]:
-    """The folders and regular files under `folder`, folders before their contents, in
-    name order, named `prefix` + their relative path (`/`-separated, folders ending in
-    `/`). Symlinks are never followed nor included, and dot files are left out, as in the
-    listing."""
-    with os.scandir(folder) as scan:
-        items = sorted(scan, key=lambda item: item.name)
-    for item in items:
-        if item.name.startswith(".") or not valid_utf8(item.name):
-            continue
-        try:
-            info = item.stat(follow_symlinks=False)
-        except OSError:
-            continue  # removed while we looked
-        path = Path(item.path)
-        if stat.S_ISDIR(info.st_mode):
-            yield prefix + item.name + "/", path, info
-            yield from archive_entries(path, prefix + item.name + "/")
-        elif stat.S_ISREG(info.st_mode):
-            yield prefix + item.name, path, info
+def archived_name(name: str) -> bool:
+    """Whether an entry of this name goes in an archive: not a dot file (as in the
+    listing), valid UTF-8, no backslash (a separator to Windows extractors)."""
+    return not name.startswith(".") and valid_utf8(name) and "\\" not in name
 
 
 def valid_utf8(name: str) -> bool:
@@ -76,18 +71,18 @@ def valid_utf8(name: str) -> bool:
     return True
 
 
-def file_pieces(path: Path, size: int) -> Iterator[bytes]:
-    """Exactly `size` bytes of the file, read in pieces. The last path component is opened
-    with O_NOFOLLOW: a file swapped for a symlink since the walk is refused, not followed.
-    A file that shrank since its header was written cannot be archived honestly: OSError
-    (the connection then ends without finishing the body)."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with open(descriptor, "rb") as file:
-        remaining = size
+def file_pieces(entry: TreeEntry) -> Iterator[bytes]:
+    """Exactly the entry's size in bytes, read in pieces. The file is opened from its
+    folder's descriptor with O_NOFOLLOW (`safefs.open_entry`): a file swapped for a
+    symlink since the walk is refused, not followed. A file that shrank since its header
+    was written cannot be archived honestly: OSError (the connection then ends without
+    finishing the body)."""
+    with open(safefs.open_entry(entry), "rb") as file:
+        remaining = entry.status.st_size
         while remaining > 0:
             piece = file.read(min(READ_SIZE, remaining))
             if not piece:
-                raise OSError(f"{path.name} shrank while it was being archived")
+                raise OSError(f"{entry.name} shrank while it was being archived")
             remaining -= len(piece)
             yield piece
 
@@ -117,26 +112,47 @@ class Pipe:
         return data
 
 
-def zip_pieces(folder: Path, top: str) -> Iterator[bytes]:
+def zip_pieces(folder: ServedPath, top: str) -> Iterator[bytes]:
     """A zip archive of `folder`, its entries under `top/`, piece by piece."""
     # Imported here, when a download asks for it: zipfile and tarfile (with bz2 and lzma)
     # are ~2 MiB of RSS that every launch would carry otherwise (docs/performance.md).
     import zipfile
 
     pipe = Pipe()
-    with zipfile.ZipFile(pipe, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:  # type: ignore[arg-type]
-        for name, path, info in archive_entries(folder, top + "/"):
-            entry = zipfile.ZipInfo.from_file(path, name, strict_timestamps=False)
-            if stat.S_ISDIR(info.st_mode):
+    with safefs.open_folder(folder.root, folder.segments) as descriptor, zipfile.ZipFile(
+        pipe, "w", zipfile.ZIP_STORED, allowZip64=True  # type: ignore[arg-type]
+    ) as archive:
+        for item in archive_entries(descriptor, top + "/"):
+            entry = zip_entry(top + "/" + item.path, item.status)
+            if item.is_dir:
                 archive.writestr(entry, b"")
             else:
-                entry.file_size = info.st_size  # decides zip64 before the data is written
                 with archive.open(entry, "w") as target:
-                    for piece in file_pieces(path, info.st_size):
+                    for piece in file_pieces(item):
                         target.write(piece)
                         yield pipe.take()
             yield pipe.take()
     yield pipe.take()  # the central directory, written by close()
+
+
+def zip_entry(name: str, info: os.stat_result):  # -> zipfile.ZipInfo
+    """What `zipfile.ZipInfo.from_file(path, name, strict_timestamps=False)` makes, from
+    the lstat the walk already has (the path string is never looked up again)."""
+    import zipfile  # loaded by zip_pieces(), the caller
+
+    date_time = time.localtime(info.st_mtime)[:6]
+    if date_time[0] < 1980:  # the years a zip's DOS date can hold (strict_timestamps=False)
+        date_time = (1980, 1, 1, 0, 0, 0)
+    elif date_time[0] > 2107:
+        date_time = (2107, 12, 31, 23, 59, 59)
+    entry = zipfile.ZipInfo(name, date_time)
+    entry.external_attr = (info.st_mode & 0xFFFF) << 16
+    if stat.S_ISDIR(info.st_mode):
+        entry.file_size = 0
+        entry.external_attr |= 0x10  # MS-DOS directory flag
+    else:
+        entry.file_size = info.st_size  # decides zip64 before the data is written
+    return entry
 
 
 # ---------------------------------------------------------------------------------------
@@ -158,23 +174,24 @@ def tar_header(name: str, info: os.stat_result) -> bytes:
     return entry.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
 
 
-def tar_gz_pieces(folder: Path, top: str) -> Iterator[bytes]:
+def tar_gz_pieces(folder: ServedPath, top: str) -> Iterator[bytes]:
     """A gzipped tar archive of `folder`, its entries under `top/`, piece by piece."""
     import tarfile  # when a download asks for it (see zip_pieces())
 
     # wbits 31: a zlib stream with the gzip header and trailer (RFC 1952).
     gzip = zlib.compressobj(6, zlib.DEFLATED, 31)
     written = 0
-    for name, path, info in archive_entries(folder, top + "/"):
-        header = tar_header(name, info)
-        written += len(header)
-        yield gzip.compress(header)
-        if stat.S_ISREG(info.st_mode):
-            for piece in file_pieces(path, info.st_size):
-                yield gzip.compress(piece)
-            padding = -info.st_size % tarfile.BLOCKSIZE  # data fills whole 512-byte blocks
-            written += info.st_size + padding
-            yield gzip.compress(tarfile.NUL * padding)
+    with safefs.open_folder(folder.root, folder.segments) as descriptor:
+        for item in archive_entries(descriptor, top + "/"):
+            header = tar_header(top + "/" + item.path, item.status)
+            written += len(header)
+            yield gzip.compress(header)
+            if not item.is_dir:
+                for piece in file_pieces(item):
+                    yield gzip.compress(piece)
+                padding = -item.status.st_size % tarfile.BLOCKSIZE  # data fills whole 512-byte blocks
+                written += item.status.st_size + padding
+                yield gzip.compress(tarfile.NUL * padding)
     # The end of the archive: two zero blocks, then zeros to a whole record (as tarfile).
     end = 2 * tarfile.BLOCKSIZE
     end += -(written + end) % tarfile.RECORDSIZE
@@ -242,11 +259,11 @@ def archive_response(request: Request, settings: Settings, subpath: str, kind: s
     listing, it shows what is in a folder, so `--no-listing` turns it off."""
     if not settings.listing:
         raise HTTPError(404, "folder downloads are off (--no-listing)")
-    root = settings.directory.resolve()
-    folder = checked_path(root, subpath.removesuffix("/")) if subpath else root
+    root = settings.directory
+    folder = checked_path(root, subpath.removesuffix("/")) if subpath else ServedPath(root, ())
     if not folder.is_dir():
         raise HTTPError(404, f"no folder at {request.path}")
-    top = folder.name or "files"  # the root of the file system has no name
+    top = folder.name or root.resolve().name or "files"  # the root of the file system has no name
     writer, extension, content_type = ARCHIVE_FORMATS[kind]
     headers = [
         ("Content-Type", content_type),

@@ -32,9 +32,14 @@ ORIGIN_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[A-Za-z0-9._~%!$&'()*+,;=-
 
 # How long a browser may reuse a preflight's answer (Chromium caps it at 2 hours).
 MAX_AGE = "600"
-METHODS = "GET, HEAD, POST, PUT, DELETE, MKCOL, OPTIONS"
-# Beyond the CORS-safelisted response headers, the ones a page may want to read.
-EXPOSED = "ETag, Location, Content-Range, Accept-Ranges, Retry-After, WWW-Authenticate"
+METHODS = "GET, HEAD, POST, PUT, DELETE, MKCOL, OPTIONS, PATCH"
+# Beyond the CORS-safelisted response headers, the ones a page may want to read (the
+# Upload-* and Tus-* ones: a tus client in a page of another origin, tus.py).
+EXPOSED = (
+    "ETag, Location, Content-Range, Accept-Ranges, Retry-After, WWW-Authenticate, "
+    "Upload-Offset, Upload-Length, Upload-Expires, Upload-Metadata, Tus-Resumable, Tus-Version, "
+    "Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm"
+)
 
 
 def cors_origin(value: str) -> str:

@@ -15,7 +15,8 @@ evaluates it:
 5. `Range` (with `If-Range`) → 206 or 416,
 6. the body: a `FileBody` streamed with sendfile, or the gzipped bytes.
 
-Every path that reaches the disk, reading or writing, comes from `resolve_under()`.
+Every name that reaches the disk, reading or writing, comes from `resolve_under()` and is
+walked from the root's descriptor (`safefs.py`) each time it is used.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from app.errors import HTTPError
 from app.framing import FileBody, Response, text_response
 from app.paths import resolve_under
 from app.request import Request
+from app.safefs import Refused, ServedPath
 from app.settings import Settings
 
 # Browsers revalidate every time (with If-None-Match), so an edited file shows at once,
@@ -62,7 +64,7 @@ _TYPES.add_type("image/webp", ".webp")
 _TYPES.add_type("font/woff2", ".woff2")
 _TYPES.add_type("text/markdown", ".md")
 
-def content_type_for(path: Path) -> str:
+def content_type_for(path: Path | ServedPath) -> str:
     """The Content-Type for a file from its extension; `charset=utf-8` on text."""
     content_type, _ = _TYPES.guess_type(path.name, strict=False)
     if content_type is None:
@@ -83,23 +85,24 @@ PRECOMPRESSED_SUFFIXES = (("br", ".br"), ("gzip", ".gz"))
 
 
 def precompressed_files(root: Path, encoded_name: str) -> Precompressed:
-    """The `.br` and `.gz` files that sit beside `encoded_name` under `root`, each path
-    checked by `resolve_under` like any other (a symlink out of the root is not one)."""
+    """The `.br` and `.gz` files that sit beside `encoded_name` under `root`, each name
+    checked by `resolve_under` and walked like any other (a symlink out of the root is
+    not one: `Refused` is taken as "none")."""
     found = []
     for coding, suffix in PRECOMPRESSED_SUFFIXES:
         try:
             path = resolve_under(root, encoded_name + suffix)
-        except ValueError:
+            if path.is_file():
+                found.append((coding, path))
+        except (ValueError, Refused):
             continue
-        if path.is_file():
-            found.append((coding, path))
     return found
 
 
 def respond_with_file(
     request: Request,
     settings: Settings,
-    path: Path,
+    path: ServedPath,
     content_type: str,
     name: str,
     missing: str,
@@ -118,21 +121,20 @@ def respond_with_file(
 
 
 def response_for_path(
-    request: Request, settings: Settings, path: Path, content_type: str, precompressed: Precompressed = ()
+    request: Request, settings: Settings, path: ServedPath, content_type: str, precompressed: Precompressed = ()
 ) -> Response:
     """GET/HEAD of one regular file, with validators, preconditions, ranges and gzip,
     or of the precompressed file beside it that the client accepts. Raises OSError
     (FileNotFoundError, IsADirectoryError, PermissionError) for the caller to turn into
     a status."""
-    if not stat.S_ISREG(path.stat().st_mode):
-        # Checked before open(): opening a FIFO would block the thread until a writer came.
-        raise IsADirectoryError(f"{path.name} is not a regular file")
     coding, source = choose_precompressed(request.headers, precompressed) or (None, path)
-    file = open(source, "rb")
+    if coding is not None and not stat.S_ISREG(path.stat().st_mode):
+        raise IsADirectoryError(f"{path.name} is not a regular file")
+    # Walked from the root's descriptor, opened O_NOFOLLOW | O_NONBLOCK (a FIFO cannot
+    # block the thread) and refused unless a regular file (safefs.open_file).
+    file = open(source.open_file(), "rb")
     try:
         status = os.fstat(file.fileno())
-        if not stat.S_ISREG(status.st_mode):
-            raise IsADirectoryError(f"{path.name} is not a regular file")
         response = response_for_open_file(request, settings, file, status, content_type, coding, bool(precompressed))
     except BaseException:
         file.close()

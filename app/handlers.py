@@ -37,8 +37,11 @@ from app.framing import Response, text_response
 from app.listing import files_listing, site_listing
 from app.paths import checked_path, writable_path
 from app.request import Request
+from app.safefs import ServedPath
 from app.settings import Settings
 from app.storage import make_directory, remove_path, store_upload
+from app import tus
+from app.digest import digest_response, requested_algorithm
 from app.uploads import is_form_upload, post_to_folder
 
 Handler = Callable[[Request, Settings, str], Response]
@@ -104,14 +107,35 @@ def get_file(request: Request, settings: Settings, subpath: str) -> Response:
         if kind is not None:
             return archive_response(request, settings, subpath, kind)
         return files_listing(request, settings, subpath)
+    # A resumable upload's URL (`tus.py`), told apart by a slice, not a call: a GET of a
+    # file pays nothing for it (the per-request budget, docs/performance.md).
+    if subpath[: tus.UPLOAD_PREFIX_LENGTH] == tus.UPLOAD_PREFIX:
+        return tus.head(request, settings, subpath)
+    if "hash" in request.query:
+        algorithm = checked_algorithm(request.query)
+        if algorithm is not None:
+            return digest_response(request, settings, subpath, algorithm)
     path = checked_path(settings.directory, subpath)
     name = unquote(subpath)
     return respond_with_file(request, settings, path, "application/octet-stream", name, f"no file named {name}")
 
 
+def checked_algorithm(query: str) -> str | None:
+    """`?hash=` of a file URL (`digest.py`), 400 for an algorithm we do not offer."""
+    try:
+        return requested_algorithm(query)
+    except ValueError as error:
+        raise HTTPError(400, str(error)) from None
+
+
 def post_file(request: Request, settings: Settings, subpath: str) -> Response:
     """`POST /files/{name}`: the body becomes the file (as PUT); `POST /files/` or
-    `/files/sub/` (a folder URL) is a form: files to store or a folder action."""
+    `/files/sub/` (a folder URL) is a form: files to store or a folder action, or with
+    `Tus-Resumable` the creation of a resumable upload (`tus.py`)."""
+    if tus.is_tus_request(request):
+        if not (subpath == "" or subpath.endswith("/")):
+            raise HTTPError(404, "a tus upload is created by a POST to a folder URL, e.g. POST /files/")
+        return tus.create(request, settings, subpath)
     if subpath == "" or subpath.endswith("/"):
         return post_to_folder(request, settings, subpath)
     if is_form_upload(request):
@@ -148,6 +172,8 @@ def delete_file(request: Request, settings: Settings, subpath: str) -> Response:
     """`DELETE /files/{name}`: remove the file, or the folder if it is empty; 204. A
     folder that still holds entries is 409, with their number (nothing is removed
     recursively: one request never deletes a whole tree by surprise)."""
+    if tus.is_upload_url(subpath):
+        return tus.terminate(request, settings, subpath)
     path = writable_path(settings, subpath.removesuffix("/"))
     name = unquote(subpath)
     try:
@@ -176,6 +202,19 @@ def make_folder(request: Request, settings: Settings, subpath: str) -> Response:
     return Response(201, [("Location", "/files/" + quote(name) + "/")])
 
 
+def patch_file(request: Request, settings: Settings, subpath: str) -> Response:
+    """`PATCH` of a resumable upload's URL (`tus.py`); no other file takes PATCH."""
+    if not tus.is_upload_url(subpath):
+        raise HTTPError(405, "PATCH applies to tus upload URLs only (create one with a tus POST to a folder)", [("Allow", "DELETE, GET, HEAD, MKCOL, OPTIONS, POST, PUT")])
+    return tus.patch(request, settings, subpath)
+
+
+def files_options(request: Request, settings: Settings, subpath: str) -> Response:
+    """`OPTIONS /files/...`: the methods, and what resumable uploads support (tus §OPTIONS)."""
+    allow = ("Allow", ", ".join(FILES_ROUTE.allowed_methods()))
+    return Response(204, [allow, *tus.options_headers(settings)])
+
+
 def static_site(request: Request, settings: Settings, subpath: str) -> Response:
     """Any path no API route claims: a file of the static site under `--www`, or what
     the site answers for a path it lacks (`site_not_found`)."""
@@ -194,7 +233,7 @@ def site_file(request: Request, settings: Settings, subpath: str) -> Response:
     index.html, else a listing (unless `--no-listing`)."""
     missing = f"nothing at {request.path}"
     name = subpath.removesuffix("/")
-    path = checked_path(settings.www, name) if name else settings.www.resolve()
+    path = checked_path(settings.www, name) if name else ServedPath(settings.www, ())
     if path.is_dir():
         if not request.path.endswith("/"):
             # Relative links in the folder's page resolve against its URL, which must
@@ -214,10 +253,10 @@ def site_not_found(request: Request, settings: Settings, error: HTTPError) -> Re
     """With `--spa`, the site's index.html (200: the app routes in the browser); else
     the 404, its body the site's `404.html` when there is one."""
     if settings.spa:
-        index = settings.www.resolve() / "index.html"
+        index = ServedPath(settings.www, ("index.html",))
         if index.is_file():
             return respond_with_file(request, settings, index, content_type_for(index), "index.html", error.reason)
-    page = settings.www.resolve() / "404.html"
+    page = ServedPath(settings.www, ("404.html",))
     if not page.is_file():
         raise error
     return Response(404, [("Content-Type", "text/html; charset=utf-8")], page.read_bytes())
@@ -247,15 +286,25 @@ class Route:
         return sorted(methods)
 
 
+FILES_ROUTE = Route(
+    "/files/",
+    {
+        "GET": get_file,
+        "POST": post_file,
+        "PUT": put_file,
+        "DELETE": delete_file,
+        "MKCOL": make_folder,
+        "PATCH": patch_file,
+        "OPTIONS": files_options,
+    },
+)
+
 ROUTES: tuple[Route, ...] = (
     Route("/", {"GET": index_page}),
     Route("/echo", {"GET": echo_request}),
     Route("/echo/", {"GET": echo_text}),
     Route("/user-agent", {"GET": user_agent}),
-    Route(
-        "/files/",
-        {"GET": get_file, "POST": post_file, "PUT": put_file, "DELETE": delete_file, "MKCOL": make_folder},
-    ),
+    FILES_ROUTE,
 )
 
 # The Allow of a 405 to MKCOL on a folder that exists: what a folder URL does answer.

@@ -1,7 +1,8 @@
 """Folder listings: which entries a folder shows, in which order, in which format.
 
 `/files/` (and its subfolders) is answered by `files_listing()`, the static site's
-folders without an index.html by `site_listing()`. Entries are read with `os.scandir`;
+folders without an index.html by `site_listing()`. Entries are read with `os.scandir` on
+the folder's descriptor, walked from the root's (`safefs.entries`);
 dot files are left out unless `--show-hidden`, and the `.NAME.HOST-PID.RANDOM.part` files
 of uploads in progress always (`storage.is_upload_in_progress`); symlinks and anything that is
 neither a file nor a folder are left out too.
@@ -34,7 +35,7 @@ try:  # hashlib's own BLAKE2, without hashlib, which loads OpenSSL's libcrypto (
 except ImportError:  # a Python built without it
     from hashlib import blake2b
 
-from app import listing_view
+from app import listing_view, safefs
 from app.compression import GZIP_LEVEL, accepts_gzip
 from app.conditional import precondition_status
 from app.errors import HTTPError
@@ -46,7 +47,9 @@ from app.negotiation import media_range_weights
 from app.paths import checked_path
 from app.policy import write_refusal
 from app.request import Request
+from app.safefs import ServedPath
 from app.settings import Settings
+from app.state import is_state_name
 from app.storage import is_upload_in_progress
 
 # ---------------------------------------------------------------------------------------
@@ -55,14 +58,15 @@ from app.storage import is_upload_in_progress
 
 
 def is_listed(name: str, show_hidden: bool) -> bool:
-    """Dot files only with --show-hidden; uploads in progress never; nor a name that
+    """Dot files only with --show-hidden; uploads in progress and the state folder
+    (`state.is_state_name`) never; nor a name that
     is not UTF-8 (os.scandir hands its bytes over as surrogates): a URL's path is
     decoded as UTF-8, so no request could name it."""
     if not is_utf8(name):
         return False
     if not name.startswith("."):
         return True
-    return show_hidden and not is_upload_in_progress(name)
+    return show_hidden and not is_upload_in_progress(name) and not is_state_name(name)
 
 
 def is_utf8(name: str) -> bool:
@@ -73,22 +77,25 @@ def is_utf8(name: str) -> bool:
     return True
 
 
-def list_folder(folder: Path, show_hidden: bool = False) -> list[Entry]:
+def list_folder(folder: ServedPath, show_hidden: bool = False) -> list[Entry]:
     """The listed entries of a folder, in no particular order: regular files and
-    folders, no symlinks. One `stat` per entry (the kind and the symlink test come
-    from the folder's own records); the common name, ASCII and not hidden, takes no
-    call of ours."""
+    folders, no symlinks, never the state folder: the folder walked from the root's
+    descriptor (`safefs.open_folder`) and read with `os.scandir(fd)`, each entry's
+    status from `fstatat` in it, never through a link (the rules of
+    `safefs.folder_entries`, written out here: one `stat` per entry and, for the common
+    name, ASCII and not hidden, no call of ours, for folders of 200,000 entries)."""
     entries: list[Entry] = []
     append, make_entry = entries.append, tuple.__new__
-    with os.scandir(folder) as scan:
+    with safefs.open_folder(folder.root, folder.segments) as descriptor, os.scandir(descriptor) as scan:
         for item in scan:
             name = item.name
-            if (name.startswith(".") or not name.isascii()) and not is_listed(name, show_hidden):
-                continue
+            if name.startswith(".") or not name.isascii():
+                if not is_listed(name, show_hidden):  # the state folder too
+                    continue
             if item.is_symlink():
                 continue
             try:
-                info = item.stat()
+                info = item.stat(follow_symlinks=False)
             except OSError:
                 continue  # removed while we looked
             # tuple.__new__: a C call, where Entry(...) would run NamedTuple's Python __new__.
@@ -160,18 +167,21 @@ def choose_format(headers: Headers, offered: tuple[str, ...]) -> str:
 
 
 def listing_json(entries: list[Entry]) -> bytes:
-    """A JSON array of {name, size, modified}; folder names end with "/"."""
+    """A JSON array of {name, size, modified}; folder names end with "/". Files add
+    `hash`: the relative URL that answers their SHA-256 when asked (`digest.py`)."""
     return "".join(json_pieces(entries)).encode("utf-8")
 
 
 def json_pieces(entries: list[Entry]) -> Iterator[str]:
     """`listing_json`'s text in pieces of a few KiB."""
     encode = json.JSONEncoder(ensure_ascii=False).encode
+    hash_href = listing_view.hash_href
     yield "["
     for start in range(0, len(entries), ROWS_PER_PIECE):
         items = ", ".join(
             f'{{"name": {encode(listing_view.display_name(entry))}, "size": {entry.size}, '
-            f'"modified": "{utc(entry.modified_ns, "%Y-%m-%dT%H:%M:%SZ")}"}}'
+            f'"modified": "{utc(entry.modified_ns, "%Y-%m-%dT%H:%M:%SZ")}"'
+            + ("}" if entry.is_dir else f', "hash": {encode(hash_href(entry))}}}')
             for entry in entries[start : start + ROWS_PER_PIECE]
         )
         yield items if start == 0 else ", " + items
@@ -237,14 +247,17 @@ def listing_response(
     gzip, or 304."""
     if not settings.listing:
         raise HTTPError(404, "folder listings are off (--no-listing)")
-    folder = checked_path(root, subpath.removesuffix("/")) if subpath else root.resolve()
-    if not folder.is_dir():
-        raise HTTPError(404, f"no folder at {request.path}")
+    folder = checked_path(root, subpath.removesuffix("/")) if subpath else ServedPath(root, ())
     view = view_from_query(request.query)
     fmt = choose_format(request.headers, offered)
     # Every format is text: compressed whatever its size, when the client accepts gzip.
     coding = "gzip" if accepts_gzip(request.headers) else "identity"
-    entries = arrange(list_folder(folder, settings.show_hidden), view)
+    try:
+        entries = arrange(list_folder(folder, settings.show_hidden), view)
+    except (FileNotFoundError, NotADirectoryError):
+        raise HTTPError(404, f"no folder at {request.path}") from None
+    except PermissionError:
+        raise HTTPError(403, f"permission denied reading {request.path}") from None
     etag = listing_etag(entries, view, page, fmt, coding)
     headers = [("ETag", etag), CACHE_CONTROL, VARY]
     outcome = precondition_status(request.headers, request.method, etag, None)

@@ -82,6 +82,11 @@ def entry_href(entry: Entry) -> str:
     return quote(entry.name, safe="") + ("/" if entry.is_dir else "")
 
 
+def hash_href(entry: Entry) -> str:
+    """The link that answers the file's SHA-256, computed only when followed (`digest.py`)."""
+    return entry_href(entry) + "?hash=sha256"
+
+
 def view_query(view: View, **changes: str) -> str:
     """`?sort=...&order=...` (and `&filter=` when filtering) for this view with changes."""
     fields = {"sort": view.sort, "order": view.order, "filter": view.filter, **changes}
@@ -234,6 +239,9 @@ def listing_pieces(page: Page, entries: list[Entry], view: View, has_parent: boo
     title = html.escape(unquote(page.folder_url))
     heads = "".join(column_head(key, view) for key in SORT_KEYS)
     form_start, form_end = selection_form(page)
+    if page.downloads:  # one line for the page, not a link in every row (a lean row)
+        form_end += '\n<p class="note">A file\'s SHA-256: its link with <code>?hash=sha256</code> after it.</p>'
+
     yield f"""<!doctype html>
 <html lang="en">
 <head>
@@ -301,6 +309,7 @@ button, summary { cursor: pointer; }
 .ok { color: var(--ok); } .bad, button.danger { color: var(--bad); }
 .selection { margin: .6rem 0; }
 tr.none td { color: var(--muted); }
+.note { color: var(--muted); font-size: .9em; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 """
 
@@ -361,9 +370,93 @@ function send(item) {
   });
 }
 
+// Files above TUS_THRESHOLD go through tus 1.0.0 (tus.py) in TUS_CHUNK pieces, which fit
+// under a proxy's body limit; the upload's URL is kept in localStorage under the file's
+// name, size and modification time, so a dropped connection or a reload resumes it.
+const TUS_THRESHOLD = 8 * 1024 * 1024, TUS_CHUNK = 4 * 1024 * 1024, TUS = { "Tus-Resumable": "1.0.0" };
+const RETRIES = 6;
+const base64 = (text) => btoa(Array.from(new TextEncoder().encode(text), (byte) => String.fromCharCode(byte)).join(""));
+const tusKey = (item) => `tus ${folder}${item.path} ${item.file.size} ${item.file.lastModified}`;
+const pause = (ms) => new Promise((ok) => setTimeout(ok, ms));
+
+// The offset the server holds for `url`; null when it no longer knows the upload.
+async function tusOffset(url) {
+  const answer = await fetch(url, { method: "HEAD", headers: TUS, cache: "no-store" });
+  if (answer.status === 404 || answer.status === 410) return null;
+  if (!answer.ok) throw new Error(`${answer.status} from HEAD`);
+  return Number(answer.headers.get("Upload-Offset"));
+}
+
+async function tusCreate(item) {
+  const metadata = `filename ${base64(item.path)}` + (item.file.type ? `,filetype ${base64(item.file.type)}` : "");
+  const answer = await fetch(folder, { method: "POST", headers: { ...TUS, "Upload-Length": String(item.file.size), "Upload-Metadata": metadata } });
+  if (answer.status !== 201) throw new Error(`${answer.status} ${(await answer.text()).trim()}`);
+  return new URL(answer.headers.get("Location"), location.href).href;
+}
+
+// One PATCH of `blob` at `offset`; resolves the new offset, rejects with the status (0:
+// the connection was lost) and the server's reason.
+function tusPatch(url, blob, offset, shown) {
+  return new Promise((done, fail) => {
+    const request = new XMLHttpRequest();
+    request.open("PATCH", url);
+    for (const [name, value] of Object.entries(TUS)) request.setRequestHeader(name, value);
+    request.setRequestHeader("Upload-Offset", String(offset));
+    request.setRequestHeader("Content-Type", "application/offset+octet-stream");
+    request.upload.onprogress = (e) => shown(offset + e.loaded);
+    request.onload = () => request.status === 204 ? done(Number(request.getResponseHeader("Upload-Offset")))
+      : fail({ status: request.status, text: request.responseText.trim() });
+    request.onerror = () => fail({ status: 0, text: "connection lost" });
+    request.send(blob);
+  });
+}
+
+// Find where to start: the stored upload if the server still has it, else a new one.
+async function tusStart(item, key, state) {
+  const url = localStorage.getItem(key);
+  if (url) {
+    const offset = await tusOffset(url);
+    if (offset !== null) return { url, offset };
+    localStorage.removeItem(key);
+    state.dataset.note = "cannot resume: the server no longer had the earlier upload (expired or removed), so it started again";
+    state.textContent = state.dataset.note;
+  }
+  const created = await tusCreate(item);
+  localStorage.setItem(key, created);
+  return { url: created, offset: 0 };
+}
+
+async function sendResumable(item, bar, state) {
+  const key = tusKey(item), size = item.file.size, shown = (at) => { bar.value = 100 * at / size; };
+  let { url, offset } = await tusStart(item, key, state);
+  for (let failures = 0; offset < size; ) {
+    shown(offset);
+    try {
+      offset = await tusPatch(url, item.file.slice(offset, offset + TUS_CHUNK), offset, shown);
+      failures = 0;
+    } catch (error) {
+      if (error.status !== 0 && error.status !== 409 && error.status !== 423) throw new Error(`${error.status} ${error.text}`);
+      if (++failures > RETRIES) throw new Error("connection lost; what arrived is kept: pick the same file again to resume");
+      state.textContent = `connection lost at ${Math.floor(100 * offset / size)} %, retrying…`;
+      await pause(Math.min(1000 * 2 ** failures, 15000));
+      offset = await tusOffset(url).catch(() => offset);
+      if (offset === null) throw new Error("cannot resume: the server no longer has this upload (expired or removed)");
+    }
+  }
+  localStorage.removeItem(key);
+}
+
+function resumable(item) {
+  const row = document.createElement("li"), bar = document.createElement("progress"), state = document.createElement("span");
+  row.append(item.path, bar, state); bar.max = 100; bar.value = 0; $("progress").append(row);
+  return sendResumable(item, bar, state).then(
+    () => { bar.value = 100; state.textContent = state.dataset.note ? `done (${state.dataset.note})` : "done"; state.className = "ok"; return true; },
+    (error) => { state.textContent = error.message; state.className = "bad"; return false; });
+}
+
 async function upload(items) {
   let stored = 0;
-  for (const item of items) stored += await send(item);
+  for (const item of items) stored += await (item.file.size > TUS_THRESHOLD ? resumable(item) : send(item));
   say(`${stored} of ${items.length} uploaded`, stored === items.length);
   await refresh();
 }

@@ -135,7 +135,7 @@ def make_runner(settings: Settings, tls_context: ssl.SSLContext | None) -> Serve
         host, port = listener.getsockname()[:2]
         settings = dataclasses.replace(settings, host=host, port=port)
     if settings.directory is not None:
-        remove_leftovers(settings.directory)
+        remove_leftovers(settings.directory, settings.upload_expiry)
     if settings.workers > 1:
         return Supervisor(settings, tls_context, listener)
     return Server(settings, listener, tls_context, shared=listener is not None)

@@ -1,18 +1,19 @@
 """Safe paths: from a percent-encoded name in a URL to a path under a root folder.
 `resolve_under` decodes once and refuses whatever could step out of the root (encoded
-separators, double encoding, `..`, absolute names, NUL, a symlink leading out);
+separators, double encoding, `..`, absolute names, NUL) and gives a `safefs.ServedPath`,
+whose every use walks from the root's descriptor (a symlink leading out is refused there);
 `checked_path` turns its refusal into a 400, and `writable_path` / `writable_folder`
 add the write policy (403). Every path that reaches the disk comes from here."""
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
 from urllib.parse import unquote
 
 from app.errors import HTTPError
 from app.policy import write_refusal
+from app.safefs import ServedPath
 from app.settings import Settings
 
 # A percent-encoded "/" or "\\" would become a separator only after decoding: the client
@@ -24,14 +25,15 @@ ENCODED_SEPARATOR_RE = re.compile(r"%(2f|5c)", re.IGNORECASE)
 DOUBLE_ENCODED_RE = re.compile(r"%(2e|2f|5c|00)", re.IGNORECASE)
 
 
-def resolve_under(root: Path, encoded_name: str) -> Path:
-    """The path a percent-encoded, relative name refers to under `root`, or `ValueError`
-    saying why the name is refused. Every path that touches the disk goes through here.
+def resolve_under(root: Path, encoded_name: str) -> ServedPath:
+    """The name a percent-encoded, relative name refers to under `root`, or `ValueError`
+    saying why the name is refused. Every name that touches the disk goes through here.
 
     Decodes exactly once, then refuses anything that could step out: encoded separators
     (`%2F`, `%5C`), names encoded twice (`%252e`), absolute names, empty, `.` or `..`
-    segments, backslashes, NUL; and, after resolving symlinks, any path that does not
-    end up under `root` (a symlink pointing out of the folder)."""
+    segments, backslashes, NUL, a segment over NAME_MAX. Symlinks are the walk's: each use
+    of the `ServedPath` walks from the root's descriptor (`safefs.py`), and a link that
+    leads outside is refused then, at the moment of use, not checked once before it."""
     if ENCODED_SEPARATOR_RE.search(encoded_name):
         raise ValueError("file name must not contain an encoded '/' or '\\' (%2F, %5C)")
     try:
@@ -52,28 +54,13 @@ def resolve_under(root: Path, encoded_name: str) -> Path:
     # NAME_MAX on Linux, macOS and Windows: longer names make every file call fail.
     if any(len(segment.encode("utf-8")) > MAX_NAME_BYTES for segment in segments):
         raise ValueError(f"file name longer than {MAX_NAME_BYTES} bytes")
-    root = resolved_root(root)
-    path = root.joinpath(*segments)
-    try:
-        resolved = path.resolve()
-    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
-        raise ValueError("file name cannot be resolved (symlink loop?)") from None
-    if not resolved.is_relative_to(root):
-        raise ValueError("file name leads outside the served directory")
-    return path
+    return ServedPath(root, tuple(segments))
 
 
 MAX_NAME_BYTES = 255
 
 
-@functools.lru_cache(maxsize=8)
-def resolved_root(root: Path) -> Path:
-    """The served folder with its symlinks resolved, once: resolving walks the path with
-    one lstat() per component, and the folder does not move while the server runs."""
-    return root.resolve()
-
-
-def checked_path(root: Path, encoded_name: str) -> Path:
+def checked_path(root: Path, encoded_name: str) -> ServedPath:
     """`resolve_under()`, refusing a bad name with 400 and its reason."""
     try:
         return resolve_under(root, encoded_name)
@@ -81,21 +68,21 @@ def checked_path(root: Path, encoded_name: str) -> Path:
         raise HTTPError(400, str(error)) from None
 
 
-def writable_path(settings: Settings, encoded_name: str) -> Path:
+def writable_path(settings: Settings, encoded_name: str) -> ServedPath:
     """The path of `/files/{encoded_name}` for a request that changes it; 403 with the
     write policy's reason (`policy.write_refusal`) when this server refuses writes."""
     check_writes_allowed(settings)
     return checked_path(settings.directory, encoded_name)
 
 
-def writable_folder(settings: Settings, encoded_folder: str) -> Path:
+def writable_folder(settings: Settings, encoded_folder: str) -> ServedPath:
     """The folder of a folder URL `/files/{encoded_folder}` ("" or ending in "/"), for a
     request that writes into it (`writable_path()`; "" is `--directory` itself)."""
     name = encoded_folder.removesuffix("/")
     if name:
         return writable_path(settings, name)
     check_writes_allowed(settings)
-    return settings.directory.resolve()
+    return ServedPath(settings.directory, ())
 
 
 def check_writes_allowed(settings: Settings) -> None:

@@ -330,6 +330,18 @@ class Settings:
         False, "single-page app: a path under --www that matches no file answers the site's index.html (200)"
     )
 
+    # Resumable uploads (tus.py): an upload not completed within this long after its last
+    # byte is abandoned: its partial file and its record are removed (tus `expiration`).
+    upload_expiry: float = option(
+        24 * 3600.0, "seconds an unfinished resumable (tus) upload is kept after its last byte "
+        "(default: %(default)s)", positive_seconds, "SECONDS"
+    )
+    # Each pending upload costs a row and an empty file before any byte: bounded.
+    max_pending_uploads: int = option(
+        100, "resumable (tus) uploads created and not yet complete, at most; more get 503 "
+        "(default: %(default)s)", positive_int, "N"
+    )
+
     # Durable state (state.py): WebDAV properties and locks, tus uploads, share links, the
     # lock-out counts, in one SQLite database. None: the hidden folder .http-server-state
     # under --directory (never served); without --directory either, in memory.

@@ -28,7 +28,6 @@ import html
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote
 
 from app.errors import HTTPError
@@ -37,6 +36,7 @@ from app.multipart import Event, MultipartError, MultipartReader, PartStart, bou
 from app.negotiation import media_range_weights
 from app.paths import writable_folder, writable_path
 from app.request import Request
+from app.safefs import ServedPath
 from app.settings import Limits, Settings
 from app.storage import make_directory, remove_path, store_upload
 
@@ -150,15 +150,18 @@ def field_value(reader: MultipartReader) -> str:
         raise HTTPError(400, "a form field is not valid UTF-8") from None
 
 
-def target_path(settings: Settings, subpath: str, name: str) -> Path:
+def target_path(settings: Settings, subpath: str, name: str, encoded: str | None = None) -> ServedPath:
     """Where `name` (decoded, maybe `dir/a.txt`) goes in folder `/files/{subpath}`: every
-    segment checked by `writable_path`, the reason naming the refused name."""
+    segment checked by `writable_path`, the reason naming the refused name. `encoded`:
+    the name as the client percent-encoded it, checked as a URL's path is."""
     if name.startswith("/"):
         raise HTTPError(400, f"file name {name!r} is absolute; names must be relative to the folder")
-    try:
+    if encoded is None:
         # Encoded for `resolve_under`, which decodes once; "\\" stays as it is, so that
         # it is refused as a backslash, not as an encoded separator.
-        return writable_path(settings, subpath + quote(name, safe="/\\"))
+        encoded = quote(name, safe="/\\")
+    try:
+        return writable_path(settings, subpath + encoded.removesuffix("/"))
     except HTTPError as error:
         if error.status != 400:
             raise
@@ -270,8 +273,11 @@ def form_action(request: Request, settings: Settings, subpath: str) -> Response:
     if action == "mkdir":
         create_folder(settings, subpath, name)
     else:
-        path = target_path(settings, subpath, name.removesuffix("/"))
-        remove_path(path, name)
+        # The name comes percent-encoded, as in the entry's URL: a browser normalises the
+        # line breaks of a form value to CRLF (HTML, "converting a form data set"), so
+        # `a\nx` sent as it is would arrive as `a\r\nx` and delete that file instead.
+        path = target_path(settings, subpath, unquote(name.removesuffix("/")), encoded=name)
+        remove_path(path, unquote(name))
     folder_url = "/files/" + subpath
     return text_response(303, f"done; see {folder_url}", [("Location", folder_url)])
 

@@ -5,6 +5,7 @@ thread, so the count is repeatable even on a busy machine.
     python3 bench/per_request.py                      # µs per request, keep-alive /echo/hello
     python3 bench/per_request.py --log FILE           # with the access log written to FILE
     python3 bench/per_request.py --gzip               # /echo/<1 KiB> gzipped
+    python3 bench/per_request.py --file               # GET /files/sub/a.txt (100 bytes)
     valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out \\
         python3 bench/per_request.py --count 2000     # instructions: compare with --count 0
     python3 -m cProfile -s tottime bench/per_request.py --count 20000
@@ -16,8 +17,10 @@ total), the figure that docs/performance.md compares before and after each chang
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,8 +33,10 @@ from app.settings import Settings  # noqa: E402
 ECHO_1KIB = "/echo/" + ("The-quick-brown-fox-jumps-over-the-lazy-dog-" * 24)[:1024]
 
 
-def request_bytes(gzip: bool) -> bytes:
+def request_bytes(gzip: bool, file: bool = False) -> bytes:
     """What wrk sends (plus Accept-Encoding for the gzip case)."""
+    if file:
+        return b"GET /files/sub/a.txt HTTP/1.1\r\nHost: 127.0.0.1:4221\r\n\r\n"
     if gzip:
         return f"GET {ECHO_1KIB} HTTP/1.1\r\nHost: 127.0.0.1:4221\r\nAccept-Encoding: gzip\r\n\r\n".encode()
     return b"GET /echo/hello HTTP/1.1\r\nHost: 127.0.0.1:4221\r\n\r\n"
@@ -42,12 +47,19 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=20000, help="requests (default: %(default)s)")
     parser.add_argument("--log", type=Path, help="write the access log to this file")
     parser.add_argument("--gzip", action="store_true", help="/echo/<1 KiB> with Accept-Encoding: gzip")
+    parser.add_argument("--file", action="store_true", help="a 100-byte file from --directory (a temporary one)")
     arguments = parser.parse_args()
+    settings = Settings()
+    if arguments.file:  # the path walk of issue 23 (app/safefs.py) is in this cost
+        directory = Path(tempfile.mkdtemp(prefix="per-request-"))
+        (directory / "sub").mkdir()
+        (directory / "sub" / "a.txt").write_bytes(b"x" * 100)
+        settings = dataclasses.replace(settings, directory=directory)
     if arguments.log is not None:
         accesslog.open_access_log(arguments.log)
     server_end, client_end = socket.socketpair()
-    connection = Connection(server_end, "127.0.0.1", Settings(), StopFlag())
-    request = request_bytes(arguments.gzip)
+    connection = Connection(server_end, "127.0.0.1", settings, StopFlag())
+    request = request_bytes(arguments.gzip, arguments.file)
     started = time.perf_counter()
     for _ in range(arguments.count):
         client_end.sendall(request)

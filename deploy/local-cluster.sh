@@ -6,16 +6,18 @@
 #
 #   deploy/local-cluster.sh [--instances N] [--port PORT] [--directory DIR]
 #                           [--tls-port PORT] [--cert FILE --key FILE]
-#                           [--max-upload BYTES] [--upstream HOST:PORT]...
+#                           [--max-upload BYTES] [--max-body BYTES] [--upstream HOST:PORT]...
 #
 # --port / --tls-port: where nginx listens (default: free ports). --directory: the upload
 # folder all instances share. --upstream: put nginx in front of instances started
 # elsewhere instead of starting --instances (tests restart them one at a time).
+# --max-body: nginx's client_max_body_size (default: --max-upload), e.g. 1048576 for the
+# 1 MB of a stock nginx; resumable (tus) uploads pass it in smaller PATCHes.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
-instances=2 port=0 tls_port=0 directory="" cert="" key="" max_upload=$((10 * 1024 ** 3))
+instances=2 port=0 tls_port=0 directory="" cert="" key="" max_upload=$((10 * 1024 ** 3)) max_body=""
 upstreams=()
 
 usage() { sed -n '7,9s/^# \{0,3\}//p' "$0" >&2; exit 2; }
@@ -29,6 +31,7 @@ while [ $# -gt 0 ]; do
         --cert) cert=$2 ;;
         --key) key=$2 ;;
         --max-upload) max_upload=$2 ;;
+        --max-body) max_body=$2 ;;
         --upstream) upstreams+=("$2") ;;
         *) usage ;;
     esac
@@ -85,7 +88,7 @@ fill_config() {
     local servers=""
     for upstream in "${upstreams[@]}"; do servers+="server $upstream max_fails=1 fail_timeout=2s; "; done
     sed -e "s|@HTTP_PORT@|$port|; s|@HTTPS_PORT@|$tls_port|; s|@INSTANCES@|$servers|" \
-        -e "s|@MAX_UPLOAD@|$max_upload|; s|@CERTIFICATE@|$cert|; s|@KEY@|$key|" \
+        -e "s|@MAX_UPLOAD@|${max_body:-$max_upload}|; s|@CERTIFICATE@|$cert|; s|@KEY@|$key|" \
         "$here/nginx.conf" >"$prefix/nginx.conf"
 }
 

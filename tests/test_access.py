@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from app.cors import EXPOSED
 from app.netaddr import share_urls
 from tests.conftest import ROOT, RawClient, ServerProcess, wait_until
 
@@ -262,12 +263,12 @@ def test_cors_any_origin(start_server) -> None:
     preflight = exchange(server, "OPTIONS", "/files/a.txt", *PREFLIGHT)
     assert preflight.status == 204
     assert preflight.headers == [
-        ("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, MKCOL, OPTIONS"),
+        ("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE, MKCOL, OPTIONS, PATCH"),
         ("Access-Control-Max-Age", "600"),
         ("Vary", "Access-Control-Request-Method, Access-Control-Request-Headers"),
         ("Access-Control-Allow-Headers", "authorization, content-type"),
         ("Access-Control-Allow-Origin", "*"),
-        ("Access-Control-Expose-Headers", "ETag, Location, Content-Range, Accept-Ranges, Retry-After, WWW-Authenticate"),
+        ("Access-Control-Expose-Headers", EXPOSED),
     ]
     for fields in [(), ("Origin: http://page.example:8000",)]:
         response = exchange(server, "GET", "/echo/abc", *fields)

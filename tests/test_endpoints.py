@@ -55,7 +55,10 @@ EXACT_EXCHANGES = [
     ),
     (
         b"OPTIONS /files/x HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        b"HTTP/1.1 204 No Content\r\nAllow: DELETE, GET, HEAD, MKCOL, OPTIONS, POST, PUT\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\nAllow: DELETE, GET, HEAD, MKCOL, OPTIONS, PATCH, POST, PUT\r\n"
+        b"Tus-Resumable: 1.0.0\r\nTus-Version: 1.0.0\r\n"
+        b"Tus-Extension: creation,creation-with-upload,creation-defer-length,termination,expiration,checksum\r\n"
+        b"Tus-Max-Size: 10737418240\r\nTus-Checksum-Algorithm: sha1,sha256,md5\r\n\r\n",
     ),
 ]
 
@@ -252,7 +255,7 @@ def test_options_asterisk_lists_every_method(server: ServerProcess) -> None:
     with server.connect() as client:
         response = client.exchange(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
     assert response.status == 204
-    assert response.header("Allow") == "DELETE, GET, HEAD, MKCOL, OPTIONS, POST, PUT"
+    assert response.header("Allow") == "DELETE, GET, HEAD, MKCOL, OPTIONS, PATCH, POST, PUT"
 
 
 def test_absolute_form_target_is_routed_by_its_path(server: ServerProcess) -> None:

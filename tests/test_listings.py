@@ -82,7 +82,9 @@ def test_files_listing_as_json(listed):
     assert entries[0]["name"] == "sub folder/"
     by_name = {entry["name"]: entry for entry in entries}
     assert set(by_name) == {"sub folder/", *STRANGE_NAMES}
-    assert by_name["with space.txt"] == {"name": "with space.txt", "size": 14, "modified": "2023-11-14T22:13:20Z"}
+    assert by_name["with space.txt"] == {
+        "name": "with space.txt", "size": 14, "modified": "2023-11-14T22:13:20Z", "hash": "with%20space.txt?hash=sha256"
+    }
 
 
 def test_html_is_preferred_unless_json_weighs_more(listed):
