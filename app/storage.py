@@ -31,14 +31,17 @@ def is_upload_in_progress(name: str) -> bool:
     return TEMPORARY_NAME_RE.fullmatch(name) is not None or TUS_PARTIAL_NAME_RE.fullmatch(name) is not None
 
 
-def store_upload(path: ServedPath, chunks: Iterable[bytes], name: str) -> None:
-    """`safefs.write_atomically()` into `path`, creating its folders: the temporary file
+def store_upload(path: ServedPath, chunks: Iterable[bytes], name: str, create: bool = True) -> None:
+    """`safefs.write_atomically()` into `path`, creating its folders when `create` (a
+    missing one is 409 otherwise, before a byte of the body is read): the temporary file
     and the rename both in the folder's descriptor, so a folder swapped for a symlink
     meanwhile cannot send a byte outside. The file system's refusals answered as statuses
     (`name` is the file's name for the reasons); on a full disk (ENOSPC, EDQUOT, EFBIG)
     507, with the temporary file removed and the previous version untouched."""
     try:
-        safefs.write_atomically(path.root, path.segments, chunks, create=True)
+        safefs.write_atomically(path.root, path.segments, chunks, create=create)
+    except FileNotFoundError:
+        raise HTTPError(409, f"the parent folder of {name} does not exist") from None
     except (FileExistsError, NotADirectoryError):
         raise HTTPError(409, f"a file is in the way of the folders of {name}") from None
     except IsADirectoryError:
