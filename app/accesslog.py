@@ -108,6 +108,11 @@ class AccessLog:
 
     def write(self, line: str) -> None:
         self.lines.append(line)
+        self.after_append()
+
+    def after_append(self) -> None:
+        """After a line was appended: start the flusher, wake it for a full batch, or
+        write at once to a terminal."""
         if self.flusher is None:
             self.start_flusher()
         elif len(self.lines) == self.batch_lines:
@@ -229,11 +234,29 @@ def flush() -> None:
 
 def log_access(client: str, raw_head: bytes, status: int, size: int, started: float) -> None:
     """One line for a request answered with `status` and `size` body bytes, `started`
-    being its `time.perf_counter()` when its head was complete."""
-    if active_log is None:
+    being its `time.perf_counter()` when its head was complete. The common line (a
+    printable request line, the clock's second already formatted, a flusher running)
+    takes no call but this one (issue 20): the rest is `request_line_for_log`,
+    `current_clf_time` and `AccessLog.write`, done here inline."""
+    log = active_log
+    if log is None:
         return
     # Tenths of a millisecond as a whole number: formatting a float costs more than the
     # rest of the line.
     tenths = int((time.perf_counter() - started) * 10000 + 0.5)
-    line = request_line_for_log(raw_head)
-    active_log.write(f'{client} - - [{current_clf_time()}] "{line}" {status} {size} {tenths // 10}.{tenths % 10}ms\n')
+    end = raw_head.find(b"\r\n", 0, 1026)
+    line = raw_head[:end].decode("latin-1") if 0 < end <= 1024 else ""
+    # A share link's token is a password: `request_line_for_log` logs its id instead.
+    if (
+        not line
+        or SHARE_PREFIX in line
+        or not (line.isascii() and line.isprintable() and '"' not in line and "\\" not in line)
+    ):
+        line = request_line_for_log(raw_head)
+    second, clock = current_clf_time.cached
+    if second != int(time.time()):
+        clock = current_clf_time()
+    lines = log.lines
+    lines.append(f'{client} - - [{clock}] "{line}" {status} {size} {tenths // 10}.{tenths % 10}ms\n')
+    if log.flusher is None or log.at_once or len(lines) == log.batch_lines:
+        log.after_append()

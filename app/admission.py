@@ -30,6 +30,19 @@ from app.settings import Settings
 from app.sharelinks import SHARE_PREFIX
 
 
+def gates(settings: Settings) -> bool:
+    """Whether `before_route` can answer anything with these settings. A connection asks
+    once and skips the call on every request when not (issue 20): a check added to
+    `before_route` must be added here too."""
+    return bool(settings.cors or settings.accounts)
+
+
+def decorates(settings: Settings) -> bool:
+    """Whether `add_response_headers` adds anything with these settings (asked once per
+    connection, like `gates`)."""
+    return bool(settings.cors or settings.header or settings.server_header is not None)
+
+
 def before_route(request: Request, settings: Settings, client: str) -> Response | None:
     """The response that answers `request` before any route sees it, or None."""
     if settings.cors and (preflight := preflight_response(request, settings)) is not None:

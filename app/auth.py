@@ -22,8 +22,6 @@ from __future__ import annotations
 import argparse
 import functools
 import getpass
-import hashlib
-import hmac
 import os
 import re
 import sys
@@ -89,6 +87,9 @@ class Guard:
         return Account("", make_hash(os.urandom(16).hex()) if hashed else os.urandom(16).hex(), hashed)
 
     def accepts(self, user: str, password: str) -> bool:
+        import hashlib  # here, not at start: see passwords.py (libcrypto only with passwords)
+        import hmac
+
         digest = hmac.new(self.cache_key, f"{user}\0{password}".encode("utf-8"), hashlib.sha256).digest()
         if digest in self.verified:
             return True

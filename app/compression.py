@@ -59,7 +59,28 @@ def gzip_compress(data: bytes) -> bytes:
 
 def accepts_gzip(headers: Headers) -> bool:
     """Whether gzip is an acceptable content coding: named with q > 0, or not named but
-    covered by `*` with q > 0 (Accept-Encoding, RFC 9110 §12.5.3)."""
+    covered by `*` with q > 0 (Accept-Encoding, RFC 9110 §12.5.3). Clients send the same
+    few values over and over (`gzip, deflate, br`): the answer for a one-line value is
+    remembered (`GZIP_BY_VALUE`), so parsing it is done once, not per request."""
+    values = headers.index.get("accept-encoding")
+    if values is None:
+        return False
+    if len(values) == 1 and (known := GZIP_BY_VALUE.get(values[0])) is not None:
+        return known
+    answer = parse_accepts_gzip(headers)
+    if len(values) == 1 and len(GZIP_BY_VALUE) < GZIP_BY_VALUE_LIMIT:
+        GZIP_BY_VALUE[values[0]] = answer
+    return answer
+
+
+# Accept-Encoding values seen, and whether each accepts gzip; at most this many are kept
+# (a client sending a new value every time costs a parse each, and no memory).
+GZIP_BY_VALUE: dict[str, bool] = {}
+GZIP_BY_VALUE_LIMIT = 256
+
+
+def parse_accepts_gzip(headers: Headers) -> bool:
+    """`accepts_gzip`, parsed."""
     codings = coding_weights(headers)
     if "gzip" in codings:
         return codings["gzip"] > 0

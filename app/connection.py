@@ -50,6 +50,17 @@ if TYPE_CHECKING:  # only for annotations: `ssl` maps libssl and libcrypto (~6 M
 log = logging.getLogger("app")
 
 
+class StopFlag(threading.Event):
+    """The server's "stopping" event, whose state is also a plain attribute, `on`: each
+    request reads it, and `Event.is_set()` is a Python call (issue 20)."""
+
+    on = False
+
+    def set(self) -> None:
+        self.on = True
+        super().set()
+
+
 class Connection:
     """One client socket and its receive buffer; also the `bodies.ByteSource` through which
     a request body asks for more bytes."""
@@ -59,7 +70,7 @@ class Connection:
         sock: socket.socket,
         client: str,
         settings: Settings,
-        stopping: threading.Event,
+        stopping: StopFlag,
         tls_context: ssl.SSLContext | None = None,
         crowded: Callable[[], bool] = lambda: False,
     ) -> None:
@@ -69,6 +80,10 @@ class Connection:
         self.client = client
         self.settings = settings
         self.stopping = stopping
+        # Whether the options give the gate before the route, or the headers after it, any
+        # work: a plain launch skips both calls on every request (issue 20).
+        self.gated = admission.gates(settings)
+        self.decorated = admission.decorates(settings)
         # Whether the server is crowded: then a connection waits less for its next request.
         self.crowded = crowded
         self.buffer = bytearray()
@@ -123,7 +138,10 @@ class Connection:
         return f"lost while sending: {error}"
 
     def exchange(self) -> bool:
-        """Receive one request and answer it; whether the connection goes on."""
+        """Receive one request and answer it; whether the connection goes on. The common
+        exchange (no body left unread, nothing that ends the connection) decides to keep
+        it open with one test of plain attributes; anything else asks
+        `drain_and_keep_open`, which also says why a connection ends (issue 20)."""
         request: Request | None = None
         try:
             request = self.receive_request()
@@ -131,10 +149,23 @@ class Connection:
                 return False
             started = time.perf_counter()
             self.body_started = None
-            request.client = client_address(self.client, request.headers, self.settings.forwarded_allow_ips)
-            response = self.respond(request)
-            self.read_unread_chunked_body(request, response)
-            keep_open = self.drain_and_keep_open(request) and not close_delimited(response, request)
+            settings = self.settings
+            if settings.forwarded_allow_ips:
+                request.client = client_address(self.client, request.headers, settings.forwarded_allow_ips)
+            else:
+                request.client = self.client
+            response = self.respond(request) if self.gated else self.dispatch(request)
+            if (
+                request.body.finished
+                and request.wants_keep_alive
+                and not self.stopping.on
+                and not self.evicted
+                and type(response.body) is not StreamBody
+            ):
+                keep_open = True
+            else:
+                self.read_unread_chunked_body(request, response)
+                keep_open = self.drain_and_keep_open(request) and not close_delimited(response, request)
             size = self.send(response, request, keep_open)
             log_access(request.client, request.raw_head, response.status, size, started)
             if not keep_open:
@@ -146,10 +177,13 @@ class Connection:
 
     def respond(self, request: Request) -> Response:
         """The gate's answer (CORS preflight, lock-out, password: `admission.py`), else the
-        handler's response; a 500 if the handler failed."""
+        handler's response. Only when the settings give the gate work (`self.gated`)."""
+        return admission.before_route(request, self.settings, request.client) or self.dispatch(request)
+
+    def dispatch(self, request: Request) -> Response:
+        """The handler's response; a 500 if the handler failed."""
         try:
-            answer = admission.before_route(request, self.settings, request.client)
-            return answer or handlers.dispatch(request, self.settings)
+            return handlers.dispatch(request, self.settings)
         except (ProtocolError, ClientDisconnected):
             raise  # about the request or the client, not a bug: `exchange` handles them
         except Exception:
@@ -165,7 +199,7 @@ class Connection:
                 else "the client asked to close (Connection: close)"
             )
             return False
-        if self.stopping.is_set():
+        if self.stopping.on:
             self.close_reason = "server shutting down"
             return False
         if self.evicted:
@@ -276,53 +310,101 @@ class Connection:
 
     def receive_request(self) -> Request | None:
         """The next request, or None when the client closed the connection (or left it
-        idle too long) between requests."""
+        idle too long) between requests. The wait for a request's first bytes is written
+        out here, not in `receive_head_bytes`: it is the hot path (issue 20)."""
         header_deadline: float | None = None
+        limits = self.settings.limits
         while True:
             if self.buffer:
-                request = parse_request(self, self.settings.limits)
+                request = parse_request(self, limits)
                 if request is not None:
                     return request
-            if not self.buffer:  # between requests (parse_request drops stray CRLFs)
-                if self.stopping.is_set():
-                    self.close_reason = "server shutting down"
-                    return None
-                data = self.receive_head_bytes(header_deadline=None)
-            else:  # a request has begun: its head must be whole in time
+            if self.buffer:  # a request has begun: its head must be whole in time
                 if header_deadline is None:
                     header_deadline = time.monotonic() + self.settings.timeouts.header_timeout
-                data = self.receive_head_bytes(header_deadline)
-            if not data:
+                    # A head longer than the idle recv() is mostly here already: take it
+                    # without a wait, so without setting a receive timeout for it.
+                    if data := self.receive_waiting_bytes(limits.head_recv_size):
+                        self.buffer += data
+                        continue
+                self.buffer += self.receive_head_bytes(header_deadline)
+                continue
+            # Between requests (parse_request drops stray CRLFs): wait for the next one.
+            if self.stopping.on:
+                self.close_reason = "server shutting down"
                 return None
+            data = self.wait_for_request(limits.idle_recv_size)
+            if data is None:
+                return None
+            if not data:
+                self.note_idle_close()
+                return None
+            if len(data) == limits.idle_recv_size:  # a long head: the rest is mostly here
+                data += self.receive_waiting_bytes(limits.head_recv_size) or b""
             self.buffer += data
 
-    def receive_head_bytes(self, header_deadline: float | None) -> bytes:
-        """The next bytes of a request head; b"" when the client closed, or stayed idle
-        past the idle timeout, between requests (`header_deadline` None)."""
-        if header_deadline is None:
-            timeout = self.idle_timeout()
-            self.idle_since = time.monotonic()
-        else:
-            timeout = header_deadline - time.monotonic()
-            if timeout <= 0:
-                raise ProtocolError(408, "request headers not received in time")
+    def wait_for_request(self, size: int) -> bytes | None:
+        """The first bytes of the next request (b"" when the client closed), or None
+        after the idle timeout. The receive timeout in force is kept if it is shorter (a
+        body's wait set it): the rest of the idle time is waited after it expires, so a
+        keep-alive request with a body costs no setsockopt() (issue 20)."""
+        timeout = self.idle_timeout()
+        current = self._timeouts.get(socket.SO_RCVTIMEO)
+        wait = current if current is not None and current < timeout else timeout
+        if wait != current:
+            self.set_timeout(socket.SO_RCVTIMEO, wait)
+        self.idle_since = time.monotonic()
         try:
-            data = self.recv(timeout, self.settings.limits.head_recv_size)
-        except TimeoutError:
-            if header_deadline is None:  # an idle keep-alive connection: close quietly
-                self.close_reason = f"idle timeout: no request for {timeout:g}s"
-                return b""
-            raise ProtocolError(408, "request headers not received in time") from None
+            while True:
+                try:
+                    return self.sock.recv(size)
+                except (BlockingIOError, TimeoutError):  # SO_RCVTIMEO (TLS: the socket's timeout)
+                    timeout -= wait
+                    if timeout <= 0:
+                        self.close_reason = f"idle timeout: no request for {self.idle_timeout():g}s"
+                        return None
+                    wait = min(wait, timeout)
+                    self.set_timeout(socket.SO_RCVTIMEO, wait)
         except OSError as error:
             raise ClientDisconnected(f"while waiting for a request: {error}") from None
         finally:
             self.idle_since = None
-        if not data and header_deadline is not None:
-            raise ClientDisconnected("closed in the middle of the request headers")
-        if not data and self.stopping.is_set():  # `wake()` ended the wait
+
+    def note_idle_close(self) -> None:
+        """The client closed between requests, or `wake()` or `evict()` ended the wait:
+        say which."""
+        if self.stopping.on:
             self.close_reason = "server shutting down"
-        elif not data and self.evicted:  # `evict()` ended the wait
+        elif self.evicted:
             self.close_reason = "closed to make room for a new connection (--max-connections)"
+
+    def receive_waiting_bytes(self, size: int) -> bytes | None:
+        """Bytes the kernel holds for us already, without waiting (b"" if the client has
+        closed); None when there are none (or over TLS, whose records a non-blocking
+        read does not fit)."""
+        if self.tls_context is not None:
+            return None
+        try:
+            data = self.sock.recv(size, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return None
+        except OSError as error:
+            raise ClientDisconnected(f"while waiting for a request: {error}") from None
+        return data  # b"": the client has closed
+
+    def receive_head_bytes(self, header_deadline: float) -> bytes:
+        """The next bytes of a request head that has begun, before `header_deadline`."""
+        timeout = header_deadline - time.monotonic()
+        if timeout <= 0:
+            raise ProtocolError(408, "request headers not received in time")
+        try:
+            data = self.recv(timeout, self.settings.limits.head_recv_size)
+        except TimeoutError:
+            raise ProtocolError(408, "request headers not received in time") from None
+        except OSError as error:
+            raise ClientDisconnected(f"while waiting for a request: {error}") from None
+        if not data:
+            raise ClientDisconnected("closed in the middle of the request headers")
         return data
 
     def idle_timeout(self) -> float:
@@ -342,12 +424,21 @@ class Connection:
         body byte comes through here (Content-Length or chunked, read by a handler or
         dropped), so both of its time limits are enforced here, and only here."""
         timeout, reason = self.body_wait()
-        try:
-            data = self.recv(timeout, self.settings.limits.body_recv_size)
-        except TimeoutError:
-            raise ProtocolError(408, reason) from None
-        except OSError as error:
-            raise ClientDisconnected(f"while reading the body: {error}") from None
+        while True:
+            # The receive timeout in force (the idle one, mostly) if it is no longer than
+            # this wait: waiting it out, then the rest, costs a setsockopt() only when the
+            # body stalls, not two on every request with a body (issue 20).
+            current = self._timeouts.get(socket.SO_RCVTIMEO)
+            wait = current if current is not None and current < timeout else timeout
+            try:
+                data = self.recv(wait, self.settings.limits.body_recv_size)
+                break
+            except TimeoutError:
+                if wait >= timeout:
+                    raise ProtocolError(408, reason) from None
+                timeout -= wait
+            except OSError as error:
+                raise ClientDisconnected(f"while reading the body: {error}") from None
         if not data:
             raise ClientDisconnected("closed in the middle of the request body")
         self.body_bytes += len(data)
@@ -414,9 +505,19 @@ class Connection:
     def send(self, response: Response, request: Request | None, keep_open: bool) -> int:
         """Frame and send the response: head and body in one `sendall`, or the head and
         then the file (`send_file`). Returns the number of body bytes sent."""
-        admission.add_response_headers(response, request, self.settings)
+        if self.decorated:
+            admission.add_response_headers(response, request, self.settings)
         head = self.build_response_head(response, request, keep_open, sends_date(request, self.settings.date))
         body = response.body
+        if type(body) is bytes:  # the common answer: head and body in one send
+            status = response.status
+            if status < 200 or status == 204 or status == 304 or (request is not None and request.method == "HEAD"):
+                body = b""  # RFC 9110 §6.4.1, §9.3.2: no content on the wire
+            write_timeout = self.settings.timeouts.write_timeout
+            if self._timeouts.get(socket.SO_SNDTIMEO) != write_timeout:
+                self.set_timeout(socket.SO_SNDTIMEO, write_timeout)
+            self.sock.sendall(head + body)
+            return len(body)
         if not sends_body(response, request):
             response.release()
             self.sendall(head)

@@ -102,14 +102,36 @@ class Headers:
     values are kept as received, decoded as ISO-8859-1 so that obs-text survives.
     `fields` keeps the order; an index by name answers lookups (a request asks for half
     a dozen fields, most of them absent) without scanning the list each time. Add
-    fields with `add()`, which keeps both.
+    fields with `add()`, which keeps both. `index` ({lowercase name: values}) is the
+    index itself, read-only for others: on the hot path `"expect" in headers.index`
+    asks whether a field is present without a Python call (issue 20).
     """
 
     def __init__(self, fields: list[tuple[str, str]] | None = None) -> None:
         self.fields: list[tuple[str, str]] = []
         self._by_name: dict[str, list[str]] = {}
+        self.index = self._by_name
         for name, value in fields or ():
             self.add(name, value)
+
+    @classmethod
+    def from_lines(cls, lines: list[tuple[bytes, bytes]]) -> Headers:
+        """The fields of `(name, value)` byte pairs already matched by the field-line
+        grammar (`request.COMMON_HEAD_RE`), the value with its OWS: names lowercased
+        (ASCII: a token is ASCII), values stripped of SP and HTAB only. One call for the
+        whole head."""
+        headers = cls.__new__(cls)  # not cls(): its __init__ would be one more call
+        headers.fields = fields = []
+        headers._by_name = headers.index = index = {}
+        for raw_name, raw_value in lines:
+            name, value = raw_name.decode("ascii").lower(), raw_value.strip(b" \t").decode("latin-1")
+            fields.append((name, value))
+            values = index.get(name)
+            if values is None:
+                index[name] = [value]
+            else:
+                values.append(value)
+        return headers
 
     def add(self, name: str, value: str) -> None:
         """Append a field; `name` must already be lowercase."""

@@ -178,21 +178,53 @@ def response_head(response: Response, request: Request | None, keep_open: bool, 
       HTTP/1.1 client, and to an HTTP/1.0 one nothing: the end of the connection ends
       the body (RFC 9112 §6.3 point 8), so the caller must not keep it open
       (`close_delimited()`).
+
+    Each field line is checked once (`SAFE_FIELD_LINE_RE`) and then remembered
+    (`FIELD_LINES`): the fields a server sends are mostly the same few, and the common
+    head is built without a call but this one (issue 20).
     """
-    headers = list(response.headers)
+    status = response.status
+    lines = [STATUS_LINES[status]]
+    for pair in response.headers:
+        line = FIELD_LINES.get(pair)
+        if line is None:
+            line = field_line(pair)
+        lines.append(line)
     if date:
-        headers.append(("Date", current_http_date()))
-    if body_allowed(response.status):
-        length = response.content_length
-        if length is not None:
-            headers.append(("Content-Length", str(length)))
+        lines.append(b"Date: %s\r\n" % current_http_date().encode("ascii"))
+    if status >= 200 and status != 204 and status != 304:  # RFC 9110 §6.4.1 (body_allowed)
+        body = response.body
+        if type(body) is bytes:
+            lines.append(b"Content-Length: %d\r\n" % len(body))
+        elif isinstance(body, FileBody):
+            lines.append(b"Content-Length: %d\r\n" % body.length)
         elif chunked(request):
-            headers.append(("Transfer-Encoding", "chunked"))
+            lines.append(b"Transfer-Encoding: chunked\r\n")
     if not keep_open:
-        headers.append(("Connection", "close"))
+        lines.append(b"Connection: close\r\n")
     elif request is not None and request.version == "HTTP/1.0":
-        headers.append(("Connection", "keep-alive"))
-    return serialize_response_head(response.status, headers)
+        lines.append(b"Connection: keep-alive\r\n")
+    lines.append(CRLF)
+    return b"".join(lines)
+
+
+# Field lines already checked, by (name, value): at most FIELD_LINES_LIMIT of them (values
+# made from requests, like a Location, would otherwise fill it without end).
+FIELD_LINES: dict[tuple[str, str], bytes] = {}
+FIELD_LINES_LIMIT = 1024
+
+
+def field_line(pair: tuple[str, str]) -> bytes:
+    """One response field line, `ValueError` for an unsafe one (`SAFE_FIELD_LINE_RE`);
+    remembered in FIELD_LINES while there is room."""
+    name, value = pair
+    line = f"{name}: {value}\r\n"
+    if SAFE_FIELD_LINE_RE.fullmatch(line) is None:
+        raise ValueError(f"unsafe response header {name!r}: {value!r}")
+    encoded = line.encode("latin-1")
+    if len(FIELD_LINES) < FIELD_LINES_LIMIT:
+        FIELD_LINES[pair] = encoded
+    return encoded
 
 
 def chunked(request: Request | None) -> bool:

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, quote, unquote, unquote_to_bytes
 
 from app.archive import archive_response, download_format
 from app.auth import hide_credentials
-from app.compression import VARY_ACCEPT_ENCODING, gzip_compress, use_gzip
+from app.compression import VARY_ACCEPT_ENCODING, accepts_gzip, gzip_compress
 from app.conditional import check_write_preconditions
 from app.errors import HTTPError, ProtocolError
 from app.files import content_type_for, precompressed_files, respond_with_file
@@ -69,14 +69,18 @@ def index_page(request: Request, settings: Settings, subpath: str) -> Response:
 
 def echo_text(request: Request, settings: Settings, subpath: str) -> Response:
     """`/echo/{text}`: the text, percent-decoded, gzipped when the client accepts it."""
-    text = unquote_to_bytes(subpath)
-    try:
-        text.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HTTPError(400, "echo text is not valid UTF-8 once percent-decoded") from None
+    if "%" in subpath:
+        text = unquote_to_bytes(subpath)
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPError(400, "echo text is not valid UTF-8 once percent-decoded") from None
+    else:  # nothing to decode: the target is ASCII (request.COMMON_HEAD_RE), so UTF-8
+        text = subpath.encode("ascii")
     # Echo always varies with Accept-Encoding, whatever its length (RFC 9110 §12.5.5).
     headers = [("Content-Type", "text/plain"), VARY_ACCEPT_ENCODING, NO_STORE]
-    if use_gzip(request.headers, "text/plain", len(text), max_size=len(text)):
+    # text/plain of any length compresses (`compression.compressible`): only the client decides.
+    if "accept-encoding" in request.headers.index and accepts_gzip(request.headers):
         text = gzip_compress(text)
         headers.append(("Content-Encoding", "gzip"))
     return Response(200, headers, text)
@@ -325,12 +329,26 @@ IMPLEMENTED_METHODS = frozenset(
 )
 
 
-def find_route(path: str, settings: Settings) -> tuple[Route, str]:
-    """The route for a path and the subpath it leaves for the handler."""
-    for route in ROUTES:
-        subpath = route.match(path)
-        if subpath is not None:
-            return route, subpath
+RouteTable = tuple[tuple[str, bool, Route], ...]
+
+
+def route_table(routes: tuple[Route, ...]) -> RouteTable:
+    """The routes as plain tuples, in their order (the first route that matches wins):
+    (path, whether it is a prefix, route). `dispatch` walks it without a call per route."""
+    global _route_table
+    table = tuple((route.path, route.path != "/" and route.path.endswith("/"), route) for route in routes)
+    _route_table = (routes, table)
+    return table
+
+
+# ROUTES and its table; made anew when ROUTES is replaced (a test adds a route so).
+_route_table: tuple[tuple[Route, ...], RouteTable] = ((), ())
+route_table(ROUTES)
+
+
+def other_route(path: str, settings: Settings) -> tuple[Route, str]:
+    """The route of a path no route of ROUTES claims: share links' (with --directory),
+    else the static site's; 404 without --www."""
     if settings.directory is not None:
         for route, size in DIRECTORY_ROUTES:
             if path[:size] == route.path:
@@ -340,32 +358,58 @@ def find_route(path: str, settings: Settings) -> tuple[Route, str]:
     return STATIC_SITE, path[1:]
 
 
+def find_route(path: str, settings: Settings) -> tuple[Route, str]:
+    """The route for a path and the subpath it leaves for the handler (`Route.match`
+    over ROUTES, in order, as `dispatch` does it inline)."""
+    for route in ROUTES:
+        subpath = route.match(path)
+        if subpath is not None:
+            return route, subpath
+    return other_route(path, settings)
+
+
 def dispatch(request: Request, settings: Settings) -> Response:
-    """The response to a request. A refusal (`HTTPError`) becomes a one-line text answer;
-    a `ProtocolError` goes up to the connection, which answers it and closes."""
+    """The response to a request: what no handler needs to see is answered here, else
+    the route's handler answers. A refusal (`HTTPError`) becomes a one-line text answer;
+    a `ProtocolError` goes up to the connection, which answers it and closes. (Routing
+    is written out here, not in `find_route`: one call for the common request.)"""
+    method, path = request.method, request.path
+    routes, table = _route_table
+    if routes is not ROUTES:
+        table = route_table(ROUTES)
     try:
-        return route_request(request, settings)
+        if method not in IMPLEMENTED_METHODS:
+            # RFC 9110 §9.1: a method the server does not recognize or implement is 501.
+            raise HTTPError(501, f"method {method} is not implemented")
+        for route_path, is_prefix, route in table:
+            if path == route_path:
+                subpath = ""
+                break
+            if is_prefix and path.startswith(route_path):
+                subpath = path[len(route_path) :]
+                break
+        else:
+            if path == "*":  # `OPTIONS *` asks about the server as a whole (§9.3.7)
+                return Response(204, [("Allow", ", ".join(sorted(IMPLEMENTED_METHODS)))])
+            for route, size in DIRECTORY_ROUTES if settings.directory is not None else ():
+                if path[:size] == route.path:  # share links (inline: the budget)
+                    subpath = path[size:]
+                    break
+            else:
+                if settings.www is None:
+                    raise HTTPError(404, f"nothing at {path}")
+                route, subpath = STATIC_SITE, path[1:]
+        handler = route.handlers.get("GET" if method == "HEAD" else method)
+        if handler is not None:
+            return handler(request, settings, subpath)
+        allow = [("Allow", ", ".join(route.allowed_methods()))]
+        if method == "OPTIONS":
+            return Response(204, allow)
+        # RFC 9110 §15.5.6: a 405 MUST carry Allow with the methods the target supports.
+        raise HTTPError(405, f"{method} is not allowed on {path}", allow)
     except ProtocolError:
         raise
     except davlocks.ConditionError as error:  # RFC 4918 §16: its XML body (423, 409)
         return error.response()
     except HTTPError as error:
         return text_response(error.status, error.reason, error.headers)
-
-
-def route_request(request: Request, settings: Settings) -> Response:
-    """Answer what no handler needs to see, else call the route's handler."""
-    if request.method not in IMPLEMENTED_METHODS:
-        # RFC 9110 §9.1: a method the server does not recognize or implement is 501.
-        raise HTTPError(501, f"method {request.method} is not implemented")
-    if request.path == "*":  # `OPTIONS *` asks about the server as a whole (§9.3.7)
-        return Response(204, [("Allow", ", ".join(sorted(IMPLEMENTED_METHODS)))])
-    route, subpath = find_route(request.path, settings)
-    handler = route.handlers.get("GET" if request.method == "HEAD" else request.method)
-    if handler is not None:
-        return handler(request, settings, subpath)
-    allow = [("Allow", ", ".join(route.allowed_methods()))]
-    if request.method == "OPTIONS":
-        return Response(204, allow)
-    # RFC 9110 §15.5.6: a 405 MUST carry Allow with the methods the target supports.
-    raise HTTPError(405, f"{request.method} is not allowed on {request.path}", allow)

@@ -22,17 +22,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.bodies import ByteSource, RequestBody
+from app.bodies import NO_BODY, ByteSource, RequestBody
 from app.errors import ClientDisconnected, HTTPError, ProtocolError
-from app.fields import CRLF, Headers, token_list
+from app.fields import CRLF, HOST_RE, Headers, token_list
 from app.framing import Response, response_head, sends_body, text_response
 from app.request import (
+    COMMON_FIELD_LINE_RE,
+    COMMON_HEAD_RE,
     Request,
     body_decoder_for,
     check_host,
     check_incomplete_head,
     expects_continue,
-    parse_common_head,
     parse_head,
     split_target,
     wants_keep_alive,
@@ -54,6 +55,13 @@ def parse_request(source: ByteSource, limits: Limits) -> Request | None:
     Returns `None` when the header section is not complete yet (the buffer is left as it
     is), or a `Request` whose head bytes have been removed from the buffer. Raises
     `ProtocolError` for a request that must be refused.
+
+    The head most clients send (`request.COMMON_HEAD_RE`) is read in one pass, and the
+    fields that frame or steer the request (Host, Content-Length, Transfer-Encoding,
+    Connection, Expect) are looked at in it: the checks of a field run only when it is
+    present, and the common valid Host and Content-Length are judged here with one regex
+    each; anything else takes the full functions of `request.py`, which give every error
+    its precise status (issue 20: the hot path's calls).
     """
     buffer = source.buffer
     # RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before the
@@ -65,22 +73,34 @@ def parse_request(source: ByteSource, limits: Limits) -> Request | None:
         check_incomplete_head(buffer, limits)
         return None
     raw_head = bytes(buffer[: head_end + 4])
-    method, target, version, headers = parse_common_head(raw_head, limits) or parse_head(raw_head, limits)
-    path, query = split_target(method, target)
-    check_host(version, headers)
-    decoder = body_decoder_for(version, headers, limits)
-    options = token_list(headers, "connection")
-    expect_continue = expects_continue(version, headers)
-
+    match = COMMON_HEAD_RE.fullmatch(raw_head)
+    if match is not None and match.end(3) <= limits.max_request_line:
+        lines = COMMON_FIELD_LINE_RE.findall(match.group(4))
+        if len(lines) > limits.max_header_fields:
+            method, target, version, headers = parse_head(raw_head, limits)
+        else:
+            method, target, version = match.group(1).decode("ascii"), match.group(2).decode("ascii"), match.group(3).decode("ascii")
+            headers = Headers.from_lines(lines)
+    else:
+        method, target, version, headers = parse_head(raw_head, limits)
+    if method == "CONNECT" or target[:1] != "/":
+        path, query = split_target(method, target)
+    else:  # origin-form (RFC 9112 §3.2.1)
+        path, _, query = target.partition("?")
+    index = headers.index
+    hosts = index.get("host")
+    if hosts is None or len(hosts) != 1 or HOST_RE.fullmatch(hosts[0].encode("latin-1")) is None:
+        check_host(version, headers)  # absent (fine for HTTP/1.0), twice, or invalid
+    expect_continue = "expect" in index and expects_continue(version, headers)
+    if "content-length" in index or "transfer-encoding" in index:
+        body = RequestBody(body_decoder_for(version, headers, limits), source, expect_continue, limits.max_upload)
+    elif expect_continue:
+        body = RequestBody(NO_BODY.decoder, source, True, limits.max_upload)
+    else:
+        body = NO_BODY  # finished, stateless: one for every request without a body
+    if "connection" in index:
+        keep_alive = wants_keep_alive(version, token_list(headers, "connection"))
+    else:  # RFC 9112 §9.3: HTTP/1.1 persists by default, HTTP/1.0 does not
+        keep_alive = version == "HTTP/1.1"
     del buffer[: head_end + 4]
-    return Request(
-        method=method,
-        target=target,
-        path=path,
-        query=query,
-        version=version,
-        headers=headers,
-        raw_head=raw_head,
-        body=RequestBody(decoder, source, expect_continue, limits.max_upload),
-        wants_keep_alive=wants_keep_alive(version, options),
-    )
+    return Request(method, target, path, query, version, headers, raw_head, body, keep_alive)

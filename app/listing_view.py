@@ -2,19 +2,25 @@
 
 `listing.py` decides what is listed and in which order; this module only writes it out.
 The page works whole without JavaScript: the column heads are links (`?sort=&order=`),
-the filter is a GET form (`?filter=`), uploads, new folders and deletes are plain HTML
-forms posted to the folder's URL, and a delete asks first through a `<details>` that
-opens on a second button. With JavaScript the same controls upload one file per request
-with a progress bar (XMLHttpRequest), take dropped files and folders, filter as you
-type, and use `MKCOL` and `DELETE` after a `confirm()`. Every name is escaped for HTML
-and every link percent-encoded in full.
+the filter is a GET form (`?filter=`), uploads and new folders are plain HTML forms
+posted to the folder's URL, and deleting is one form around the table: a checkbox in
+each row, one "Delete selected" button (two steps: check, then press). With JavaScript
+the same controls upload one file per request with a progress bar (XMLHttpRequest),
+take dropped files and folders, filter the rows in the page as you type, and use
+`MKCOL` and `DELETE` after a `confirm()`. Every name is escaped for HTML and every link
+percent-encoded in full. A row is lean (no per-row form, no per-row attributes beyond
+the link and the checkbox): a folder of 20,000 entries is ~2 MB of HTML, and streams
+out in pieces (`listing_pieces`).
 """
 
 from __future__ import annotations
 
 import html
+import re
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote, unquote, urlencode
 
 SORT_KEYS = ("name", "size", "modified")
@@ -30,8 +36,10 @@ class View:
     filter: str = ""  # a case-insensitive part of the names to show; "" shows all
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
+    """One listed entry: a tuple, as a folder may hold hundreds of thousands (made
+    and read at C speed, 72 bytes each besides its name)."""
+
     name: str
     is_dir: bool
     size: int  # 0 for a folder
@@ -46,15 +54,18 @@ class Page:
     root_url: str  # the first breadcrumb: "/files/" or "/"
     downloads: bool  # links to ?download=zip and ?download=tar.gz
     manager: bool  # upload, new folder and delete controls (writes are allowed)
-    share: bool = False  # a "Share" link on each entry (share links: sharelinks.py)
+    share: bool = False  # "Share selected" and "Share this folder" (share links: sharelinks.py)
 
 
 def human_size(size: int) -> str:
-    """Bytes as people read them: `512 B`, `1.5 KiB`, `3.2 GiB`."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+    """Bytes as people read them, in three figures at most, with `ls -h`'s units (K is
+    1,024 bytes, M 1,024 K, ...): `512 B`, `1.5K`, `15K`, `3.2G`."""
+    if size < 1024:
+        return f"{size} B"
+    for unit in "KMGT":
         size /= 1024
+        if size < 1023.5 or unit == "T":
+            return f"{size:.0f}{unit}" if size >= 9.95 else f"{size:.1f}{unit}"
     raise AssertionError("unreachable")
 
 
@@ -116,22 +127,11 @@ def column_head(key: str, view: View) -> str:
     )
 
 
-def delete_control(page: Page, entry: Entry) -> str:
-    """A delete that asks first: the summary opens a second button that posts
-    `delete=NAME` (JavaScript asks with confirm() and sends DELETE instead)."""
-    # Percent-encoded (as in the entry's URL; `uploads.form_action` decodes it): a browser
-    # turns the CR and LF of a form value into CRLF, so a raw `a\nx` would come back as
-    # `a\r\nx`, another file.
-    name = html.escape(quote(entry.name))
-    url = html.escape(page.folder_url + entry_href(entry))
-    return (
-        f'<td class="actions"><details class="delete" data-url="{url}" data-name="{html.escape(display_name(entry))}">'
-        f'<summary>Delete<span class="visually-hidden"> {html.escape(display_name(entry))}</span></summary>'
-        f'<form method="post" action="{html.escape(page.folder_url)}">'
-        f'<input type="hidden" name="delete" value="{name}">'
-        f'<button type="submit" class="danger">Delete {html.escape(display_name(entry))} for good</button>'
-        f"</form></details></td>"
-    )
+# A name made only of these characters is its own percent-encoding and needs no HTML
+# escape: the row is written without calling `quote()` and `html.escape()` for it.
+PLAIN_NAME_RE = re.compile(r"[A-Za-z0-9_.~-]+")
+# Rows are joined and handed on this many at a time: pieces of a few KiB.
+ROWS_PER_PIECE = 128
 
 
 def share_link(page: Page, name: str) -> str:
@@ -141,42 +141,49 @@ def share_link(page: Page, name: str) -> str:
     return f'<a class="share" href="{html.escape(href)}">Share<span class="visually-hidden"> {html.escape(name)}</span></a>'
 
 
-def has_actions(page: Page) -> bool:
+def has_selection(page: Page) -> bool:
+    """Whether rows carry a checkbox: something can be done to the checked entries."""
     return page.manager or page.share
 
 
-def entry_row(page: Page, entry: Entry) -> str:
-    label = html.escape(display_name(entry))
-    size = "" if entry.is_dir else html.escape(human_size(entry.size))
-    size_title = "" if entry.is_dir else f' title="{entry.size} bytes"'
-    actions = ""
-    if has_actions(page):
-        share = share_link(page, entry.name) + " " if page.share else ""
-        delete = delete_control(page, entry) if page.manager else '<td class="actions"></td>'
-        actions = delete.replace('<td class="actions">', f'<td class="actions">{share}', 1)
-    return (
-        f'<tr data-name="{label}"><td><a href="{html.escape(entry_href(entry))}">{label}</a>{hash_link(entry)}</td>'
-        f'<td class="size"{size_title}>{size}</td><td>{utc(entry.modified_ns, "%Y-%m-%d %H:%M")}</td>'
-        f"{actions}</tr>"
-    )
+def table_rows(page: Page, entries: Iterable[Entry]) -> Iterator[str]:
+    """The rows of the table, a piece of `ROWS_PER_PIECE` rows at a time. A row is lean
+    (issue 20: ~100 bytes for a 14-character name): the name's link, its size, its time,
+    and with the file manager or share links a checkbox of the one selection form (`selection_form`)
+    named by the percent-encoded name, so every name (a CR or LF in it too) survives
+    the form's round trip. The end tags of cells and rows are implied (HTML's optional
+    tags), attribute values are percent-encoded, so never need quotes."""
+    selects, plain = has_selection(page), PLAIN_NAME_RE.fullmatch
+    minutes: dict[int, str] = {}  # "2026-12-07 23:35" by minute: one strftime per minute
+    batch: list[str] = []
+    for name, is_dir, size, modified_ns in entries:
+        if plain(name):
+            encoded = label = name
+        else:
+            encoded, label = quote(name, safe=""), html.escape(name, quote=False)
+        when = minutes.get(minute := modified_ns // 60_000_000_000)
+        if when is None:
+            when = minutes[minute] = utc(modified_ns, "%Y-%m-%d %H:%M")
+        cells = f"<a href={encoded}/>{label}/</a><td>" if is_dir else f"<a href={encoded}>{label}</a><td>{human_size(size)}"
+        if selects:
+            batch.append(f"<tr><td><input type=checkbox name={encoded}>{cells}<td>{when}")
+        else:
+            batch.append(f"<tr><td>{cells}<td>{when}")
+        if len(batch) == ROWS_PER_PIECE:
+            yield "".join(batch)
+            batch = []
+    if batch:
+        yield "".join(batch)
 
 
-def hash_link(entry: Entry) -> str:
-    if entry.is_dir:
-        return ""
-    return f' <a class="hash" href="{html.escape(hash_href(entry))}" title="SHA-256 of this file">sha256</a>'
-
-
-def table_body(page: Page, entries: list[Entry], view: View, has_parent: bool) -> str:
-    rows = []
+def table_body(page: Page, entries: list[Entry], view: View, has_parent: bool) -> Iterator[str]:
+    """The `<tbody>`'s content: the parent row, the entries, or why there are none."""
     if has_parent:
-        actions = "<td></td>" if has_actions(page) else ""
-        rows.append(f'<tr class="parent"><td><a href="../">../</a></td><td class="size"></td><td></td>{actions}</tr>')
-    rows.extend(entry_row(page, entry) for entry in entries)
+        yield '<tr class="parent"><td><a href="../">../</a><td><td>'
+    yield from table_rows(page, entries)
     if not entries:
         why = f"No name contains “{html.escape(view.filter)}”." if view.filter else "This folder is empty."
-        rows.append(f'<tr class="none"><td colspan="4">{why}</td></tr>')
-    return "\n".join(rows)
+        yield f'<tr class="none"><td colspan="3">{why}'
 
 
 def filter_form(view: View) -> str:
@@ -223,13 +230,50 @@ def manager(page: Page) -> str:
 </section>"""
 
 
+def selection_form(page: Page) -> tuple[str, str]:
+    """The start and end of the one form around the table whose checkboxes choose what
+    to delete or share. "Delete selected" (file manager) posts to `?delete` on the folder
+    (a url-encoded body of `NAME=on`, each NAME percent-encoded): it works without
+    JavaScript; with it, the script asks with confirm() and sends DELETE for each.
+    "Share selected" (`page.share`) asks `GET /shares/` with the checked names and
+    `share-in=FOLDER` (`sharepages.shares_page` takes the one checked entry), with or
+    without JavaScript (the whole form does that without the file manager). ("", "")
+    when neither is on."""
+    if not has_selection(page):
+        return "", ""
+    if page.manager:
+        start = f'<form id="selection" method="post" action="{html.escape(page.folder_url)}?delete">'
+    else:  # nothing here posts: only "Share selected", which asks GET /shares/
+        start = '<form id="selection" method="get" action="/shares/">'
+    buttons = '<button type="submit" class="danger">Delete selected</button>' if page.manager else ""
+    if page.share:
+        folder = html.escape(unquote(page.folder_url[len(page.root_url) :]))
+        buttons += (
+            f' <button type="submit" class="share" formmethod="get" formaction="/shares/" name="{SHARE_FIELD}"'
+            f' value="{folder}">Share selected</button>'
+        )
+    return start, f'<p class="selection">{buttons}</p></form>'
+
+
+# The share button's field: the folder the checked names are in (`sharepages.shares_page`).
+SHARE_FIELD = "share-in"
+
+
 def listing_page(page: Page, entries: list[Entry], view: View, has_parent: bool) -> bytes:
-    """The whole page, as UTF-8."""
+    """The whole page, as UTF-8 (`listing_pieces` joined)."""
+    return "".join(listing_pieces(page, entries, view, has_parent)).encode("utf-8")
+
+
+def listing_pieces(page: Page, entries: list[Entry], view: View, has_parent: bool) -> Iterator[str]:
+    """The page in pieces of a few KiB: the head, the rows, the end; a folder of any
+    size is written out without the whole page ever being in memory."""
     title = html.escape(unquote(page.folder_url))
     heads = "".join(column_head(key, view) for key in SORT_KEYS)
-    if has_actions(page):
-        heads += '<th class="actions"><span class="visually-hidden">Actions</span></th>'
-    return f"""<!doctype html>
+    form_start, form_end = selection_form(page)
+    if page.downloads:  # one line for the page, not a link in every row (a lean row)
+        form_end += '\n<p class="note">A file\'s SHA-256: its link with <code>?hash=sha256</code> after it.</p>'
+
+    yield f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -244,17 +288,20 @@ def listing_page(page: Page, entries: list[Entry], view: View, has_parent: bool)
 {downloads(page)}
 {manager(page)}
 {filter_form(view)}
-<table>
+{form_start}<table>
 <thead><tr>{heads}</tr></thead>
 <tbody id="entries">
-{table_body(page, entries, view, has_parent)}
+"""
+    yield from table_body(page, entries, view, has_parent)
+    yield f"""
 </tbody>
 </table>
+{form_end}
 </main>
 <script>{SCRIPT}</script>
 </body>
 </html>
-""".encode("utf-8")
+"""
 
 
 # ---------------------------------------------------------------------------------------
@@ -271,12 +318,14 @@ STYLE = """
 body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 64rem; padding: 0 1rem;
        color: var(--ink); background: var(--page); }
 h1 { font-size: 1.4rem; font-weight: 600; word-break: break-all; }
-table { border-collapse: collapse; width: 100%; margin-top: .8rem; }
+table { border-collapse: collapse; width: 100%; margin-top: .8rem; table-layout: fixed; }
+th.size { width: 6rem; } th:last-child { width: 10rem; }
+td:first-child { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(--line); }
 th { color: var(--muted); font-weight: 500; }
 th a { color: inherit; }
-td.size, th.size { text-align: right; font-variant-numeric: tabular-nums; }
-td.actions { text-align: right; width: 1%; white-space: nowrap; }
+#entries td:nth-child(2), th.size { text-align: right; font-variant-numeric: tabular-nums; }
+#entries input { margin: 0 .5rem 0 0; vertical-align: middle; }
 a { color: var(--link); text-decoration: none; } a:hover, a:focus { text-decoration: underline; }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
 input, button { font: inherit; color: inherit; }
@@ -289,10 +338,9 @@ button, summary { cursor: pointer; }
 #progress { list-style: none; padding: 0; margin: 0; }
 #progress li { display: grid; grid-template-columns: 1fr 8rem 12rem; gap: .6rem; align-items: center; }
 .ok { color: var(--ok); } .bad, button.danger { color: var(--bad); }
-details.delete summary { color: var(--bad); list-style: none; }
-details.delete form { display: inline; margin-left: .4rem; }
+.selection { margin: .6rem 0; }
 tr.none td { color: var(--muted); }
-a.hash { font-size: .8em; color: var(--muted); }
+.note { color: var(--muted); font-size: .9em; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 """
 
@@ -302,24 +350,34 @@ const main = document.querySelector("main"), folder = main.dataset.folder;
 const $ = (id) => document.getElementById(id);
 const say = (text, ok) => { const s = $("status"); if (s) { s.textContent = text; s.className = ok ? "ok" : "bad"; } };
 
-// Swap in the table of the listing at `url` (after a change, or a new filter).
-async function refresh(url = location.href) {
+// Swap in the table of the listing, unfiltered (after a change), then filter it here.
+async function refresh() {
+  const url = new URL(location.href);
+  url.searchParams.delete("filter");
+  served = "";
   const answer = await fetch(url, { headers: { Accept: "text/html" } });
   const page = new DOMParser().parseFromString(await answer.text(), "text/html");
   $("entries").replaceWith(page.getElementById("entries"));
+  names = undefined;
+  if (box.value) box.dispatchEvent(new Event("input"));
 }
 
-// Filter as you type: the server filters, so the page shows what ?filter= would.
+// Filter as you type, in the page: each row is shown or hidden by its name (20,000 rows
+// in a few milliseconds). A page the server filtered already (?filter=) holds only its
+// matches: a filter that is not narrower than that one asks the server again.
 const box = $("filter");
-let typing;
+let served = new URL(location.href).searchParams.get("filter") || "", names;
 box.addEventListener("input", () => {
-  clearTimeout(typing);
-  typing = setTimeout(() => {
-    const url = new URL(location.href);
-    if (box.value) url.searchParams.set("filter", box.value); else url.searchParams.delete("filter");
-    history.replaceState(null, "", url);
-    refresh(url);
-  }, 150);
+  const wanted = box.value.toLowerCase(), url = new URL(location.href);
+  if (box.value) url.searchParams.set("filter", box.value); else url.searchParams.delete("filter");
+  history.replaceState(null, "", url);
+  if (!wanted.includes(served.toLowerCase())) { location.replace(url); return; }
+  // The rows change out of the document, then go back at once: one layout, not one a row.
+  const body = $("entries"), table = body.parentNode, rows = body.rows;
+  names = names || [...rows].map((row) => row.className ? null : row.cells[0].textContent.toLowerCase());
+  body.remove();
+  for (let i = 0; i < rows.length; i++) if (names[i] !== null) rows[i].hidden = !names[i].includes(wanted);
+  table.append(body);
 });
 
 // One POST per file, multipart, the relative path as its file name; a bar for each.
@@ -511,22 +569,36 @@ async function entriesIn(url) {
   return count > 1000 ? "more than 1000" : count;
 }
 
-function deleteQuestion(name, count) {
-  if (!name.endsWith("/") || !count) return `Delete ${name}?`;
-  return `Delete ${name} and the ${count} ${count === 1 ? "entry" : "entries"} in it?`;
+// "c.txt", or for a folder with entries "full/ (and the 3 entries in it)".
+async function deleteLabel(link) {
+  const name = link.textContent;
+  const count = name.endsWith("/") ? await entriesIn(folder + link.getAttribute("href")) : 0;
+  if (!count) return name;
+  return `${name} (and the ${count} ${count === 1 ? "entry" : "entries"} in it)`;
 }
 
-// Delete: confirm() (a folder's question says how many entries go with it), then DELETE
-// on the entry's URL (folders end with "/").
-main.addEventListener("click", async (event) => {
-  const details = event.target.closest("details.delete");
-  if (!details || !event.target.closest("summary")) return;
+// Delete the checked entries: confirm() (a folder's part of the question says how many
+// entries go with it), then DELETE on each one's URL (folders end with "/"). Without
+// JavaScript the form posts the checked names instead. "Share selected" goes on to
+// /shares/ as the form says, once exactly one entry is checked.
+const selection = $("selection");
+if (selection) selection.addEventListener("submit", async (event) => {
+  const links = [...selection.querySelectorAll("#entries input:checked")].map((box) => box.nextElementSibling);
+  if (event.submitter && event.submitter.classList.contains("share")) {
+    if (links.length !== 1) { event.preventDefault(); say("check the one entry to share first", false); }
+    return;
+  }
   event.preventDefault();
-  const name = details.dataset.name;
-  const count = name.endsWith("/") ? await entriesIn(details.dataset.url) : 0;
-  if (!confirm(deleteQuestion(name, count))) return;
-  const answer = await fetch(details.dataset.url, { method: "DELETE" });
-  say(answer.ok ? `deleted ${details.dataset.name}` : `${answer.status} ${(await answer.text()).trim()}`, answer.ok);
+  if (links.length === 0) return say("nothing selected: check the entries to delete first", false);
+  const labels = [];
+  for (const link of links) labels.push(await deleteLabel(link));
+  if (!confirm(`Delete ${labels.join(", ")}?`)) return;
+  const failed = [];
+  for (const link of links) {
+    const answer = await fetch(folder + link.getAttribute("href"), { method: "DELETE" });
+    if (!answer.ok) failed.push(`${answer.status} ${(await answer.text()).trim()}`);
+  }
+  say(failed.length ? failed.join("; ") : `deleted ${links.map((link) => link.textContent).join(", ")}`, !failed.length);
   await refresh();
 });
 """

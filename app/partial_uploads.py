@@ -54,7 +54,28 @@ def temporary_prefix(name: str) -> str:
     """What comes before the random part of an upload's temporary name (`files.py`). The
     name is cut to its first `NAME_BYTES_IN_TEMPORARY` bytes, at a character boundary (a
     UTF-8 sequence cut in two is left out), so the whole stays within NAME_MAX."""
-    return f".{cut_to_bytes(name, NAME_BYTES_IN_TEMPORARY)}.{host_name()}-{os.getpid()}."
+    return f".{cut_to_bytes(name, NAME_BYTES_IN_TEMPORARY)}.{process_tag()}."
+
+
+# "HOST-PID" of this process, made once (not a uname() and a getpid() per upload, issue
+# 20); a forked child makes its own. (A host renamed while the server runs keeps its old
+# name in the temporary names: they are still told apart by the PID.)
+_process_tag: str | None = None
+
+
+def process_tag() -> str:
+    global _process_tag
+    if _process_tag is None:
+        _process_tag = f"{host_name()}-{os.getpid()}"
+    return _process_tag
+
+
+def _forget_process_tag() -> None:
+    global _process_tag
+    _process_tag = None
+
+
+os.register_at_fork(after_in_child=_forget_process_tag)
 
 
 def cut_to_bytes(name: str, limit: int) -> str:

@@ -10,6 +10,10 @@ or from a line of `--auth-file FILE`, which stores a salted hash instead:
 with `hmac.compare_digest`, whose time does not depend on where the bytes differ. No
 function here puts a password, or a line of the file, in an error message: argparse
 prints those messages, and a password must never reach a terminal or a log.
+
+`hashlib` and `hmac` are imported where they are used, never at start: they load
+OpenSSL's libcrypto (3.5 MiB of RSS) that a server without passwords never needs
+(docs/performance.md, "Idle memory"); importing a module already imported is a lookup.
 """
 
 from __future__ import annotations
@@ -17,8 +21,6 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import hashlib
-import hmac
 import os
 import re
 from dataclasses import dataclass, field
@@ -47,6 +49,8 @@ class Account:
     hashed: bool = False
 
     def accepts(self, password: str) -> bool:
+        import hmac
+
         if self.hashed:
             return verify_hash(self.stored, password)
         return hmac.compare_digest(password.encode("utf-8"), self.stored.encode("utf-8"))
@@ -59,6 +63,8 @@ class Account:
 
 def make_hash(password: str, scheme: str = "scrypt") -> str:
     """A new salted hash of `password` in the `--auth-file` format."""
+    import hashlib
+
     salt = os.urandom(16)
     if scheme == "pbkdf2_sha256":
         digest = hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, PBKDF2_ITERATIONS)
@@ -69,6 +75,9 @@ def make_hash(password: str, scheme: str = "scrypt") -> str:
 
 def verify_hash(stored: str, password: str) -> bool:
     """Whether `password` matches a hash that `hash_problem` accepted."""
+    import hashlib
+    import hmac
+
     if match := SCRYPT_RE.fullmatch(stored):
         n, r, p, salt, expected = match.groups()
         expected_bytes = unb64(expected)
@@ -100,6 +109,8 @@ def hash_problem(stored: str) -> str | None:
 
 
 def scrypt(password: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
+    import hashlib
+
     # OpenSSL refuses to use more than `maxmem` (32 MiB by default): allow what N and r need.
     memory = 128 * n * r * (p + 1) + 1024 * 1024
     return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=memory, dklen=length)

@@ -89,7 +89,7 @@ def parse_common_head(raw_head: bytes, limits: Limits) -> tuple[str, str, str, H
     fields = COMMON_FIELD_LINE_RE.findall(match.group(4))
     if len(fields) > limits.max_header_fields:
         return None
-    headers = Headers([(name.decode("ascii").lower(), value.strip(b" \t").decode("latin-1")) for name, value in fields])
+    headers = Headers.from_lines(fields)
     method, target, version = match.group(1, 2, 3)
     return method.decode("ascii"), target.decode("ascii"), version.decode("ascii"), headers
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from app import accesslog
 from app.admission import add_response_headers
-from app.connection import Connection
+from app.connection import Connection, StopFlag
 from app.framing import response_head, sends_date, text_response
 from app.settings import Settings
 from app.trace import TracedConnection
@@ -66,7 +66,7 @@ class Server:
         threading.stack_size(settings.thread_stack_size)
         self.listener = listener if listener is not None else open_listener(settings)
         self.port: int = self.listener.getsockname()[1]
-        self.stopping = threading.Event()
+        self.stopping = StopFlag()
         self.skip_grace = threading.Event()  # a second Ctrl+C: stop waiting for requests
         self.connections: set[Connection] = set()
         self.connections_lock = threading.Lock()

@@ -144,6 +144,10 @@ class Limits:
     # keeps 1,000 idle connections cheap; bodies are read in large pieces.
     head_recv_size: int = 4 * KiB
     body_recv_size: int = 64 * KiB
+    # The recv() an idle keep-alive connection waits in: smaller still, since 1,000 idle
+    # connections hold 1,000 of these (issue 20: 2 KiB each saved). A head longer than
+    # this (a browser's with cookies) takes a second recv(), of `head_recv_size`.
+    idle_recv_size: int = 1 * KiB
     # Files of a compressible type (text, JSON, SVG, ...) up to this size are gzipped for
     # clients that accept it; larger ones are sent with sendfile, uncompressed, since
     # compressing means reading the whole file through Python.

@@ -26,8 +26,6 @@ route refuses any method the link was not made for.
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import os
 import re
 import time
@@ -110,6 +108,9 @@ def new_token() -> str:
 
 
 def token_digest(token: str) -> str:
+    # hashlib here, not at the top: a plain launch never maps libcrypto (docs/performance.md).
+    import hashlib
+
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
@@ -285,6 +286,9 @@ _verified_key = os.urandom(32)
 def check_link_password(request: Request, settings: Settings, link: Link) -> None:
     """401 with the challenge unless the request carries the link's password (any user
     name); 429 while the client is locked out (`lockout.py`, shared with logins)."""
+    import hashlib  # here: a plain launch never maps libcrypto (docs/performance.md)
+    import hmac
+
     from app.auth import basic_credentials, guard_for
     from app.passwords import verify_hash
 

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from app.errors import HTTPError
 from app.framing import Response, text_response
+from app.listing_view import SHARE_FIELD
 from app.negotiation import media_range_weights
 from app.paths import checked_path
 from app.permissions import require
@@ -67,10 +68,26 @@ STYLE = (
 def shares_page(request: Request, settings: Settings, subpath: str) -> Response:
     if subpath:
         raise HTTPError(404, f"nothing at {request.path}")
-    fields = dict(parse_qsl(request.query, keep_blank_values=True))
+    pairs = parse_qsl(request.query, keep_blank_values=True)
+    if pairs and pairs[-1][0] == SHARE_FIELD:  # the listing's "Share selected" (last in the form)
+        return share_form(request, settings, selected_path(pairs))
+    fields = dict(pairs)
     if "path" in fields:
         return share_form(request, settings, fields["path"])
     return links_list(request, settings)
+
+
+def selected_path(pairs: list[tuple[str, str]]) -> str:
+    """The decoded relative path of the one entry checked in the listing's selection
+    form: its checkboxes are named by the percent-encoded name (`listing_view.table_rows`),
+    the last field is the folder (`share-in`); 400 unless exactly one is checked."""
+    names = [name for name, _ in pairs[:-1]]
+    if len(names) != 1:
+        raise HTTPError(400, f"check exactly one entry to share, not {len(names)}")
+    try:
+        return pairs[-1][1] + unquote(names[0], errors="strict")
+    except UnicodeDecodeError:
+        raise HTTPError(400, "the selected name is not UTF-8 once percent-decoded") from None
 
 
 def shared_place(request: Request, settings: Settings, name: str) -> tuple[str, bool]:

@@ -286,6 +286,8 @@ def form_action(request: Request, settings: Settings, subpath: str) -> Response:
     """One folder action from a form that works without JavaScript: `mkdir=NAME`
     creates a folder, `delete=NAME` deletes a file or an empty folder. 303 See Other back
     to the folder (RFC 9110 §15.4.4), so the browser shows the listing with a GET."""
+    if request.query == "delete":
+        return delete_selected(request, settings, subpath)
     action, name = action_field(request.body.read_all(Limits.max_form_field))
     if action == "mkdir":
         # RFC 4918 §7.4: a locked folder's members are locked too.
@@ -303,12 +305,45 @@ def form_action(request: Request, settings: Settings, subpath: str) -> Response:
     return text_response(303, f"done; see {folder_url}", [("Location", folder_url)])
 
 
-def action_field(body: bytes) -> tuple[str, str]:
-    """The one `mkdir=NAME` or `delete=NAME` field of an url-encoded form body."""
+def delete_selected(request: Request, settings: Settings, subpath: str) -> Response:
+    """`POST /files/sub/?delete`: the listing's selection form, a url-encoded body of
+    `NAME=on` fields, NAME percent-encoded once more by the page (so a CR or LF in it
+    survives the form, whose values and names browsers normalize): delete each, in order;
+    the first that cannot be deleted stops the rest with its own status and reason. 303
+    back to the folder. (Names, not positions: a folder changed since the page was shown
+    can never make the form delete another entry.)"""
     try:
-        fields = parse_qsl(body.decode("ascii"), keep_blank_values=True, strict_parsing=True, errors="strict")
+        names = [unquote(name, errors="strict") for name, _ in form_fields(request.body.read_all(MAX_SELECTION_BYTES))]
+    except UnicodeDecodeError:
+        raise HTTPError(400, "a selected name is not UTF-8 once percent-decoded") from None
+    if not names:
+        raise HTTPError(400, "nothing selected: check the entries to delete")
+    for name in names:
+        decoded = name.removesuffix("/")
+        path = target_path(request, settings, subpath, decoded, "d")
+        # RFC 4918 §7.4 / §9.6: a locked entry (or one in a locked folder) is not removed.
+        check_write(request, settings, removes=[unquote(subpath) + decoded])
+        remove_path(path, name)
+    folder_url = "/files/" + subpath
+    return text_response(303, f"deleted {len(names)}; see {folder_url}", [("Location", folder_url)])
+
+
+# The selection form of a big folder: every name checked, percent-encoded, at most 64 KiB
+# of form per 300 names or so; 4 MiB covers every entry of a folder of ~20,000.
+MAX_SELECTION_BYTES = 4 * 1024 * 1024
+
+
+def form_fields(body: bytes) -> list[tuple[str, str]]:
+    """The fields of an url-encoded form body (ASCII only: a browser encodes the rest)."""
+    try:
+        return parse_qsl(body.decode("ascii"), keep_blank_values=True, strict_parsing=True, errors="strict")
     except (UnicodeDecodeError, ValueError):
         raise HTTPError(400, "malformed application/x-www-form-urlencoded body") from None
+
+
+def action_field(body: bytes) -> tuple[str, str]:
+    """The one `mkdir=NAME` or `delete=NAME` field of an url-encoded form body."""
+    fields = form_fields(body)
     if len(fields) != 1 or fields[0][0] not in ("mkdir", "delete"):
         raise HTTPError(400, "a folder form holds one field: mkdir=NAME or delete=NAME")
     action, name = fields[0]

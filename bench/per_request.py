@@ -21,14 +21,13 @@ import dataclasses
 import socket
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app import accesslog  # noqa: E402
-from app.connection import Connection  # noqa: E402
+from app.connection import Connection, StopFlag  # noqa: E402
 from app.settings import Settings  # noqa: E402
 
 ECHO_1KIB = "/echo/" + ("The-quick-brown-fox-jumps-over-the-lazy-dog-" * 24)[:1024]
@@ -59,7 +58,7 @@ def main() -> int:
     if arguments.log is not None:
         accesslog.open_access_log(arguments.log)
     server_end, client_end = socket.socketpair()
-    connection = Connection(server_end, "127.0.0.1", settings, threading.Event())
+    connection = Connection(server_end, "127.0.0.1", settings, StopFlag())
     request = request_bytes(arguments.gzip, arguments.file)
     started = time.perf_counter()
     for _ in range(arguments.count):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import io
 import socket
 import tarfile
-import threading
 import zipfile
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import pytest
 import requests
 
 from app.archive import attachment
-from app.connection import Connection
+from app.connection import Connection, StopFlag
 from app.framing import Response, StreamBody
 from app.http import parse_request
 from app.settings import Limits, Settings
@@ -452,7 +451,7 @@ def test_a_body_failing_half_way_is_cut_without_its_last_chunk(tmp_path):
         raise OSError("disk gone")
 
     ours, theirs = socket.socketpair()
-    connection = Connection(ours, "test", Settings(), threading.Event())
+    connection = Connection(ours, "test", Settings(), StopFlag())
     source = FeedSource([b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n"])
     source.receive_more()
     request = parse_request(source, Limits())

@@ -61,13 +61,13 @@ def test_names_are_escaped_in_html(listed):
     process, _ = listed
     text = requests.get(process.url + "/files/").text
     assert "<b>&'\".txt" not in text
-    assert "&lt;b&gt;&amp;&#x27;&quot;.txt" in text
+    assert "&lt;b&gt;&amp;'\".txt" in text  # text, not an attribute: quotes need no escape
 
 
 def test_listing_shows_sizes_and_times_and_hides_dot_files(listed):
     process, _ = listed
     text = requests.get(process.url + "/files/").text
-    assert '<td class="size" title="14 bytes">14 B</td><td>2023-11-14 22:13</td>' in text
+    assert "<td>14 B<td>2023-11-14 22:13" in text
     parser = Links()
     parser.feed(text)
     assert not any(name.startswith(".") for name in parser.links)
@@ -77,7 +77,7 @@ def test_files_listing_as_json(listed):
     process, folder = listed
     response = requests.get(process.url + "/files/", headers={"Accept": "application/json"})
     assert response.headers["Content-Type"] == "application/json"
-    assert response.headers["Vary"] == "Accept"
+    assert response.headers["Vary"] == "Accept, Accept-Encoding"
     entries = response.json()
     assert entries[0]["name"] == "sub folder/"
     by_name = {entry["name"]: entry for entry in entries}

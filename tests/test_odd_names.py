@@ -55,7 +55,7 @@ def test_temporary_names_are_cut_by_bytes(name: str) -> None:
 
 
 class DeleteFields(HTMLParser):
-    """The values of the listing's hidden `delete` fields."""
+    """The names of the listing's selection boxes (percent-encoded entry names)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -63,8 +63,8 @@ class DeleteFields(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         fields = dict(attrs)
-        if tag == "input" and fields.get("name") == "delete":
-            self.values.append(fields.get("value") or "")
+        if tag == "input" and fields.get("type") == "checkbox":  # the selection form's boxes
+            self.values.append(fields.get("name") or "")
 
 
 @pytest.mark.parametrize("doomed, kept", [("a\nx", "a\r\nx"), ("a\r\nx", "a\nx")], ids=["lf", "crlf"])
@@ -74,11 +74,14 @@ def test_the_delete_form_deletes_the_named_file_only(start_server, tmp_path: Pat
     server = start_server("--directory", str(tmp_path))
     parser = DeleteFields()
     parser.feed(requests.get(server.url + "/files/").text)
-    # What a browser sends is the field's value as it stands: with no CR or LF left in
-    # it, its normalisation of line breaks changes nothing.
+    # What a browser sends is the checked box's name as it stands: with no CR or LF left
+    # in it, its normalisation of line breaks changes nothing.
     assert not any("\r" in value or "\n" in value for value in parser.values)
-    (value,) = [value for value in parser.values if value == quote(doomed)]
-    response = requests.post(server.url + "/files/", data={"delete": value}, allow_redirects=False)
+    (value,) = [value for value in parser.values if value == quote(doomed, safe="")]
+    response = requests.post(
+        server.url + "/files/?delete", data=quote(value, safe="") + "=on",
+        headers={"Content-Type": "application/x-www-form-urlencoded"}, allow_redirects=False,
+    )
     assert response.status_code == 303, response.text
     assert sorted(os.listdir(tmp_path)) == [kept]
 

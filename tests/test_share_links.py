@@ -217,3 +217,23 @@ def test_tokens_never_reach_the_log_or_the_trace(tmp_path: Path, start_server: C
     assert token not in logged
     assert f"GET /s/[link {link_id(token)}]/report.txt HTTP/1.1" in logged
     assert f"/s/[link {link_id(token)}]" in server.log  # the trace, the 201's body and the 301's Location
+
+
+def test_the_listings_share_selected_opens_the_form_for_the_one_checked_entry(
+    sharing: tuple[ServerProcess, Path],
+) -> None:
+    """The listing's "Share selected" (no JavaScript needed): `GET /shares/` with the
+    checked boxes (named by the percent-encoded name) and `share-in=FOLDER` last."""
+    server, root = sharing
+    (root / "team/a b%.txt").write_text("odd\n")
+    page = requests.get(server.url + "/files/team/", auth=ALICE)
+    assert 'name="share-in" value="team/"' in page.text and "Share selected" in page.text
+    form = requests.get(server.url + "/shares/?a%2520b%2525.txt=on&share-in=team/", auth=ALICE)
+    assert form.status_code == 200, form.text
+    assert 'name="path" value="team/a b%.txt"' in form.text
+    two = requests.get(server.url + "/shares/?report.txt=on&sub=on&share-in=team/", auth=ALICE)
+    assert (two.status_code, two.text.strip()) == (400, "check exactly one entry to share, not 2")
+    none = requests.get(server.url + "/shares/?share-in=team/", auth=ALICE)
+    assert (none.status_code, none.text.strip()) == (400, "check exactly one entry to share, not 0")
+    outside = requests.get(server.url + "/shares/?secret.txt=on&share-in=private/", auth=BOB)
+    assert outside.status_code in (403, 404), outside.text

@@ -147,7 +147,11 @@ def test_listing_text_is_one_name_a_line_with_control_characters_escaped():
 
 @pytest.mark.parametrize(
     "size, text",
-    [(0, "0 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1536, "1.5 KiB"), (5 * 1024**3, "5.0 GiB"), (3 * 1024**4, "3.0 TiB")],
+    [
+        (0, "0 B"), (1023, "1023 B"), (1024, "1.0K"), (1536, "1.5K"), (10188, "9.9K"), (10189, "10K"),
+        (15 * 1024 + 512, "16K"), (1023 * 1024, "1023K"), (1023 * 1024 + 512, "1.0M"), (5 * 1024**3, "5.0G"),
+        (3 * 1024**4, "3.0T"), (2000 * 1024**4, "2000T"),
+    ],
 )
 def test_human_size(size, text):
     assert human_size(size) == text

@@ -46,7 +46,18 @@ def shared(start_server, tmp_path: Path):
 
 
 def rows(browser) -> list[str]:
-    return [row.get_attribute("data-name") for row in browser.find_elements(By.CSS_SELECTOR, "#entries tr[data-name]")]
+    """The names of the entry rows shown (not hidden by the filter), in order."""
+    links = browser.find_elements(By.CSS_SELECTOR, "#entries tr:not(.parent):not([hidden]) td:first-child a")
+    return [link.text for link in links]
+
+
+def check(browser, name: str) -> None:
+    """Tick the selection box of the row named `name`."""
+    for link in browser.find_elements(By.CSS_SELECTOR, "#entries td:first-child a"):
+        if link.text == name:
+            link.find_element(By.XPATH, "preceding-sibling::input").click()
+            return
+    raise AssertionError(f"no row {name}")
 
 
 def javascript_off(browser) -> None:
@@ -171,28 +182,34 @@ def test_new_folder(browser, shared, mode):
 def test_delete_asks_first_with_javascript(browser, shared):
     process, folder = shared
     browser.get(process.url + "/files/")
-    summary = browser.find_element(By.CSS_SELECTOR, 'details[data-name="b.txt"] summary')
-    summary.click()
+    delete = browser.find_element(By.CSS_SELECTOR, "#selection button[type=submit]")
+    delete.click()  # nothing checked: nothing asked, nothing deleted
+    assert wait_until(lambda: browser.find_element(By.ID, "status").text.startswith("nothing selected"))
+    check(browser, "b.txt")
+    delete.click()
     alert = Alert(browser)
     assert alert.text == "Delete b.txt?"
     alert.dismiss()
     assert (folder / "b.txt").exists()
-    summary.click()
+    delete.click()
     Alert(browser).accept()
     assert wait_until(lambda: "b.txt" not in rows(browser))
     assert not (folder / "b.txt").exists()
     # A folder goes with everything in it (RFC 4918 §9.6.1): the question counts it.
     (folder / "full" / "inner").mkdir()
     (folder / "full" / "inner" / "deep.txt").write_bytes(b"deep")
-    browser.find_element(By.CSS_SELECTOR, 'details[data-name="full/"] summary').click()
-    assert wait_until(lambda: alert_text(browser) == "Delete full/ and the 3 entries in it?")
+    check(browser, "full/")
+    check(browser, "c.txt")
+    delete.click()
+    assert wait_until(lambda: alert_text(browser) == "Delete full/ (and the 3 entries in it), c.txt?")
     Alert(browser).accept()
-    assert wait_until(lambda: "full/" not in rows(browser))
-    assert not (folder / "full").exists()
-    browser.find_element(By.CSS_SELECTOR, 'details[data-name="empty/"] summary').click()
+    assert wait_until(lambda: rows(browser) == ["empty/", "A.txt"])
+    assert not (folder / "full").exists() and not (folder / "c.txt").exists()
+    check(browser, "empty/")
+    delete.click()
     assert wait_until(lambda: alert_text(browser) == "Delete empty/?")
     Alert(browser).accept()
-    assert wait_until(lambda: rows(browser) == ["A.txt", "c.txt"])
+    assert wait_until(lambda: rows(browser) == ["A.txt"])
 
 
 def alert_text(browser) -> str | None:
@@ -204,16 +221,17 @@ def alert_text(browser) -> str | None:
 
 
 def test_delete_asks_first_without_javascript(browser, shared):
+    """Two steps: tick the boxes, then press the one button; the form posts the names."""
     process, folder = shared
     javascript_off(browser)
     browser.get(process.url + "/files/")
-    confirm = browser.find_element(By.CSS_SELECTOR, 'details[data-name="b.txt"] button')
-    assert not confirm.is_displayed()  # the first click only opens the question
-    browser.find_element(By.CSS_SELECTOR, 'details[data-name="b.txt"] summary').click()
-    assert confirm.text == "Delete b.txt for good"
-    confirm.click()
-    assert wait_until(lambda: rows(browser) == ["empty/", "full/", "A.txt", "c.txt"])
-    assert not (folder / "b.txt").exists()
+    check(browser, "b.txt")
+    check(browser, "empty/")
+    button = browser.find_element(By.CSS_SELECTOR, "#selection button[type=submit]")
+    assert button.text == "Delete selected"
+    button.click()
+    assert wait_until(lambda: rows(browser) == ["full/", "A.txt", "c.txt"])
+    assert not (folder / "b.txt").exists() and not (folder / "empty").exists()
     assert browser.current_url == process.url + "/files/"
 
 

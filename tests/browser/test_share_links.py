@@ -1,5 +1,5 @@
-"""Share links in a real browser: Alice makes one from the file manager ("Share", an
-expiry, "Create link"), a customer opens it in a fresh browser (another profile: no
+"""Share links in a real browser: Alice makes one from the file manager (a tick, "Share
+selected", an expiry, "Create link"), a customer opens it in a fresh browser (another profile: no
 cookie, no saved password, nothing in common) and downloads the file; Alice revokes it,
 and the customer's next visit gets 410 Gone."""
 
@@ -48,7 +48,9 @@ def test_share_download_revoke(browser, customer, start_server, tmp_path: Path) 
     server = start_server("--directory", str(root), "--qr")
 
     browser.get(server.url + "/files/team/")
-    waiting_for(browser, 'tr[data-name="report.txt"] a.share').click()
+    # The listing's selection form: tick the file, then "Share selected".
+    waiting_for(browser, "#entries input[name='report.txt']").click()
+    browser.find_element(By.CSS_SELECTOR, "#selection button.share").click()
     Select(waiting_for(browser, "select[name=expires]")).select_by_visible_text("1d")
     browser.find_element(By.CSS_SELECTOR, "#share button[type=submit]").click()
     link = waiting_for(browser, "#link").get_attribute("value")
