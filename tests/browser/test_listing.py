@@ -244,3 +244,24 @@ def test_dark_mode_follows_the_system(browser, shared, scheme, background):
     browser.get(process.url + "/files/")
     color = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
     assert color == background
+
+
+def test_names_with_line_breaks_survive_the_delete_form(browser, start_server, tmp_path):
+    """Issue 23: a browser turns the CR and LF of a form value into CRLF, so a name sent as
+    it is would name another file. The selection boxes carry the percent-encoded name:
+    deleting `a\\nx` leaves `a\\r\\nx`, and the other way round (JavaScript off: the form)."""
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "a\nx").write_bytes(b"LF")
+    (folder / "a\r\nx").write_bytes(b"CRLF")
+    process = start_server("--directory", str(folder))
+    javascript_off(browser)
+    for gone, kept in (("a\nx", "a\r\nx"), ("a\r\nx", None)):
+        browser.get(process.url + "/files/")
+        encoded = gone.replace("\r", "%0D").replace("\n", "%0A")
+        browser.find_element(By.CSS_SELECTOR, f'#entries input[name="{encoded}"]').click()
+        browser.find_element(By.CSS_SELECTOR, "#selection button[type=submit]").click()
+        assert wait_until(lambda: not (folder / gone).exists())
+        if kept is not None:
+            assert (folder / kept).read_bytes() == b"CRLF"
+    assert list(folder.iterdir()) == []
