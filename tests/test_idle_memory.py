@@ -14,8 +14,13 @@ H = b"Host: localhost\r\n"
 
 # Modules that map big libraries (OpenSSL's libcrypto and libssl: 3.5 and 6 MiB of RSS)
 # or are only needed by one rare request: a server without --tls-cert, passwords or an
-# archive download must not load them at start.
-LATE_MODULES = ("_hashlib", "hashlib", "hmac", "ssl", "_ssl", "zipfile", "tarfile")
+# archive download must not load them at start. Nor `mimetypes` (0.5 MiB: the first file
+# of the static site loads it), `calendar` with `datetime` and `locale` (0.4-0.8 MiB:
+# `dates.utc_timestamp` does its sum), `getpass` (only the password prompt).
+LATE_MODULES = (
+    "_hashlib", "hashlib", "hmac", "ssl", "_ssl", "zipfile", "tarfile",
+    "mimetypes", "calendar", "datetime", "locale", "getpass", "termios",
+)
 
 
 def test_a_plain_launch_loads_no_crypto_and_no_archive_module() -> None:
