@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from app.settings import Limits
 from tests.conftest import ROOT
 
 H = b"Host: localhost\r\n"
@@ -29,9 +30,16 @@ def test_a_plain_launch_loads_no_crypto_and_no_archive_module() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_the_idle_recv_buffer_is_a_pymalloc_block() -> None:
+    """The recv() an idle connection blocks in allocates its size first: a bytes object
+    of at most 512 bytes comes from pymalloc, a larger one from glibc's arena of the
+    thread (1.4 KiB more per idle connection, docs/performance.md "Idle memory")."""
+    assert sys.getsizeof(bytes(Limits().idle_recv_size)) <= 512
+
+
 def test_an_idle_connection_waits_in_a_small_recv(start_server) -> None:
-    """The recv() an idle connection blocks in allocates its size first: 1 KiB, not 4; a
-    head longer than that still arrives whole (a second recv)."""
+    """The idle recv() is small (479 bytes, not 4 KiB); a head longer than that still
+    arrives whole (a second recv)."""
     server = start_server("-q")
     cookie = "c=" + "x" * 3000  # a head of ~3 KiB: more than one idle recv
     with server.connect() as client:
