@@ -190,8 +190,8 @@ def our_extra_options() -> list[str]:
 
 def start_server(name: str, directory: Path, cpus: str) -> ServerUnderTest:
     port = free_port()
-    ours = [
-        "python3", "-m", "app.main", "--host", "127.0.0.1", "--port", str(port), "--directory", str(directory),
+    ours = [  # as people run it: the launcher also sets the allocator up (MALLOC_ARENA_MAX)
+        str(ROOT / "your_program.sh"), "--host", "127.0.0.1", "--port", str(port), "--directory", str(directory),
         *our_extra_options(),
     ]
     commands = {
