@@ -166,7 +166,11 @@ def remove(root: Path, segments: Segments, failures: list[Failure], keep: Rule =
 
 def remove_below(folder: int, name: str, where: str, failures: list[Failure], keep: Rule = None) -> bool:
     if keep is not None and not keep(where):
-        failures.append((where, False, PermissionError(errno.EACCES, "no right to delete", where)))
+        try:  # a folder's href ends in /
+            is_dir = stat.S_ISDIR(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
+        except FileNotFoundError:
+            return True  # gone meanwhile: nothing left to refuse
+        failures.append((where, is_dir, PermissionError(errno.EACCES, "no right to delete", where)))
         return False
     try:
         if not stat.S_ISDIR(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode):

@@ -35,7 +35,9 @@ from urllib.parse import quote, unquote, urlsplit
 from app import safefs
 from app.auth import basic_credentials
 from app.conditional import etag_for
-from app.davxml import DAV, XML_TYPE, Element, escape, href_for, parse_body, serialize_inner
+from app.davxml import (
+    DAV, XML_TYPE, Element, escape, href_for, multistatus, parse_body, serialize_inner, status_response_xml,
+)
 from app.errors import HTTPError
 from app.fields import Headers, list_elements
 from app.framing import Response, text_response
@@ -99,15 +101,20 @@ class ConditionError(HTTPError):
 
     def __init__(
         self, status: int, reason: str, headers: list[tuple[str, str]] | None = None,
-        *, condition: str = "", hrefs: Iterable[str] = (),
+        *, condition: str = "", hrefs: Iterable[str] = (), failed: str = "",
     ) -> None:
         super().__init__(status, reason, headers)
         self.condition = condition
         self.hrefs = list(hrefs)
+        # The Request-URI, when only members below it are in the way: a 207 then (§9.10.9).
+        self.failed = failed
 
     def response(self) -> Response:
         if not self.condition:
             return text_response(self.status, self.reason, self.headers)
+        if self.failed:  # each member in the way with its status, then the folder's 424
+            members = [status_response_xml(href, 423, self.condition) for href in self.hrefs]
+            return multistatus([*members, status_response_xml(self.failed, 424)])
         inner = "".join(href_for(href) for href in self.hrefs)
         condition = f"<D:{self.condition}>{inner}</D:{self.condition}>" if inner else f"<D:{self.condition}/>"
         body = (
@@ -510,14 +517,19 @@ def refuse_conflicts(locks: list[Lock], wanted: Lock) -> None:
     """§6.1: an exclusive lock shares its scope with no other lock, a shared lock only
     with shared ones. Scopes overlap when one holds the other's root (§7.4: a Depth
     infinity lock on a folder conflicts with a lock inside it)."""
-    in_the_way = sorted({
-        lock_url(lock)
-        for lock in locks
+    conflicts = [
+        lock for lock in locks
         if (covers(lock, wanted.root) or covers(wanted, lock.root)) and "exclusive" in (lock.scope, wanted.scope)
-    })
-    if in_the_way:
-        reason = f"{in_the_way[0]} is locked already (RFC 4918 §9.10.5)"
+    ]  # fmt: skip
+    if not conflicts:
+        return
+    in_the_way = sorted({lock_url(lock) for lock in conflicts})
+    reason = f"{in_the_way[0]} is locked already (RFC 4918 §9.10.5)"
+    if any(covers(lock, wanted.root) for lock in conflicts):  # the resource itself is locked
         raise ConditionError(423, reason, condition="no-conflicting-lock", hrefs=in_the_way)
+    # §9.10.9: only members inside the folder are in the way: a 207 names each one (423)
+    # and the folder asked for (424 Failed Dependency).
+    raise ConditionError(207, reason, condition="no-conflicting-lock", hrefs=in_the_way, failed=lock_url(wanted))
 
 
 def new_token() -> str:

@@ -169,6 +169,11 @@ class Limits:
     # Client addresses the login lock-out remembers (`lockout.py`): a flood of addresses
     # cannot grow its tables past this.
     max_lockout_clients: int = 10_000
+    # Share links kept in the state database (`sharelinks.py`): someone making links in a
+    # loop fills no disk. Ended links (expired, revoked) make room first, oldest first.
+    max_share_links: int = option(
+        10_000, "most share links kept; making one more when all are in force is 507", positive_int, "N"
+    )
 
 
 @dataclass(frozen=True)

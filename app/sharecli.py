@@ -1,7 +1,7 @@
 """Share links from the command line, on the same state as the server:
 
     python3 -m app share PATH --directory DIR [--expires 2d] [--password] [--upload-only]
-                              [--url http://HOST:PORT/] [--qr] [--state-dir S]
+                              [--url http://HOST:PORT/] [--qr] [--state-dir S] [--max-share-links N]
     python3 -m app shares --directory DIR [--state-dir S] [--revoke TOKEN_OR_ID]
 
 `share` prints the link's URL (and its QR code with --qr); `shares` lists every link
@@ -16,7 +16,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.settings import Settings, existing_directory
+from app.errors import HTTPError
+from app.settings import Limits, Settings, existing_directory
 from app.sharelinks import SHARE_PREFIX, all_links, clock, create_link, parse_expiry, revoke, utc_text
 
 
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     share.add_argument("--upload-only", action="store_true", help="a folder people drop files into, seeing nothing")
     share.add_argument("--url", default="http://localhost:4221/", help="the server's URL as people reach it (default: %(default)s)")
     share.add_argument("--qr", action="store_true", help="also print the URL as a QR code (needs segno)")
+    share.add_argument("--max-share-links", type=int, default=Limits.max_share_links, metavar="N",
+                       help="the server's --max-share-links, if it was given one (default: %(default)s)")
     state_options(share)
     shares = commands.add_parser("shares", help="list the links, or --revoke one")
     shares.add_argument("--revoke", metavar="TOKEN_OR_ID", help="end this link (its URL, its token or its id)")
@@ -62,6 +65,9 @@ def make(arguments: argparse.Namespace, settings: Settings) -> int:
                                upload_only=arguments.upload_only)
     except ValueError as error:
         print(error, file=sys.stderr)
+        return 1
+    except HTTPError as error:  # every link kept is in force (Limits.max_share_links)
+        print(error.reason, file=sys.stderr)
         return 1
     url = arguments.url.rstrip("/") + SHARE_PREFIX + token + ("/" if place.is_dir() else "")
     print(url)
@@ -97,5 +103,6 @@ def listing(arguments: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
-    settings = Settings(directory=arguments.directory, state_dir=arguments.state_dir)
+    limits = Limits(max_share_links=getattr(arguments, "max_share_links", Limits.max_share_links))
+    settings = Settings(directory=arguments.directory, state_dir=arguments.state_dir, limits=limits)
     return make(arguments, settings) if arguments.command == "share" else listing(arguments, settings)

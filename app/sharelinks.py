@@ -15,8 +15,9 @@ route refuses any method the link was not made for.
   database keeps its SHA-256 only: a copy of the database opens no link. A link is
   named everywhere else by its id, the first 12 hex digits of that digest: in the
   access log and `--trace` (`hide_tokens()`), in `python3 -m app shares`, in reasons.
-- Expired or revoked: 410 Gone with a one-line reason (the record is kept, so that the
-  answer says so rather than 404). An unknown token: 404.
+- Expired or revoked: 410 Gone with a one-line reason (the record is kept for 30 days,
+  so that the answer says so rather than 404). An unknown token: 404. At most
+  `--max-share-links` records are kept (`make_room`): ended links make room first.
 - A password (optional) is asked with HTTP Basic, any user name, realm "share link";
   its hash is kept (`passwords.make_hash`), and wrong passwords count toward the
   lock-out like wrong logins (`lockout.py`).
@@ -202,12 +203,35 @@ def create_link(
     link = Link(digest[:12], path, folder, upload_only, make_hash(password) if password else None, creator,
                 clock() if now is None else now, expires, None, 0)
     with database(settings).transaction() as connection:
+        make_room(connection, settings.limits.max_share_links, link.created)
         connection.execute(
             f"INSERT INTO share_links ({COLUMNS}, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (link.id, link.path, int(folder), int(upload_only), link.password, creator, link.created, expires,
              None, 0, digest),
         )
     return token, link
+
+
+# An ended link (expired or revoked) is kept this long to answer 410 rather than 404.
+ENDED_KEPT_FOR = 30 * 86400
+ENDED = "(revoked IS NOT NULL OR expires <= :now)"
+
+
+def make_room(connection, most: int, now: float) -> None:  # connection: sqlite3.Connection
+    """Before a link is added: forget links that ended over `ENDED_KEPT_FOR` ago, then, if
+    `most` are still kept, the oldest ended ones; 507 if every one is in force."""
+    connection.execute(
+        "DELETE FROM share_links WHERE revoked < :old OR expires < :old", {"old": now - ENDED_KEPT_FOR}
+    )
+    (kept,) = connection.execute("SELECT COUNT(*) FROM share_links").fetchone()
+    if kept < most:
+        return
+    connection.execute(
+        f"DELETE FROM share_links WHERE id IN (SELECT id FROM share_links WHERE {ENDED} ORDER BY created LIMIT :n)",
+        {"now": now, "n": kept - most + 1},
+    )
+    if connection.execute("SELECT COUNT(*) FROM share_links").fetchone()[0] >= most:
+        raise HTTPError(507, f"{most} share links are in force, the most kept (--max-share-links): revoke one first")
 
 
 def row_link(row: tuple) -> Link:

@@ -367,7 +367,7 @@ def delete(request: Request, settings: Settings, subpath: str) -> Response:
     if [failed for failed, _, _ in failures] == [target.path]:  # the target alone: its own status
         status = failure_status(failures[0][2])
         raise HTTPError(status, f"{FAILURE_WORDS[status]} deleting {target.path}")
-    return failures_response(settings, failures)
+    return failures_response(request, settings, failures)
 
 
 def forget_missing(settings: Settings, path: str) -> None:
@@ -395,11 +395,24 @@ def failure_status(error: OSError) -> int:
     return 500
 
 
-def failures_response(settings: Settings, failures: list[davfs.Failure]) -> Response:
-    """A 207 naming each path that failed, with its status."""
+def failures_response(request: Request, settings: Settings, failures: list[davfs.Failure]) -> Response:
+    """A 207 naming each path that failed, with its status, as the user may see it."""
     return multistatus(
-        status_response_xml(url_of(path, is_dir), failure_status(error)) for path, is_dir, error in failures
+        status_response_xml(url_of(path, is_dir), failure_status(error))
+        for path, is_dir, error in visible_failures(request, settings, failures)
     )
+
+
+def visible_failures(request: Request, settings: Settings, failures: list[davfs.Failure]) -> list[davfs.Failure]:
+    """Each failure named as the user may see it: a member an access rule hides from them
+    (`shows`) is named by its nearest folder they can see, once, so that a 207 never tells
+    a name their listing would not (§9.6.1 lets the server leave members out)."""
+    named: dict[tuple[str, bool], OSError] = {}
+    for path, is_dir, error in failures:
+        while "/" in path and not shows(request, settings, path):
+            path, is_dir = path.rpartition("/")[0], True
+        named.setdefault((path, is_dir), error)
+    return [(path, is_dir, error) for (path, is_dir), error in named.items()]
 
 
 # ---------------------------------------------------------------------------------------
@@ -441,7 +454,7 @@ def transfer(request: Request, settings: Settings, subpath: str, move: bool) -> 
     failures: list[davfs.Failure] = []
     carry(settings, source, destination, move, depth == "infinity", failures, member_rule(request, settings, "r"))
     if failures:
-        return failures_response(settings, failures)
+        return failures_response(request, settings, failures)
     if replaced:
         return Response(204)
     return Response(201, [("Location", quote(url_of(destination, source.is_dir)))])
@@ -469,7 +482,7 @@ def clear_destination(request: Request, settings: Settings, name: str, overwrite
     failures: list[davfs.Failure] = []
     require(request, settings, name, "d")  # replacing destroys what was there
     if not davfs.remove(settings.directory, segments(name), failures, member_rule(request, settings, "d")):
-        return failures_response(settings, failures)
+        return failures_response(request, settings, failures)
     resource_removed(settings, name)
     return True
 
@@ -484,7 +497,9 @@ def check_whole_tree(request: Request, settings: Settings, path: str) -> None:
         for entry in safefs.tree(folder):
             member = f"{path}/{entry.path}".removesuffix("/")
             if not (readable(member) and deletable(member)):
-                raise HTTPError(403, f"{path} holds {member}, which you may not move")
+                # A member the user cannot see is not named: their listing hides it.
+                what = member if shows(request, settings, member) else "a member"
+                raise HTTPError(403, f"{path} holds {what}, which you may not move")
 
 
 def carry(

@@ -7,8 +7,9 @@
 Every server runs pinned to one core (`taskset -c 0`) and `wrk` to the other (`-c 1`), on
 loopback. The servers are interleaved round by round (round 1: every scenario on every
 server, then round 2, ...), so drift of the machine (heat, other load) hits them alike;
-the table shows the median of the rounds. A benchmark is a measuring tool, not a test:
-nothing here asserts a timing.
+the table shows the median of the rounds, and the lowest and highest of them (throughput,
+and the ratio to http.server round by round). A benchmark is a measuring tool, not a
+test: nothing here asserts a timing.
 
 Servers:
   ours         ./your_program.sh --directory DIR as people run it: access log on, its
@@ -190,8 +191,8 @@ def our_extra_options() -> list[str]:
 
 def start_server(name: str, directory: Path, cpus: str) -> ServerUnderTest:
     port = free_port()
-    ours = [
-        "python3", "-m", "app.main", "--host", "127.0.0.1", "--port", str(port), "--directory", str(directory),
+    ours = [  # as people run it: the launcher also sets the allocator up (MALLOC_ARENA_MAX)
+        str(ROOT / "your_program.sh"), "--host", "127.0.0.1", "--port", str(port), "--directory", str(directory),
         *our_extra_options(),
     ]
     commands = {
@@ -391,7 +392,7 @@ def print_table(
         f"{arguments.server_cpus or 'any'}, wrk (1 thread) on {arguments.wrk_cpus or 'any'}. "
         "'ours' is the default launch (access log on, to a file); 'ours-q' runs with -q."
     )
-    header = f"| {'scenario':<36} | {'server':<11} | {'throughput':>14} | {'×http.server':>12} | {'×bare':>6} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} | {'peak RSS':>8} | {'CPU µs/req':>10} | note"
+    header = f"| {'scenario':<36} | {'server':<11} | {'throughput':>14} | {'min–max':>15} | {'×http.server':>12} | {'× min–max':>11} | {'×bare':>6} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} | {'peak RSS':>8} | {'CPU µs/req':>10} | note"
     print(header)
     print("|" + "|".join("-" * (len(part)) for part in header.split("|")[1:]))
     for scenario in scenarios:
@@ -405,7 +406,9 @@ def print_table(
             if not rounds:
                 continue
             throughput = statistics.median(r.throughput for r in rounds)
+            spread = f"{min(r.throughput for r in rounds):.0f}–{max(r.throughput for r in rounds):.0f}"
             versus_stdlib = f"{throughput / stdlib:.2f}×" if stdlib else "—"
+            versus_range = ratio_range(rounds, results.get((scenario.name, "http.server")) or [])
             versus_bare = f"{throughput / bare:.2f}×" if bare else "—"
             p50 = statistics.median(r.p50_ms for r in rounds)
             p99 = statistics.median(r.p99_ms for r in rounds)
@@ -414,9 +417,16 @@ def print_table(
             notes = "; ".join(sorted({r.note for r in rounds if r.note}))
             cpu = statistics.median(r.cpu_us_per_request for r in rounds)
             print(
-                f"| {scenario.name:<36} | {name:<11} | {throughput:>8.1f} {scenario.unit:<5} | {versus_stdlib:>12} "
+                f"| {scenario.name:<36} | {name:<11} | {throughput:>8.1f} {scenario.unit:<5} | {spread:>15} | {versus_stdlib:>12} | {versus_range:>11} "
                 f"| {versus_bare:>6} | {p50:>7.2f} | {p99:>7.2f} | {errors:>6} | {peak:>5.1f} MiB | {cpu:>10.1f} | {notes}"
             )
+
+
+def ratio_range(rounds: list[Result], stdlib_rounds: list[Result]) -> str:
+    """The lowest and highest ratio to http.server, round by round: the servers of a round
+    ran one after the other, so each round's ratio is the fairest single figure."""
+    ratios = [ours.throughput / theirs.throughput for ours, theirs in zip(rounds, stdlib_rounds) if theirs.throughput]
+    return f"{min(ratios):.2f}–{max(ratios):.2f}" if ratios else "—"
 
 
 if __name__ == "__main__":

@@ -100,7 +100,7 @@ class Server:
         self.name, self.log_path = name, work / f"{name}-access.log"
         self.stderr_path = work / f"{name}-stderr.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "app.main", "--host", "127.0.0.1", "--port", "0", "--directory", str(directory),
+            [str(ROOT / "your_program.sh"), "--host", "127.0.0.1", "--port", "0", "--directory", str(directory),
              "--workers", "2", "--access-log", str(self.log_path), *options],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=self.stderr_path.open("w"), text=True, start_new_session=True,
         )  # fmt: skip

@@ -5,12 +5,15 @@ stays, named in the 207. Against the real server, with the disk checked."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import requests
 
-RULES = ("--allow", "/team:*=rwdl", "--allow", "/team/hidden:*=-", "--allow", "/open:*=rwdl")
+RULES = (
+    "--allow", "/team:*=rwdl", "--allow", "/team/hidden:*=-", "--allow", "/team/kept:*=rl", "--allow", "/open:*=rwdl",
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -18,6 +21,8 @@ def tree(start_server, tmp_path: Path):
     (tmp_path / "team" / "hidden").mkdir(parents=True)
     (tmp_path / "team" / "f.txt").write_bytes(b"shared")
     (tmp_path / "team" / "hidden" / "secret.txt").write_bytes(b"secret")
+    (tmp_path / "team" / "kept").mkdir()
+    (tmp_path / "team" / "kept" / "notes.txt").write_bytes(b"notes")
     (tmp_path / "open").mkdir()
     return start_server("--directory", str(tmp_path), *RULES), tmp_path
 
@@ -38,7 +43,8 @@ def test_a_move_of_a_folder_holding_what_the_user_may_not_move_is_refused(tree) 
     server, root = tree
     answer = dav(server, "MOVE", "/files/team/", Destination="/files/open/team/")
     assert answer.status_code == 403, answer.text
-    assert answer.text == "team holds team/hidden, which you may not move\n"
+    # team/hidden is hidden from the user (no right on it): the refusal does not name it.
+    assert answer.text == "team holds a member, which you may not move\n"
     assert (root / "team" / "hidden" / "secret.txt").read_bytes() == b"secret"
     assert list((root / "open").iterdir()) == []
 
@@ -47,9 +53,14 @@ def test_a_delete_keeps_what_the_user_may_not_delete(tree) -> None:
     server, root = tree
     answer = dav(server, "DELETE", "/files/team/")
     assert answer.status_code == 207, answer.text
-    assert "/files/team/hidden" in answer.text and "403 Forbidden" in answer.text
+    # team/kept is seen (read, list) but not deletable: named. team/hidden is not seen:
+    # its failure is named by the folder the user sees, never by its own name.
+    hrefs = re.findall(r"<D:href>([^<]*)</D:href>\s*<D:status>([^<]*)</D:status>", answer.text)
+    assert sorted(hrefs) == [("/files/team/", "HTTP/1.1 403 Forbidden"), ("/files/team/kept/", "HTTP/1.1 403 Forbidden")]
+    assert "hidden" not in answer.text and "secret" not in answer.text
     assert not (root / "team" / "f.txt").exists()
     assert (root / "team" / "hidden" / "secret.txt").read_bytes() == b"secret"
+    assert (root / "team" / "kept" / "notes.txt").read_bytes() == b"notes"
 
 
 def test_without_rules_a_folder_moves_whole(start_server, tmp_path: Path) -> None:

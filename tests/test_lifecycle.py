@@ -42,6 +42,19 @@ def test_help_explains_every_option() -> None:
         assert option in result.stdout
 
 
+def launched_environment(server: ServerProcess) -> list[bytes]:
+    return Path(f"/proc/{server.process.pid}/environ").read_bytes().split(b"\0")
+
+
+def test_launcher_limits_malloc_arenas(start_server, monkeypatch) -> None:
+    """your_program.sh gives glibc two malloc arenas, so that memory comes back after a
+    burst of connections (docs/hardening.md, the soak); a value already set is kept."""
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert b"MALLOC_ARENA_MAX=2" in launched_environment(start_server(launcher=True))
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert b"MALLOC_ARENA_MAX=4" in launched_environment(start_server(launcher=True))
+
+
 def test_a_missing_directory_is_a_clear_error() -> None:
     result = subprocess.run(
         [str(ROOT / "your_program.sh"), "--directory", "/no/such/dir"], capture_output=True, text=True, timeout=10

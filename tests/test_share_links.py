@@ -237,3 +237,27 @@ def test_the_listings_share_selected_opens_the_form_for_the_one_checked_entry(
     assert (none.status_code, none.text.strip()) == (400, "check exactly one entry to share, not 0")
     outside = requests.get(server.url + "/shares/?secret.txt=on&share-in=private/", auth=BOB)
     assert outside.status_code in (403, 404), outside.text
+
+
+def test_links_kept_are_capped_and_ended_ones_make_room(tmp_path: Path, start_server) -> None:
+    """--max-share-links bounds the table: at the cap an ended link (revoked, expired) is
+    dropped to make room, oldest first; with every link in force, one more is 507."""
+    (tmp_path / "a.txt").write_text("a\n")
+    server = start_server("--directory", str(tmp_path), "--max-share-links", "3")
+    made = [make(server, "a.txt", auth=None) for _ in range(3)]
+    assert [answer.status_code for answer in made] == [201, 201, 201]
+    refused = make(server, "a.txt", auth=None)
+    assert refused.status_code == 507
+    assert refused.text == "3 share links are in force, the most kept (--max-share-links): revoke one first\n"
+    first, second = (answer.json()["url"] for answer in made[:2])
+    for url in (second, first):  # revoked in this order; `first` was made first
+        assert cli("shares", "--directory", str(tmp_path), "--revoke", url).returncode == 0
+    assert make(server, "a.txt", auth=None).status_code == 201  # made room: `first` dropped
+    assert requests.get(first).status_code == 404
+    assert requests.get(second).status_code == 410  # still kept, still says why
+    listed = cli("shares", "--directory", str(tmp_path)).stdout
+    assert listed.count("  active ") == 2 and listed.count("  revoked ") == 1
+    capped = ("--directory", str(tmp_path), "--url", server.url, "--max-share-links", "3")
+    assert cli("share", "a.txt", *capped).returncode == 0  # `second` made room
+    again = cli("share", "a.txt", *capped)
+    assert again.returncode == 1 and "3 share links are in force" in again.stderr

@@ -5,6 +5,8 @@ the exact request sequences of davfs2, Windows and macOS Finder."""
 
 from __future__ import annotations
 
+import re
+
 import base64
 import time
 import uuid
@@ -217,7 +219,12 @@ def test_conflicts_between_a_folder_and_its_members(folder):
     url, path = folder
     (path / "d").mkdir()
     token_of(lock(url + "d/f.txt"))
-    assert lock(url + "d/", depth="infinity").status_code == 423
+    refused = lock(url + "d/", depth="infinity")  # §9.10.9: the member in the way (423), the folder (424)
+    assert refused.status_code == 207
+    statuses = re.findall(r"<D:href>([^<]*)</D:href><D:status>([^<]*)</D:status>", refused.text)
+    prefix = url_path(url)
+    assert statuses == [(prefix + "d/f.txt", "HTTP/1.1 423 Locked"), (prefix + "d/", "HTTP/1.1 424 Failed Dependency")]
+    assert "<D:no-conflicting-lock/>" in refused.text
     assert lock(url + "d/", depth="0").status_code == 200  # depth 0 does not reach f.txt
 
 
