@@ -5,8 +5,8 @@
     python3 bench/idle_memory.py --rows 6 -q  # first bench/run.py's rows 1-5 on the same
                                               # server, as a full run does, then this one
 
-Starts the server as bench/run.py does (`python3 -m app.main`, pinned to core 0, stderr
-to a file), opens the row's 1,000 idle keep-alive connections (one `GET /echo/hello`
+Starts the server as bench/run.py does (`your_program.sh`, which sets MALLOC_ARENA_MAX=2
+unless the environment sets it; pinned to core 0, stderr to a file), opens the row's 1,000 idle keep-alive connections (one `GET /echo/hello`
 each), then runs wrk's 50 busy connections for 5 s (core 1) while sampling VmRSS every
 0.1 s. Prints the RSS at start, with the connections idle, and the peak; then what the
 idle connections added by kind of mapping (smaps): the 256 KiB thread stacks, pymalloc's
@@ -85,7 +85,7 @@ def main() -> int:
     (directory / run.BIG_FILE).write_bytes(b"x" * run.BIG_FILE_SIZE)
     port = run.free_port()
     command = [
-        "python3", "-m", "app.main", "--host", "127.0.0.1", "--port", str(port), "--directory", str(directory),
+        str(run.ROOT / "your_program.sh"), "--host", "127.0.0.1", "--port", str(port), "--directory", str(directory),
         *run.our_extra_options(), *arguments.options,
     ]
     server = run.ServerUnderTest("ours", command, port, directory, "0")
