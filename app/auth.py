@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import getpass
 import os
 import re
 import sys
@@ -190,6 +189,8 @@ def ask_password() -> str:
     """From the terminal (asked twice, not echoed), or the first line of stdin."""
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
+    import getpass  # here, not at the top: the server never asks (termios; issue 20, idle memory)
+
     password = getpass.getpass("Password: ")
     if getpass.getpass("Again: ") != password:
         sys.exit("the two passwords differ")

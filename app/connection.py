@@ -101,8 +101,15 @@ class Connection:
         # body, a refused request): `close()` then lingers (RFC 9112 §9.6).
         self.client_may_be_sending = False
         # The timeout in force for each direction (SO_RCVTIMEO, SO_SNDTIMEO): see set_timeout().
+        # Both are set here, in the accept loop's thread, so that the connection's own
+        # thread mostly never sets one: CPython's setsockopt() with a struct timeval first
+        # fails two argument parses, whose error formatting (vsnprintf) reaches 8.5 KiB
+        # down the C stack, a third stack page touched: 4 KiB more per idle connection
+        # (issue 20, tests/test_idle_memory.py). Over TLS, the handshake sets its own.
         self._timeouts: dict[int, float] = {}
         self.set_timeout(socket.SO_SNDTIMEO, settings.timeouts.write_timeout)
+        if tls_context is None:
+            self.set_timeout(socket.SO_RCVTIMEO, self.idle_timeout())
         # Why the connection ended, in words (for `-v` and `--trace`): set where the
         # decision is made, read once by `close()`.
         self.close_reason = "client closed the connection"

@@ -21,11 +21,10 @@ walked from the root's descriptor (`safefs.py`) each time it is used.
 
 from __future__ import annotations
 
-import mimetypes
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from app.compression import (
     VARY_ACCEPT_ENCODING,
@@ -45,6 +44,9 @@ from app.request import Request
 from app.safefs import Refused, ServedPath
 from app.settings import Settings
 
+if TYPE_CHECKING:  # for annotations: `content_types()` imports it when a site file asks
+    import mimetypes
+
 # Browsers revalidate every time (with If-None-Match), so an edited file shows at once,
 # while an unchanged one costs a 304 and no body (RFC 9111 §5.2.2.4).
 CACHE_CONTROL = ("Cache-Control", "no-cache")
@@ -53,20 +55,33 @@ CACHE_CONTROL = ("Cache-Control", "no-cache")
 # Content types
 # ---------------------------------------------------------------------------------------
 
-# The built-in table only: reading the machine's /etc/mime.types would make answers
-# depend on where the server runs. Corrections for what the table gets wrong or lacks.
-_TYPES = mimetypes.MimeTypes()
-_TYPES.add_type("text/javascript", ".js")  # RFC 9239: the one JavaScript type
-_TYPES.add_type("text/javascript", ".mjs")
-_TYPES.add_type("video/webm", ".webm")
-_TYPES.add_type("audio/webm", ".weba")
-_TYPES.add_type("image/webp", ".webp")
-_TYPES.add_type("font/woff2", ".woff2")
-_TYPES.add_type("text/markdown", ".md")
+# The table, made by `content_types()` at the first content type asked for (a file of the
+# static site): `mimetypes` and its table cost 0.5 MiB of RSS that a server without --www
+# never needs (issue 20, idle memory).
+_TYPES: mimetypes.MimeTypes | None = None
+
+
+def content_types() -> mimetypes.MimeTypes:
+    """The built-in table only: reading the machine's /etc/mime.types would make answers
+    depend on where the server runs. Corrections for what the table gets wrong or lacks."""
+    import mimetypes
+
+    global _TYPES
+    types = mimetypes.MimeTypes()
+    types.add_type("text/javascript", ".js")  # RFC 9239: the one JavaScript type
+    types.add_type("text/javascript", ".mjs")
+    types.add_type("video/webm", ".webm")
+    types.add_type("audio/webm", ".weba")
+    types.add_type("image/webp", ".webp")
+    types.add_type("font/woff2", ".woff2")
+    types.add_type("text/markdown", ".md")
+    _TYPES = types
+    return types
+
 
 def content_type_for(path: Path | ServedPath) -> str:
     """The Content-Type for a file from its extension; `charset=utf-8` on text."""
-    content_type, _ = _TYPES.guess_type(path.name, strict=False)
+    content_type, _ = (_TYPES or content_types()).guess_type(path.name, strict=False)
     if content_type is None:
         return "application/octet-stream"
     if is_textual(content_type) and content_type != "image/svg+xml":

@@ -145,9 +145,13 @@ class Limits:
     head_recv_size: int = 4 * KiB
     body_recv_size: int = 64 * KiB
     # The recv() an idle keep-alive connection waits in: smaller still, since 1,000 idle
-    # connections hold 1,000 of these (issue 20: 2 KiB each saved). A head longer than
-    # this (a browser's with cookies) takes a second recv(), of `head_recv_size`.
-    idle_recv_size: int = 1 * KiB
+    # connections hold 1,000 of these (issue 20). 479 bytes: with its 33 bytes of header
+    # the bytes object recv() allocates is then a block of pymalloc (512 bytes at most),
+    # not a chunk in glibc's per-thread arenas: 1.4 KiB less per idle connection than
+    # 1 KiB (bench/idle_memory.py). The heads of curl, wrk and scripts fit; a longer one
+    # (a browser's, 500-800 bytes) takes a second recv() of `head_recv_size` at once,
+    # without a wait (`Connection.receive_request`).
+    idle_recv_size: int = 479
     # Files of a compressible type (text, JSON, SVG, ...) up to this size are gzipped for
     # clients that accept it; larger ones are sent with sendfile, uncompressed, since
     # compressing means reading the whole file through Python.

@@ -5,10 +5,13 @@ spells them; anything else is None (the field is then ignored, §13.1.3, §13.1.
 from __future__ import annotations
 
 import calendar
+import datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from app.dates import http_date, parse_http_date
+from app.dates import days_in_month, http_date, parse_http_date, utc_timestamp
 
 NOV_6_1994 = 784111777.0  # Sun, 06 Nov 1994 08:49:37 GMT, the RFC's example
 NOW = calendar.timegm((2026, 12, 1, 0, 0, 0))  # the two-digit years below are read from here
@@ -61,3 +64,11 @@ def test_parse_http_date(value: str | None, expected: float | None) -> None:
 @pytest.mark.parametrize("timestamp", [0, NOV_6_1994, 1_000_000_000, 4_102_444_799])
 def test_what_we_send_we_read_back(timestamp: float) -> None:
     assert parse_http_date(http_date(timestamp)) == timestamp
+
+
+@given(st.datetimes(min_value=datetime.datetime(1, 1, 1), max_value=datetime.datetime(9999, 12, 31, 23, 59, 59)))
+def test_utc_timestamp_is_calendar_timegm(moment: datetime.datetime) -> None:
+    """`dates.utc_timestamp` stands in for `calendar.timegm` (not imported at run time)."""
+    fields = (moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second)
+    assert utc_timestamp(*fields) == calendar.timegm(fields)
+    assert days_in_month(moment.year, moment.month) == calendar.monthrange(moment.year, moment.month)[1]
