@@ -257,8 +257,8 @@ def log_access(client: str, raw_head: bytes, status: int, size: int, started: fl
         or not (line.isascii() and line.isprintable() and '"' not in line and "\\" not in line)
     ):
         line = request_line_for_log(raw_head)
-    second, clock = current_clf_time.cached
-    if second != int(time.time()):
+    start, end, clock = current_clf_time.cached
+    if not start <= time.time() < end:
         clock = current_clf_time()
     lines = log.lines
     lines.append(f'{client} - - [{clock}] "{line}" {status} {size} {tenths // 10}.{tenths % 10}ms\n')

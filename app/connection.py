@@ -21,7 +21,6 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from app import admission, handlers, tls
@@ -61,6 +60,14 @@ class StopFlag(threading.Event):
         super().set()
 
 
+class CrowdedFlag:
+    """Whether the server is crowded (more than half its connection slots taken): the
+    server sets `on` as connections come and go, and each idle wait reads it, a plain
+    attribute, rather than asking the server with a call (issue 20)."""
+
+    on = False
+
+
 class Connection:
     """One client socket and its receive buffer; also the `bodies.ByteSource` through which
     a request body asks for more bytes."""
@@ -72,7 +79,7 @@ class Connection:
         settings: Settings,
         stopping: StopFlag,
         tls_context: ssl.SSLContext | None = None,
-        crowded: Callable[[], bool] = lambda: False,
+        crowded: CrowdedFlag | None = None,
     ) -> None:
         self.sock: socket.socket = sock  # an ssl.SSLSocket once start_tls() has wrapped it
         self.tls_context = tls_context  # HTTPS: the handshake comes before the first request
@@ -85,7 +92,7 @@ class Connection:
         self.gated = admission.gates(settings)
         self.decorated = admission.decorates(settings)
         # Whether the server is crowded: then a connection waits less for its next request.
-        self.crowded = crowded
+        self.crowded = crowded if crowded is not None else CrowdedFlag()
         self.buffer = bytearray()
         # The time.monotonic() at which the connection began waiting for the first byte of
         # a request, None while a request is in progress. Only an idle connection may be
@@ -418,7 +425,7 @@ class Connection:
         """How long to wait for the next request: shorter while the server is crowded, so
         idle clients cannot hoard the connection slots."""
         timeouts = self.settings.timeouts
-        if self.crowded():
+        if self.crowded.on:
             return min(timeouts.crowded_idle_timeout, timeouts.idle_timeout)
         return timeouts.idle_timeout
 

@@ -1,12 +1,15 @@
 """HTTP dates (RFC 9110 §5.6.7) both ways: `http_date` writes an IMF-fixdate,
-`parse_http_date` reads all three forms, and `current_http_date` is the Date field's
-value, formatted at most once a second."""
+`parse_http_date` reads all three forms, and `current_date_line` is the Date field
+line of a response, formatted at most once a second."""
 
 from __future__ import annotations
 
 import re
 import time
 from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -98,19 +101,35 @@ def rfc850_year(two_digits: int, current_year: int) -> int:
 
 class FormattedOncePerSecond:
     """The current time in some format, formatted at most once a second: a busy server
-    asks for it on every request, and formatting costs more than looking it up."""
+    asks for it on every request, and formatting costs more than looking it up.
 
-    def __init__(self, format_time: Callable[[int], str]) -> None:
+    `cached` is `(start, end, text)`: the text holds while `start <= time.time() < end`.
+    A hot path reads it inline, with no call (issue 20):
+
+        start, end, text = clock.cached
+        if not start <= time.time() < end:
+            text = clock()
+
+    (Both bounds: a clock set back formats the text anew too.)"""
+
+    def __init__(self, format_time: Callable[[int], T]) -> None:
         self.format_time = format_time
-        self.cached: tuple[int, str] = (-1, "")
+        self.cached: tuple[float, float, T | None] = (0.0, 0.0, None)
 
-    def __call__(self) -> str:
-        now = int(time.time())
-        second, text = self.cached  # one tuple: threads never see a half-updated pair
-        if second != now:
-            text = self.format_time(now)
-            self.cached = (now, text)
-        return text
+    def __call__(self) -> T:
+        now = time.time()
+        start, end, text = self.cached  # one tuple: threads never see a half-updated one
+        if not start <= now < end:
+            second = int(now)
+            text = self.format_time(second)
+            self.cached = (second, second + 1, text)
+        return text  # type: ignore[return-value]
 
 
-current_http_date = FormattedOncePerSecond(http_date)
+def date_line(second: int) -> bytes:
+    """The `Date` field line of a response sent during `second` (RFC 9110 §6.6.1)."""
+    return b"Date: %s\r\n" % http_date(second).encode("ascii")
+
+
+# The Date field line, shared by every response of the same second (`framing.response_head`).
+current_date_line = FormattedOncePerSecond(date_line)

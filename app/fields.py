@@ -115,16 +115,16 @@ class Headers:
             self.add(name, value)
 
     @classmethod
-    def from_lines(cls, lines: list[tuple[bytes, bytes]]) -> Headers:
-        """The fields of `(name, value)` byte pairs already matched by the field-line
-        grammar (`request.COMMON_HEAD_RE`), the value with its OWS: names lowercased
-        (ASCII: a token is ASCII), values stripped of SP and HTAB only. One call for the
-        whole head."""
+    def from_lines(cls, lines: list[tuple[str, str]]) -> Headers:
+        """The fields of `(name, value)` pairs already matched by the field-line grammar
+        (`request.COMMON_HEAD_RE`, on the head decoded as ISO-8859-1), the value with its
+        OWS: names lowercased (`str.lower()` is ASCII's on a token, which is ASCII),
+        values stripped of SP and HTAB only. One call for the whole head."""
         headers = cls.__new__(cls)  # not cls(): its __init__ would be one more call
         headers.fields = fields = []
         headers._by_name = headers.index = index = {}
         for raw_name, raw_value in lines:
-            name, value = raw_name.decode("ascii").lower(), raw_value.strip(b" \t").decode("latin-1")
+            name, value = raw_name.lower(), raw_value.strip(" \t")
             fields.append((name, value))
             values = index.get(name)
             if values is None:

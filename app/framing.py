@@ -8,11 +8,12 @@ connection sends what this returns."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from app.dates import current_http_date
+from app.dates import current_date_line
 from app.fields import CRLF, TOKEN
 
 if TYPE_CHECKING:  # for the annotations only
@@ -148,7 +149,7 @@ def sends_date(request: Request | None, date_everywhere: bool) -> bool:
     """Whether the response to `request` (None: refused before its head was parsed)
     carries `Date`. RFC 9110 §6.6.1: an origin server with a clock MUST send it in 2xx,
     3xx and 4xx responses (and MAY in 5xx and 1xx): so every response gets one, from the
-    once-a-second cache (`dates.current_http_date`), with one exception below."""
+    once-a-second cache (`dates.current_date_line`), with one exception below."""
     if date_everywhere or request is None:
         return True
     # The one deliberate deviation from §6.6.1: the challenge's anti-cheat check sends
@@ -190,8 +191,11 @@ def response_head(response: Response, request: Request | None, keep_open: bool, 
         if line is None:
             line = field_line(pair)
         lines.append(line)
-    if date:
-        lines.append(b"Date: %s\r\n" % current_http_date().encode("ascii"))
+    if date:  # the second's line, read inline (dates.FormattedOncePerSecond): no call
+        start, end, line = current_date_line.cached
+        if not start <= time.time() < end:
+            line = current_date_line()
+        lines.append(line)
     if status >= 200 and status != 204 and status != 304:  # RFC 9110 §6.4.1 (body_allowed)
         body = response.body
         if type(body) is bytes:

@@ -24,16 +24,18 @@ from typing import TYPE_CHECKING
 
 from app.bodies import NO_BODY, ByteSource, RequestBody
 from app.errors import ClientDisconnected, HTTPError, ProtocolError
-from app.fields import CRLF, HOST_RE, Headers, token_list
+from app.fields import CRLF, Headers, token_list
 from app.framing import Response, response_head, sends_body, text_response
 from app.request import (
     COMMON_FIELD_LINE_RE,
     COMMON_HEAD_RE,
+    VALID_HOSTS,
     Request,
     body_decoder_for,
     check_host,
     check_incomplete_head,
     expects_continue,
+    host_is_valid,
     parse_head,
     split_target,
     wants_keep_alive,
@@ -59,9 +61,9 @@ def parse_request(source: ByteSource, limits: Limits) -> Request | None:
     The head most clients send (`request.COMMON_HEAD_RE`) is read in one pass, and the
     fields that frame or steer the request (Host, Content-Length, Transfer-Encoding,
     Connection, Expect) are looked at in it: the checks of a field run only when it is
-    present, and the common valid Host and Content-Length are judged here with one regex
-    each; anything else takes the full functions of `request.py`, which give every error
-    its precise status (issue 20: the hot path's calls).
+    present, and a valid Host is judged here by one set lookup (a value found valid
+    before) or one regex; anything else takes the full functions of `request.py`, which
+    give every error its precise status (issue 20: the hot path's calls).
     """
     buffer = source.buffer
     # RFC 9112 §2.2: a server SHOULD ignore at least one empty line received before the
@@ -73,13 +75,14 @@ def parse_request(source: ByteSource, limits: Limits) -> Request | None:
         check_incomplete_head(buffer, limits)
         return None
     raw_head = bytes(buffer[: head_end + 4])
-    match = COMMON_HEAD_RE.fullmatch(raw_head)
+    text = raw_head.decode("latin-1")  # one decode: the patterns and the parts are `str`
+    match = COMMON_HEAD_RE.fullmatch(text)
     if match is not None and match.end(3) <= limits.max_request_line:
-        lines = COMMON_FIELD_LINE_RE.findall(match.group(4))
+        lines = COMMON_FIELD_LINE_RE.findall(text, match.start(4), match.end(4))
         if len(lines) > limits.max_header_fields:
             method, target, version, headers = parse_head(raw_head, limits)
         else:
-            method, target, version = match.group(1).decode("ascii"), match.group(2).decode("ascii"), match.group(3).decode("ascii")
+            method, target, version = match.group(1, 2, 3)
             headers = Headers.from_lines(lines)
     else:
         method, target, version, headers = parse_head(raw_head, limits)
@@ -89,7 +92,7 @@ def parse_request(source: ByteSource, limits: Limits) -> Request | None:
         path, _, query = target.partition("?")
     index = headers.index
     hosts = index.get("host")
-    if hosts is None or len(hosts) != 1 or HOST_RE.fullmatch(hosts[0].encode("latin-1")) is None:
+    if hosts is None or len(hosts) != 1 or (hosts[0] not in VALID_HOSTS and not host_is_valid(hosts[0])):
         check_host(version, headers)  # absent (fine for HTTP/1.0), twice, or invalid
     expect_continue = "expect" in index and expects_continue(version, headers)
     if "content-length" in index or "transfer-encoding" in index:

@@ -22,8 +22,8 @@ from app.fields import (
     HOST_RE,
     HTTP_VERSION_RE,
     REQUEST_TARGET_RE,
-    TOKEN,
     TOKEN_RE,
+    TOKEN_STR,
     TRANSFER_CODING_RE,
     Headers,
     ascii_lower,
@@ -72,26 +72,31 @@ def parse_head(raw_head: bytes, limits: Limits) -> tuple[str, str, str, Headers]
 # is one `parse_head` accepts with the same result (tests/test_parser_properties.py
 # checks it); anything else, valid or not, takes `parse_head`. The quantifiers are
 # possessive (`*+`): no backtracking, so the match is linear in the head's length.
-COMMON_FIELD_LINE = rb"(%s):([\t\x20-\x7e\x80-\xff]*+)\r\n" % TOKEN
+# The patterns are `str` patterns, matched against the head decoded once as ISO-8859-1,
+# which maps each byte to the one character of the same code (b"\xe9" to "\xe9"): the
+# classes below mean the same bytes, and the parts they give are text already, with no
+# decode of each part (issue 20).
+COMMON_FIELD_LINE = r"(%s):([\t\x20-\x7e\x80-\xff]*+)\r\n" % TOKEN_STR
 COMMON_HEAD_RE = re.compile(
-    rb"(%s) (/[\x21\x22\x24-\x7e]*+) (HTTP/1\.[01])\r\n((?:%s:[\t\x20-\x7e\x80-\xff]*+\r\n)*+)\r\n"
-    % (TOKEN, TOKEN)
+    r"(%s) (/[\x21\x22\x24-\x7e]*+) (HTTP/1\.[01])\r\n((?:%s:[\t\x20-\x7e\x80-\xff]*+\r\n)*+)\r\n"
+    % (TOKEN_STR, TOKEN_STR)
 )
 COMMON_FIELD_LINE_RE = re.compile(COMMON_FIELD_LINE)
 
 
 def parse_common_head(raw_head: bytes, limits: Limits) -> tuple[str, str, str, Headers] | None:
     """`parse_head`'s result for a head of the common shape (`COMMON_HEAD_RE`) within
-    the limits, found with two calls into the regex engine; None for any other head."""
-    match = COMMON_HEAD_RE.fullmatch(raw_head)
+    the limits, found with two calls into the regex engine; None for any other head.
+    (`http.parse_request` does the same inline.)"""
+    text = raw_head.decode("latin-1")
+    match = COMMON_HEAD_RE.fullmatch(text)
     if match is None or match.end(3) > limits.max_request_line:
         return None
-    fields = COMMON_FIELD_LINE_RE.findall(match.group(4))
+    fields = COMMON_FIELD_LINE_RE.findall(text, match.start(4), match.end(4))
     if len(fields) > limits.max_header_fields:
         return None
-    headers = Headers.from_lines(fields)
     method, target, version = match.group(1, 2, 3)
-    return method.decode("ascii"), target.decode("ascii"), version.decode("ascii"), headers
+    return method, target, version, Headers.from_lines(fields)
 
 
 def split_head(head: bytes, limits: Limits) -> list[bytes]:
@@ -190,6 +195,23 @@ def split_target(method: str, target: str) -> tuple[str, str]:
     if target == "*" and method == "OPTIONS":  # asterisk-form, §3.2.4
         return "*", ""
     raise ProtocolError(400, "request target must start with '/'")
+
+
+# Host values already found valid (`HOST_RE`), at most VALID_HOSTS_LIMIT of them: a
+# server is reached under a few names, so most requests' Host is judged by one set lookup
+# rather than a regex (issue 20). The limit keeps made-up names from filling it.
+VALID_HOSTS: set[str] = set()
+VALID_HOSTS_LIMIT = 256
+
+
+def host_is_valid(value: str) -> bool:
+    """Whether a Host value is valid (RFC 9110 §7.2, `HOST_RE`); remembered in
+    VALID_HOSTS while there is room."""
+    if HOST_RE.fullmatch(value.encode("latin-1")) is None:
+        return False
+    if len(VALID_HOSTS) < VALID_HOSTS_LIMIT:
+        VALID_HOSTS.add(value)
+    return True
 
 
 def check_host(version: str, headers: Headers) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from app import accesslog
 from app.admission import add_response_headers
-from app.connection import Connection, StopFlag
+from app.connection import Connection, CrowdedFlag, StopFlag
 from app.framing import response_head, sends_date, text_response
 from app.settings import Settings
 from app.trace import TracedConnection
@@ -70,6 +70,8 @@ class Server:
         self.skip_grace = threading.Event()  # a second Ctrl+C: stop waiting for requests
         self.connections: set[Connection] = set()
         self.connections_lock = threading.Lock()
+        # More than half the connection slots taken: idle connections then wait less.
+        self.crowded = CrowdedFlag()
         self.refusing = False  # at --max-connections: new connections get 503
         # Chosen once: with --trace off, connections run no trace code at all.
         self.connection_class = TracedConnection if settings.trace or settings.trace_body else Connection
@@ -113,6 +115,7 @@ class Server:
             full = len(self.connections) >= self.settings.max_connections and not self.make_room()
             if not full:
                 self.connections.add(connection)
+                self.count_changed()
         if full and not self.refusing:  # one warning per burst, not one per connection
             log.warning("%d connections open: refusing new ones with 503", len(self.connections))
         self.refusing = full
@@ -127,12 +130,13 @@ class Server:
         idlest = min(idle, key=lambda connection: connection.idle_since or 0.0)
         idlest.evict()
         self.connections.discard(idlest)
-        return True
+        return True  # the caller adds the new connection: the count is back where it was
 
-    def crowded(self) -> bool:
-        """More than half the connection slots are taken (read without the lock: a
-        moment's stale count only picks the other idle timeout)."""
-        return len(self.connections) * 2 > self.settings.max_connections
+    def count_changed(self) -> None:
+        """With `connections_lock` held, after a connection came or went: whether more
+        than half the connection slots are taken now (`self.crowded`, read by each idle
+        connection as it starts waiting for its next request)."""
+        self.crowded.on = len(self.connections) * 2 > self.settings.max_connections
 
     def run_connection(self, connection: Connection) -> None:
         """The body of a connection's thread."""
@@ -141,6 +145,7 @@ class Server:
         finally:
             with self.connections_lock:
                 self.connections.discard(connection)  # an evicted one has left already
+                self.count_changed()
 
     def shutdown(self) -> str:
         """Stop accepting, close idle connections, give requests in flight a grace period

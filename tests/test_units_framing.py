@@ -15,6 +15,7 @@ import io
 import pytest
 
 from app import framing
+from app.dates import FormattedOncePerSecond
 from app.framing import (
     FileBody,
     Response,
@@ -129,7 +130,7 @@ CASES = [
 @pytest.fixture(autouse=True)
 def fixed_date(monkeypatch: pytest.MonkeyPatch) -> None:
     """The clock is the one input that is not in the table: fix it."""
-    monkeypatch.setattr(framing, "current_http_date", lambda: DATE)
+    monkeypatch.setattr(framing, "current_date_line", FormattedOncePerSecond(lambda second: f"Date: {DATE}\r\n".encode()))
 
 
 @pytest.mark.parametrize(
