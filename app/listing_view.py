@@ -176,12 +176,15 @@ def table_rows(page: Page, entries: Iterable[Entry]) -> Iterator[str]:
         yield "".join(batch)
 
 
-def table_body(page: Page, entries: list[Entry], view: View, has_parent: bool) -> Iterator[str]:
+def table_body(page: Page, entries: Iterable[Entry], view: View, has_parent: bool) -> Iterator[str]:
     """The `<tbody>`'s content: the parent row, the entries, or why there are none."""
     if has_parent:
         yield '<tr class="parent"><td><a href="../">../</a><td><td>'
-    yield from table_rows(page, entries)
-    if not entries:
+    empty = True
+    for rows in table_rows(page, entries):
+        empty = False
+        yield rows
+    if empty:
         why = f"No name contains “{html.escape(view.filter)}”." if view.filter else "This folder is empty."
         yield f'<tr class="none"><td colspan="3">{why}'
 
@@ -259,14 +262,15 @@ def selection_form(page: Page) -> tuple[str, str]:
 SHARE_FIELD = "share-in"
 
 
-def listing_page(page: Page, entries: list[Entry], view: View, has_parent: bool) -> bytes:
+def listing_page(page: Page, entries: Iterable[Entry], view: View, has_parent: bool) -> bytes:
     """The whole page, as UTF-8 (`listing_pieces` joined)."""
     return "".join(listing_pieces(page, entries, view, has_parent)).encode("utf-8")
 
 
-def listing_pieces(page: Page, entries: list[Entry], view: View, has_parent: bool) -> Iterator[str]:
+def listing_pieces(page: Page, entries: Iterable[Entry], view: View, has_parent: bool) -> Iterator[str]:
     """The page in pieces of a few KiB: the head, the rows, the end; a folder of any
-    size is written out without the whole page ever being in memory."""
+    size is written out without the whole page ever being in memory (nor its entries,
+    when `entries` come from `listing_sort.SortedEntries`)."""
     title = html.escape(unquote(page.folder_url))
     heads = "".join(column_head(key, view) for key in SORT_KEYS)
     form_start, form_end = selection_form(page)
