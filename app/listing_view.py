@@ -365,8 +365,8 @@ async function refresh() {
   if (box.value) box.dispatchEvent(new Event("input"));
 }
 
-// An entry row's name, as the server knows it: its link, percent-decoded ("/" after a
-// folder's). Not the link's text: HTML reads a CR in a name as an LF.
+// An entry row's name: its link, percent-decoded ("/" after a folder's). Not the link's
+// text: HTML reads a CR in a name as an LF.
 const rowName = (row) => decodeURIComponent(row.cells[0].querySelector("a").getAttribute("href"));
 const entryRows = () => [...$("entries").rows].filter((row) => !row.className);
 
@@ -392,63 +392,6 @@ function applyFilter() {
     const hide = !row.filterKey.includes(wanted);
     if (row.hidden !== hide) row.hidden = hide;
   }
-}
-
-// Sort in the page: a column head's link asks the server for the names alone in the new
-// order (the text listing, ~320 KB for 20,000 names, ~50 KB gzipped) and moves the rows
-// to match, instead of loading and laying out a new page. The same order as the server's
-// page, since it is the server's; if the rows and the names differ (the folder changed),
-// the link is followed.
-const TEXT_ESCAPE_RE = /%([0-9A-F]{2})/g;
-for (const link of document.querySelectorAll("thead th a")) link.addEventListener("click", async (event) => {
-  if (event.button || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;  // a new tab: the link
-  event.preventDefault();
-  const target = new URL(link.href), asked = new URL(target);
-  if (served) asked.searchParams.set("filter", served); else asked.searchParams.delete("filter");  // the rows here
-  try {
-    const answer = await fetch(asked, { headers: { Accept: "text/plain" } });
-    if (!answer.ok) throw new Error(`${answer.status}`);
-    const names = (await answer.text()).split("\n").slice(0, -1)
-      .map((line) => line.replace(TEXT_ESCAPE_RE, (_, hex) => String.fromCharCode(parseInt(hex, 16))));
-    const rows = new Map(entryRows().map((row) => [rowName(row), row]));
-    const moved = names.map((name) => rows.get(name));
-    if (moved.length !== rows.size || moved.includes(undefined)) throw new Error("the folder changed");
-    const fragment = document.createDocumentFragment();
-    for (const row of moved) fragment.append(row);
-    $("entries").append(fragment);  // after the "../" row
-  } catch (error) {
-    location.assign(target);
-    return;
-  }
-  const sort = target.searchParams.get("sort"), order = target.searchParams.get("order");
-  sortedBy(sort, order);
-  // The address: the new order, and the filter typed (as the address bar had it).
-  if (box.value) target.searchParams.set("filter", box.value); else target.searchParams.delete("filter");
-  history.pushState(null, "", target);
-});
-// Back and forward after a sort in the page: the page of that address.
-addEventListener("popstate", () => location.reload());
-
-// The column heads as the server writes them for `sort` and `order` (`column_head`).
-function sortedBy(sort, order) {
-  for (const link of document.querySelectorAll("thead th a")) {
-    const head = link.parentNode, url = new URL(link.href), key = url.searchParams.get("sort");
-    const label = link.firstChild.textContent.trim(), arrow = document.createElement("span");
-    link.replaceChildren(label);
-    url.searchParams.set("order", key === sort && order === "asc" ? "desc" : "asc");
-    link.href = url.search;
-    if (key !== sort) {
-      head.removeAttribute("aria-sort");
-      link.title = `sort by ${key}`;
-      continue;
-    }
-    head.setAttribute("aria-sort", order === "asc" ? "ascending" : "descending");
-    link.title = `sort by ${key}, ${order === "asc" ? "descending" : "ascending"}`;
-    arrow.className = "arrow";
-    arrow.textContent = order === "asc" ? "▲" : "▼";
-    link.append(" ", arrow);
-  }
-  for (const [name, value] of [["sort", sort], ["order", order]]) document.querySelector(`form.filter input[name=${name}]`).value = value;
 }
 
 // One POST per file, multipart, the relative path as its file name; a bar for each.
