@@ -12,8 +12,10 @@ folders always first); `Accept` chooses the format: HTML (`listing_view.py`), JS
 `/files/`, or plain text, one name a line. Every listing carries an ETag made from what
 it shows, so a browser revalidates with `If-None-Match` and gets a 304 without a body.
 Every format is gzipped when the client accepts it, and written in pieces: a listing of
-more than 64 KiB streams (chunked), so a folder of 200,000 entries holds its entries in
-memory (to sort them) but never its page.
+more than 64 KiB streams (chunked). Neither the page nor the entries are ever held
+whole: a folder of more than 10,000 entries is sorted in runs spilled to temporary
+files and merged while the page goes out (`listing_sort.py`), so a folder of 200,000
+entries is listed in the memory of 10,000.
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import os
 import re
 import zlib
 from array import array
-from collections.abc import Callable, Iterator
-from operator import itemgetter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from urllib.parse import parse_qsl, unquote
@@ -35,13 +37,14 @@ try:  # hashlib's own BLAKE2, without hashlib, which loads OpenSSL's libcrypto (
 except ImportError:  # a Python built without it
     from hashlib import blake2b
 
-from app import listing_view, safefs
+from app import listing_sort, listing_view, safefs
 from app.compression import GZIP_LEVEL, accepts_gzip
 from app.conditional import precondition_status
 from app.errors import HTTPError
 from app.fields import Headers
 from app.files import CACHE_CONTROL
 from app.framing import Response, StreamBody
+from app.listing_sort import SortedEntries
 from app.listing_view import ROWS_PER_PIECE, SORT_KEYS, Entry, Page, View, listing_pieces, utc
 from app.negotiation import media_range_weights
 from app.paths import checked_path
@@ -78,16 +81,36 @@ def is_utf8(name: str) -> bool:
     return True
 
 
-def list_folder(folder: ServedPath, show_hidden: bool = False) -> list[Entry]:
-    """The listed entries of a folder, in no particular order: regular files and
-    folders, no symlinks, never the state folder: the folder walked from the root's
-    descriptor (`safefs.open_folder`) and read with `os.scandir(fd)`, each entry's
-    status from `fstatat` in it, never through a link (the rules of
-    `safefs.folder_entries`, written out here: one `stat` per entry and, for the common
-    name, ASCII and not hidden, no call of ours, for folders of 200,000 entries)."""
-    entries: list[Entry] = []
-    append, make_entry = entries.append, tuple.__new__
-    with safefs.open_folder(folder.root, folder.segments) as descriptor, os.scandir(descriptor) as scan:
+def open_folder(folder: ServedPath, path: str) -> safefs.Walk:
+    """The walk from the root's descriptor down to the folder (`walk.fd`; a context
+    manager that closes them); 404 or 403 naming `path` when it cannot be opened."""
+    walk = None
+    try:
+        walk = safefs.Walk(folder.root)
+        walk.down(folder.segments)
+        return walk
+    except (FileNotFoundError, NotADirectoryError):
+        refusal = HTTPError(404, f"no folder at {path}")
+    except PermissionError:
+        refusal = HTTPError(403, f"permission denied reading {path}")
+    except BaseException:
+        if walk is not None:
+            walk.close()
+        raise
+    if walk is not None:
+        walk.close()
+    raise refusal from None
+
+
+def list_folder(descriptor: int, show_hidden: bool = False) -> Iterator[Entry]:
+    """The listed entries of the folder open at `descriptor`, one at a time, in the
+    order the folder is read: regular files and folders, no symlinks, never the state
+    folder, read with `os.scandir(fd)`, each entry's status from `fstatat` in it, never
+    through a link (the rules of `safefs.scan_entries`, written out here: one `stat` per
+    entry and, for the common name, ASCII and not hidden, no call of ours, for folders
+    of 200,000 entries)."""
+    make_entry = tuple.__new__
+    with os.scandir(descriptor) as scan:
         for item in scan:
             name = item.name
             if name.startswith(".") or not name.isascii():
@@ -101,36 +124,21 @@ def list_folder(folder: ServedPath, show_hidden: bool = False) -> list[Entry]:
                 continue  # removed while we looked
             # tuple.__new__: a C call, where Entry(...) would run NamedTuple's Python __new__.
             if S_ISREG(info.st_mode):
-                append(make_entry(Entry, (name, False, info.st_size, info.st_mtime_ns)))
+                yield make_entry(Entry, (name, False, info.st_size, info.st_mtime_ns))
             elif S_ISDIR(info.st_mode):
-                append(make_entry(Entry, (name, True, 0, info.st_mtime_ns)))
-    return entries
+                yield make_entry(Entry, (name, True, 0, info.st_mtime_ns))
 
 
-def arrange(entries: list[Entry], view: View) -> list[Entry]:
-    """The entries the view shows, folders first, each group in the view's order. Each
-    group is sorted in place by stable passes, the last key first (the name as it is,
-    then without case, then the size or time): memory holds one key per entry at a time,
-    and the exact-name and size passes use C key functions (a folder may hold 200,000)."""
+def shown_entries(entries: Iterable[Entry], view: View, shown: Callable[[Entry], bool] | None = None) -> Iterator[Entry]:
+    """The entries the view shows, in the order given: those `shown` allows (the access
+    rules; None: all) whose name contains the view's filter, without regard to case.
+    `listing_sort.SortedEntries` puts them in the view's order."""
+    if shown is not None:
+        entries = filter(shown, entries)
     if view.filter:
         wanted = view.filter.casefold()
-        entries = [entry for entry in entries if wanted in entry.name.casefold()]
-    descending = view.order == "desc"
-    folders = [entry for entry in entries if entry.is_dir]
-    files = [entry for entry in entries if not entry.is_dir]
-    for group in (folders, files):
-        group.sort(key=BY_NAME, reverse=descending)
-        group.sort(key=folded_name, reverse=descending)
-        if view.sort != "name":
-            group.sort(key=BY_SIZE if view.sort == "size" else BY_MODIFIED, reverse=descending)
-    return folders + files
-
-
-BY_NAME, BY_SIZE, BY_MODIFIED = itemgetter(0), itemgetter(2), itemgetter(3)  # Entry's fields
-
-
-def folded_name(entry: Entry) -> str:
-    return entry.name.casefold()
+        entries = (entry for entry in entries if wanted in entry.name.casefold())
+    return iter(entries)
 
 
 def view_from_query(query: str) -> View:
@@ -167,25 +175,34 @@ def choose_format(headers: Headers, offered: tuple[str, ...]) -> str:
     return best
 
 
-def listing_json(entries: list[Entry]) -> bytes:
+def in_batches(entries: Iterable[Entry], size: int = ROWS_PER_PIECE) -> Iterator[list[Entry]]:
+    """The entries in lists of `size` (the last one shorter)."""
+    iterator = iter(entries)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def listing_json(entries: Iterable[Entry]) -> bytes:
     """A JSON array of {name, size, modified}; folder names end with "/". Files add
     `hash`: the relative URL that answers their SHA-256 when asked (`digest.py`)."""
     return "".join(json_pieces(entries)).encode("utf-8")
 
 
-def json_pieces(entries: list[Entry]) -> Iterator[str]:
+def json_pieces(entries: Iterable[Entry]) -> Iterator[str]:
     """`listing_json`'s text in pieces of a few KiB."""
     encode = json.JSONEncoder(ensure_ascii=False).encode
     hash_href = listing_view.hash_href
     yield "["
-    for start in range(0, len(entries), ROWS_PER_PIECE):
+    separator = ""
+    for batch in in_batches(entries):
         items = ", ".join(
             f'{{"name": {encode(listing_view.display_name(entry))}, "size": {entry.size}, '
             f'"modified": "{utc(entry.modified_ns, "%Y-%m-%dT%H:%M:%SZ")}"'
             + ("}" if entry.is_dir else f', "hash": {encode(hash_href(entry))}}}')
-            for entry in entries[start : start + ROWS_PER_PIECE]
+            for entry in batch
         )
-        yield items if start == 0 else ", " + items
+        yield separator + items
+        separator = ", "
     yield "]"
 
 
@@ -194,17 +211,17 @@ def json_pieces(entries: list[Entry]) -> Iterator[str]:
 UNPRINTABLE_RE = re.compile(r"[\x00-\x1f\x7f%]")
 
 
-def listing_text(entries: list[Entry]) -> bytes:
+def listing_text(entries: Iterable[Entry]) -> bytes:
     """One name a line, folders ending with "/", for terminals and scripts."""
     return "".join(text_pieces(entries)).encode("utf-8")
 
 
-def text_pieces(entries: list[Entry]) -> Iterator[str]:
+def text_pieces(entries: Iterable[Entry]) -> Iterator[str]:
     """`listing_text`'s text in pieces of a few KiB."""
-    for start in range(0, len(entries), ROWS_PER_PIECE):
+    for batch in in_batches(entries):
         yield "".join(
             UNPRINTABLE_RE.sub(lambda m: f"%{ord(m.group()):02X}", listing_view.display_name(e)) + "\n"
-            for e in entries[start : start + ROWS_PER_PIECE]
+            for e in batch
         )
 
 
@@ -214,24 +231,45 @@ def text_pieces(entries: list[Entry]) -> Iterator[str]:
 
 # The page's own code is part of every tag: a new version of the page is a new tag.
 PAGE_CODE = blake2b(
-    Path(__file__).read_bytes() + Path(listing_view.__file__).read_bytes(), digest_size=8
+    b"".join(Path(module.__file__).read_bytes() for module in (listing_sort, listing_view)) + Path(__file__).read_bytes(),
+    digest_size=8,
 ).hexdigest()
 
 
-def listing_etag(entries: list[Entry], view: View, page: Page, fmt: str, coding: str) -> str:
-    """A strong tag from everything the listing shows: each entry's name, kind, size
-    and modification time in nanoseconds, the view, the page's options, the format and
-    the content coding (the gzipped bytes are another representation: RFC 9110 §8.8.3)."""
-    digest = blake2b(digest_size=12)
-    digest.update(repr((PAGE_CODE, fmt, coding, view, page)).encode("utf-8"))
-    # Whole columns at a time (a comprehension and one join each, no call per entry).
-    digest.update("\0".join([entry.name + "/" * entry.is_dir for entry in entries]).encode("utf-8", "surrogateescape"))
-    digest.update(array("q", [entry.size for entry in entries]).tobytes())
-    digest.update(array("q", [entry.modified_ns for entry in entries]).tobytes())
-    return f'"L{digest.hexdigest()}"'
+class ListingTag:
+    """The strong ETag of a listing, made from everything it shows: the view, the
+    page's options, the format and the content coding (the gzipped bytes are another
+    representation: RFC 9110 §8.8.3), then each entry's name, kind, size and
+    modification time in nanoseconds, fed by `update()` as the folder is read.
+
+    The entries go in in the order the folder is read, not the order shown: the
+    file system gives the same order while the folder is unchanged, and the order shown
+    follows from the entries and the view, both in the tag. So the tag is made as the
+    entries pass, in batches, without holding them; a folder the file system reorders
+    unchanged would only cost a 200 where a 304 would do."""
+
+    def __init__(self, view: View, page: Page, fmt: str, coding: str) -> None:
+        self.digest = blake2b(digest_size=12)
+        self.digest.update(repr((PAGE_CODE, fmt, coding, view, page)).encode("utf-8"))
+
+    def update(self, entries: list[Entry]) -> None:
+        """Feed a batch of entries to the tag: its length, then whole columns at a time
+        (a comprehension and one join each, no call per entry)."""
+        update = self.digest.update
+        update(len(entries).to_bytes(4, "little"))
+        update("\0".join([entry.name + "/" * entry.is_dir for entry in entries]).encode("utf-8", "surrogateescape"))
+        update(array("q", [entry.size for entry in entries]).tobytes())
+        update(array("q", [entry.modified_ns for entry in entries]).tobytes())
+
+    @property
+    def etag(self) -> str:
+        return f'"L{self.digest.hexdigest()}"'
 
 
-def render(fmt: str, page: Page, entries: list[Entry], view: View) -> Iterator[str]:
+READ_BATCH = 1024  # entries read, then tagged and sorted, at a time
+
+
+def render(fmt: str, page: Page, entries: Iterable[Entry], view: View) -> Iterator[str]:
     """The listing in the format asked for, as pieces of text."""
     if fmt == "json":
         return json_pieces(entries)
@@ -252,7 +290,9 @@ def listing_response(
     """The listing of folder `subpath` (percent-encoded, "" or ending in "/") under
     `root`, in the format the client prefers among `offered`, gzipped when it accepts
     gzip, or 304. `shown` leaves out the entries it refuses (the access rules:
-    `files_listing`)."""
+    `files_listing`). The entries are read once, tagged as they pass and put in order
+    (`SortedEntries`: a big folder's runs spill to temporary files, freed when the page
+    is sent or given up, whatever happens)."""
     if not settings.listing:
         raise HTTPError(404, "folder listings are off (--no-listing)")
     folder = checked_path(root, subpath.removesuffix("/")) if subpath else ServedPath(root, ())
@@ -260,25 +300,27 @@ def listing_response(
     fmt = choose_format(request.headers, offered)
     # Every format is text: compressed whatever its size, when the client accepts gzip.
     coding = "gzip" if accepts_gzip(request.headers) else "identity"
-    try:
-        entries = list_folder(folder, settings.show_hidden)
-    except (FileNotFoundError, NotADirectoryError):
-        raise HTTPError(404, f"no folder at {request.path}") from None
-    except PermissionError:
-        raise HTTPError(403, f"permission denied reading {request.path}") from None
-    entries = arrange([entry for entry in entries if shown(entry)] if shown is not None else entries, view)
-    etag = listing_etag(entries, view, page, fmt, coding)
-    headers = [("ETag", etag), CACHE_CONTROL, VARY]
-    outcome = precondition_status(request.headers, request.method, etag, None)
-    if outcome == 304:
-        return Response(304, headers)
-    if outcome == 412:
-        raise HTTPError(412, "precondition failed: the listing has changed")
-    pieces = (piece.encode("utf-8") for piece in render(fmt, page, entries, view))
-    if coding == "gzip":
-        headers.append(("Content-Encoding", "gzip"))
-        pieces = gzip_pieces(pieces)
-    return Response(200, [("Content-Type", LISTING_CONTENT_TYPES[fmt]), *headers], whole_or_streamed(pieces))
+    tag = ListingTag(view, page, fmt, coding)
+    with ExitStack() as cleanup:  # closes the sort's files, unless a stream takes them
+        entries = cleanup.enter_context(SortedEntries(view))
+        with open_folder(folder, request.path) as walk:
+            for batch in in_batches(shown_entries(list_folder(walk.fd, settings.show_hidden), view, shown), READ_BATCH):
+                tag.update(batch)
+                entries.extend(batch)
+        headers = [("ETag", tag.etag), CACHE_CONTROL, VARY]
+        outcome = precondition_status(request.headers, request.method, tag.etag, None)
+        if outcome == 304:
+            return Response(304, headers)
+        if outcome == 412:
+            raise HTTPError(412, "precondition failed: the listing has changed")
+        pieces = (piece.encode("utf-8") for piece in render(fmt, page, entries, view))
+        if coding == "gzip":
+            headers.append(("Content-Encoding", "gzip"))
+            pieces = gzip_pieces(pieces)
+        body = whole_or_streamed(pieces)
+        if isinstance(body, StreamBody):  # the stream closes the files when it ends or is closed
+            body = StreamBody(Releasing(body.pieces, cleanup.pop_all().close))
+        return Response(200, [("Content-Type", LISTING_CONTENT_TYPES[fmt]), *headers], body)
 
 
 # The listing varies with both: the format (Accept) and the coding (Accept-Encoding).
@@ -299,6 +341,24 @@ def whole_or_streamed(pieces: Iterator[bytes]) -> bytes | StreamBody:
         if size > WHOLE_LISTING_LIMIT:
             return StreamBody(itertools.chain(first, pieces))
     return b"".join(first)
+
+
+class Releasing:
+    """The pieces of a stream, and what to release when the stream is closed: the
+    connection closes every `StreamBody` (`StreamBody.close()`) once it is sent, and
+    when it is not (a client gone mid-page, a HEAD), so `release` is always called."""
+
+    def __init__(self, pieces: Iterator[bytes], release: Callable[[], None]) -> None:
+        self.pieces, self.release = pieces, release
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self.pieces)
+
+    def close(self) -> None:
+        self.release()
 
 
 def gzip_pieces(pieces: Iterator[bytes]) -> Iterator[bytes]:

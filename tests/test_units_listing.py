@@ -9,7 +9,8 @@ import pytest
 from app.compression import accepts_coding
 from app.errors import HTTPError
 from app.fields import Headers
-from app.listing import arrange, choose_format, is_listed, listing_text, view_from_query
+from app.listing import choose_format, is_listed, listing_text, shown_entries, view_from_query
+from app.listing_sort import SortedEntries
 from app.listing_view import Entry, View, human_size, view_query
 from app.storage import is_upload_in_progress, temporary_path
 
@@ -74,8 +75,11 @@ ORDERS = [
 
 
 @pytest.mark.parametrize("view, names", ORDERS)
-def test_arrange_puts_folders_first_then_orders_and_filters(view, names):
-    assert [entry.name for entry in arrange(ENTRIES, view)] == names
+def test_folders_first_then_the_views_order_and_filter(view, names):
+    with SortedEntries(view) as ordered:
+        ordered.extend(list(shown_entries(ENTRIES, view)))
+        assert [entry.name for entry in ordered] == names
+        assert len(ordered) == len(names)
 
 
 @pytest.mark.parametrize(

@@ -92,6 +92,8 @@ def test_filter(browser, shared, mode):
         box.send_keys(Keys.ENTER)
     assert wait_until(lambda: rows(browser) == ["c.txt", "b.txt", "A.txt"])
     assert wait_until(lambda: "filter=.TX" in browser.current_url)
+    shown = [link.text for link in browser.find_elements(By.CSS_SELECTOR, "#entries td:first-child a") if link.is_displayed()]
+    assert shown == ["c.txt", "b.txt", "A.txt"]  # the rows left out are not displayed
 
 
 def upload_result(browser, mode: str, stored: list[str], listed: list[str]) -> None:
