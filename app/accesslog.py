@@ -121,8 +121,16 @@ class AccessLog:
         thread, or every line at once to a terminal."""
         if self.flusher is None:
             self.start_flusher()
-        if self.at_once or len(self.lines) >= self.batch_lines:
+        if self.at_once:
             self.flush()
+        elif len(self.lines) >= self.batch_lines and self.lock.acquire(blocking=False):
+            # One thread writes; the others, finding it at work, go on without waiting:
+            # waiting, each would then write a line or two of its own (a convoy of
+            # small writes that cost 16 µs a request at 50 connections).
+            try:
+                self.write_lines()
+            finally:
+                self.lock.release()
 
     def start_flusher(self) -> None:
         """The flusher runs while lines come, and ends after a second with none, so an
@@ -151,12 +159,16 @@ class AccessLog:
         """Write out every buffered line; returns how many. The lock is held while
         writing, so lines leave in the order they came and no reopen cuts in."""
         with self.lock:
-            count = len(self.lines)
-            for first in range(0, count, self.batch_lines):
-                batch = [self.lines.popleft() for _ in range(min(self.batch_lines, count - first))]
-                for piece in whole_line_pieces("".join(batch).encode("utf-8", "backslashreplace"), self.write_size):
-                    self.write_piece(piece)
-            return count
+            return self.write_lines()
+
+    def write_lines(self) -> int:
+        """Write out the lines buffered now, in batches; how many (lock held)."""
+        count = len(self.lines)
+        for first in range(0, count, self.batch_lines):
+            batch = [self.lines.popleft() for _ in range(min(self.batch_lines, count - first))]
+            for piece in whole_line_pieces("".join(batch).encode("utf-8", "backslashreplace"), self.write_size):
+                self.write_piece(piece)
+        return count
 
     def write_piece(self, piece: memoryview) -> None:
         """Write whole lines; a log that cannot be written (a full disk, EDQUOT, EIO)
